@@ -1,0 +1,442 @@
+package upstash
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+)
+
+// Client talks to one Upstash Redis REST endpoint. It is safe for concurrent
+// use; build one per process, at start-up, and share it.
+type Client struct {
+	opts      Options
+	base      string // endpoint URL without a trailing slash
+	auth      string // the Authorization header value
+	breaker   circuitbreaker.CircuitBreaker[any]
+	executor  failsafe.Executor[any]
+	syncToken atomic.Pointer[string]
+	stats     stats
+}
+
+// New returns a Client for the options, after validating them. See Options
+// for the defaults.
+func New(opts Options) (*Client, error) {
+	base, err := opts.init()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, base: base.String(), auth: "Bearer " + opts.Token}
+	c.breaker = newBreaker(&c.opts)
+	c.executor = failsafe.With[any](newRetryPolicy(&c.opts), c.breaker)
+	return c, nil
+}
+
+// String describes the client without its token.
+func (c *Client) String() string {
+	return fmt.Sprintf("upstash.Client{URL: %q, Token: <redacted>}", c.base)
+}
+
+// GoString is String, so that %#v does not print the token either.
+func (c *Client) GoString() string { return c.String() }
+
+// URL returns the endpoint URL.
+func (c *Client) URL() string { return c.base }
+
+// Do sends one command, such as Do(ctx, "SET", "k", "v", "EX", 100), and
+// returns its decoded result: nil, int64, string (which may hold any bytes)
+// or []any of those. A nil reply returns ErrNil. An error answered by Redis is
+// an *Error; a failure to reach the store wraps ErrUnavailable.
+//
+// Arguments may be strings, byte slices, integers, floats or booleans. Only
+// the last argument may be bytes that are not valid UTF-8; it is then sent as
+// the raw body of a path-form request.
+//
+// Do retries only read-only commands and requests that were never sent.
+func (c *Client) Do(ctx context.Context, args ...any) (any, error) {
+	return c.do1(ctx, isReadOnly(args), args)
+}
+
+func (c *Client) do1(ctx context.Context, retrySafe bool, args []any) (any, error) {
+	cmd, err := commandArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{kind: KindCommand, retrySafe: retrySafe, names: cmd[:1], commands: 1}
+	if bin := binaryArg(cmd); bin >= 0 {
+		if bin != len(cmd)-1 {
+			return nil, ErrBinaryArg
+		}
+		r.url, r.body, r.contentType = c.pathForm(cmd)
+	} else {
+		r.url, r.contentType = c.base, "application/json"
+		if r.body, err = marshalArgs(cmd); err != nil {
+			return nil, err
+		}
+	}
+	v, err := c.send(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return resultOf(v)
+}
+
+// Result is the outcome of one command in a pipeline or transaction: a
+// decoded Value, or an Err (ErrNil for a nil reply, *Error for a Redis error).
+type Result struct {
+	Value any
+	Err   error
+}
+
+// Pipeline sends commands in order, in batches of at most 1000 per request.
+// A pipeline is not atomic: each command's outcome is in its Result. The error
+// is for the request itself; after a failed batch, the earlier batches have
+// been applied and their results are returned.
+//
+// Pipeline retries only when every command is read-only, or the request was
+// never sent.
+func (c *Client) Pipeline(ctx context.Context, cmds ...[]any) ([]Result, error) {
+	out := make([]Result, 0, len(cmds))
+	for start := 0; start < len(cmds); start += MaxPipelineCommands {
+		batch := cmds[start:min(start+MaxPipelineCommands, len(cmds))]
+		res, err := c.batch(ctx, KindPipeline, "/pipeline", batch)
+		out = append(out, res...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// MultiExec runs the commands as one atomic transaction. A command that fails
+// at run time has its error in its Result while the others still apply; a
+// command that cannot be queued (a syntax error, an unknown command) discards
+// the whole transaction, which is then the returned *Error.
+func (c *Client) MultiExec(ctx context.Context, cmds ...[]any) ([]Result, error) {
+	return c.batch(ctx, KindMultiExec, "/multi-exec", cmds)
+}
+
+func (c *Client) batch(ctx context.Context, kind CallKind, path string, cmds [][]any) ([]Result, error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	strs := make([][]string, len(cmds))
+	r := &request{kind: kind, url: c.base + path, contentType: "application/json", retrySafe: true, commands: len(cmds)}
+	for i, args := range cmds {
+		cmd, err := commandArgs(args)
+		if err != nil {
+			return nil, fmt.Errorf("%w (command %d)", err, i)
+		}
+		if binaryArg(cmd) >= 0 {
+			return nil, ErrBinaryArg
+		}
+		strs[i] = cmd
+		r.retrySafe = r.retrySafe && isReadOnly(args)
+	}
+	if len(c.opts.Hooks) > 0 {
+		r.names = make([]string, len(strs))
+		for i, cmd := range strs {
+			r.names[i] = cmd[0]
+		}
+	}
+	var err error
+	if r.body, err = marshalArgs(strs); err != nil {
+		return nil, err
+	}
+	v, err := c.send(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	items, ok := v.([]any)
+	if !ok || len(items) != len(cmds) {
+		return nil, malformed(fmt.Sprintf("%s answer is not an array of %d results", kind, len(cmds)))
+	}
+	out := make([]Result, len(items))
+	for i, item := range items {
+		out[i].Value, out[i].Err = resultOf(item)
+	}
+	return out, nil
+}
+
+// CallKind names the kind of request a Call made.
+type CallKind string
+
+// The kinds of call.
+const (
+	KindCommand   CallKind = "command"
+	KindPipeline  CallKind = "pipeline"
+	KindMultiExec CallKind = "multi-exec"
+)
+
+// A Call describes one finished call, for hooks.
+type Call struct {
+	Kind CallKind
+	// Names holds the command names, upper-cased as sent ("EVALSHA", "GET").
+	Names []string
+	// Commands is how many commands the call carried.
+	Commands int
+	// RoundTrips is how many HTTP requests the call sent, retries included.
+	RoundTrips int
+	Duration   time.Duration
+	Err        error
+}
+
+// Hook observes calls: use it to count commands and time calls for metrics.
+type Hook func(ctx context.Context, call Call)
+
+// Stats are the client's running totals since New.
+type Stats struct {
+	Calls      uint64 // calls made: Do, each pipeline batch, MultiExec
+	Commands   uint64 // commands carried by those calls
+	RoundTrips uint64 // HTTP requests sent, retries included
+	Failures   uint64 // calls that ended in ErrUnavailable
+}
+
+type stats struct {
+	calls, commands, roundTrips, failures atomic.Uint64
+}
+
+// Stats returns the running totals.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Calls:      c.stats.calls.Load(),
+		Commands:   c.stats.commands.Load(),
+		RoundTrips: c.stats.roundTrips.Load(),
+		Failures:   c.stats.failures.Load(),
+	}
+}
+
+// request is one call on the wire; every call goes through send.
+type request struct {
+	kind        CallKind
+	url         string
+	body        []byte
+	contentType string
+	names       []string
+	commands    int
+	retrySafe   bool
+}
+
+// send makes a call: it applies the deadline, the retry policy and the circuit
+// breaker around attempt, then reports to the hooks. It returns the parsed
+// JSON answer.
+func (c *Client) send(ctx context.Context, r *request) (any, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	var trips int
+	v, err := c.executor.WithContext(ctx).Get(func() (any, error) {
+		trips++
+		return c.attempt(ctx, r)
+	})
+	if err != nil {
+		err = c.finalError(ctx, err, trips)
+	}
+	c.stats.calls.Add(1)
+	c.stats.commands.Add(uint64(r.commands))
+	c.stats.roundTrips.Add(uint64(trips))
+	if errors.Is(err, ErrUnavailable) {
+		c.stats.failures.Add(1)
+	}
+	if len(c.opts.Hooks) > 0 {
+		call := Call{Kind: r.kind, Names: r.names, Commands: r.commands, RoundTrips: trips, Duration: time.Since(start), Err: err}
+		for _, h := range c.opts.Hooks {
+			h(ctx, call)
+		}
+	}
+	return v, err
+}
+
+// finalError turns what the policies returned into the caller's error.
+func (c *Client) finalError(ctx context.Context, err error, trips int) error {
+	switch {
+	case errors.Is(err, circuitbreaker.ErrOpen):
+		return &unavailableError{msg: "circuit open, failing fast", cause: ErrCircuitOpen}
+	case errors.Is(err, ErrUnavailable), errors.As(err, new(*Error)), errors.Is(err, ErrNil):
+		return err
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("upstash: call canceled: %w", ctx.Err())
+	case ctx.Err() != nil:
+		// The deadline ran out while waiting to retry.
+		return &unavailableError{msg: fmt.Sprintf("timeout after %d attempts", trips), cause: ctx.Err(), trips: true}
+	}
+	return err
+}
+
+// attempt sends one HTTP request and classifies its outcome.
+func (c *Client) attempt(ctx context.Context, r *request) (any, error) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, r.url, bytes.NewReader(r.body))
+	if err != nil {
+		return nil, fmt.Errorf("upstash: build request: %w", err)
+	}
+	req.Header.Set("Authorization", c.auth)
+	req.Header.Set("Content-Type", r.contentType)
+	req.Header.Set("Upstash-Encoding", "base64")
+	if tok := c.syncToken.Load(); tok != nil && !c.opts.DisableReadYourWrites {
+		req.Header.Set("Upstash-Sync-Token", *tok)
+	}
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, "request failed", err, r.retrySafe || !wrote.Load())
+	}
+	defer resp.Body.Close()
+	if tok := resp.Header.Get("Upstash-Sync-Token"); tok != "" {
+		c.syncToken.Store(&tok)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, c.transportError(ctx, "reading answer failed", err, r.retrySafe)
+	}
+	switch {
+	case resp.StatusCode >= 500:
+		return nil, &unavailableError{msg: "server error " + strconv.Itoa(resp.StatusCode) + errorSuffix(body), retryable: r.retrySafe, trips: true}
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return nil, &unavailableError{msg: "throttled", cause: ErrThrottled, retryable: r.retrySafe}
+	}
+	v, perr := parseJSON(body)
+	if resp.StatusCode != http.StatusOK {
+		msg := errorMessage(v)
+		if perr != nil || msg == "" {
+			msg = "ERR unexpected answer: HTTP " + strconv.Itoa(resp.StatusCode)
+		}
+		if isThrottleMessage(msg) {
+			return nil, &unavailableError{msg: msg, cause: ErrThrottled, retryable: r.retrySafe}
+		}
+		return nil, newError(msg, resp.StatusCode)
+	}
+	if perr != nil {
+		return nil, &unavailableError{msg: "malformed answer", cause: perr, retryable: r.retrySafe, trips: true}
+	}
+	return v, nil
+}
+
+func (c *Client) transportError(ctx context.Context, what string, err error, retryable bool) error {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("upstash: call canceled: %w", ctx.Err())
+	case ctx.Err() != nil:
+		return &unavailableError{msg: "timeout", cause: ctx.Err(), trips: true}
+	}
+	return &unavailableError{msg: what, cause: err, retryable: retryable, trips: true}
+}
+
+// pathForm builds a path-form request whose last argument is the raw body,
+// the one way to send bytes that are not UTF-8.
+func (c *Client) pathForm(cmd []string) (string, []byte, string) {
+	var b strings.Builder
+	b.WriteString(c.base)
+	for _, a := range cmd[:len(cmd)-1] {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(a))
+	}
+	return b.String(), []byte(cmd[len(cmd)-1]), "application/octet-stream"
+}
+
+// commandArgs turns Go values into the command's string arguments, with the
+// command name upper-cased.
+func commandArgs(args []any) ([]string, error) {
+	if len(args) == 0 {
+		return nil, errors.New("upstash: empty command")
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		s, err := argString(a)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	out[0] = strings.ToUpper(out[0])
+	return out, nil
+}
+
+func argString(a any) (string, error) {
+	switch v := a.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	case int:
+		return strconv.Itoa(v), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case int32:
+		return strconv.FormatInt(int64(v), 10), nil
+	case uint:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	case float32:
+		return strconv.FormatFloat(float64(v), 'f', -1, 32), nil
+	case bool:
+		if v {
+			return "1", nil
+		}
+		return "0", nil
+	}
+	return "", fmt.Errorf("upstash: unsupported argument type %T", a)
+}
+
+// binaryArg returns the index of the first argument that is not valid UTF-8,
+// or -1.
+func binaryArg(cmd []string) int {
+	for i, a := range cmd {
+		if !utf8.ValidString(a) {
+			return i
+		}
+	}
+	return -1
+}
+
+func marshalArgs(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("upstash: encode command: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// readOnly lists the commands that change nothing, so that a retry after an
+// ambiguous failure cannot apply anything twice.
+var readOnly = map[string]bool{
+	"GET": true, "MGET": true, "STRLEN": true, "GETRANGE": true, "EXISTS": true,
+	"TTL": true, "PTTL": true, "EXPIRETIME": true, "PEXPIRETIME": true, "TYPE": true,
+	"HGET": true, "HGETALL": true, "HMGET": true, "HLEN": true, "HKEYS": true, "HVALS": true, "HEXISTS": true,
+	"LRANGE": true, "LLEN": true, "LINDEX": true,
+	"SMEMBERS": true, "SISMEMBER": true, "SCARD": true,
+	"ZRANGE": true, "ZREVRANGE": true, "ZRANGEBYSCORE": true, "ZREVRANGEBYSCORE": true,
+	"ZSCORE": true, "ZMSCORE": true, "ZCARD": true, "ZCOUNT": true, "ZRANK": true, "ZREVRANK": true,
+	"XRANGE": true, "XREVRANGE": true, "XLEN": true,
+	"SCAN": true, "SSCAN": true, "HSCAN": true, "ZSCAN": true,
+	"DBSIZE": true, "PING": true, "ECHO": true, "INFO": true, "TIME": true, "DUMP": true,
+	"EVAL_RO": true, "EVALSHA_RO": true,
+}
+
+func isReadOnly(args []any) bool {
+	if len(args) == 0 {
+		return false
+	}
+	name, ok := args[0].(string)
+	return ok && readOnly[strings.ToUpper(name)]
+}

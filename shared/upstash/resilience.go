@@ -1,0 +1,55 @@
+package upstash
+
+import (
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+)
+
+// Circuit states, as CircuitState reports them.
+const (
+	CircuitClosed   = "closed"
+	CircuitOpen     = "open"
+	CircuitHalfOpen = "half_open"
+)
+
+func newRetryPolicy(o *Options) retrypolicy.RetryPolicy[any] {
+	log := o.Logger
+	return retrypolicy.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool { return isRetryable(err) }).
+		WithMaxRetries(o.MaxRetries).
+		WithBackoff(o.MinRetryBackoff, o.MaxRetryBackoff).
+		WithJitterFactor(0.5).
+		ReturnLastFailure().
+		OnRetry(func(e failsafe.ExecutionEvent[any]) {
+			log.Debug("upstash: retrying", "attempt", e.Attempts(), "error", e.LastError())
+		}).
+		Build()
+}
+
+func newBreaker(o *Options) circuitbreaker.CircuitBreaker[any] {
+	log := o.Logger
+	return circuitbreaker.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool { return tripsBreaker(err) }).
+		WithFailureThreshold(uint(o.BreakerFailures)).
+		WithDelay(o.BreakerOpenDelay).
+		WithSuccessThreshold(1).
+		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
+			log.Warn("upstash: circuit changed", "from", stateName(e.OldState), "to", stateName(e.NewState))
+		}).
+		Build()
+}
+
+// CircuitState reports the circuit breaker's state: "closed", "open" or
+// "half_open".
+func (c *Client) CircuitState() string { return stateName(c.breaker.State()) }
+
+func stateName(s circuitbreaker.State) string {
+	switch s {
+	case circuitbreaker.OpenState:
+		return CircuitOpen
+	case circuitbreaker.HalfOpenState:
+		return CircuitHalfOpen
+	}
+	return CircuitClosed
+}

@@ -1,0 +1,62 @@
+package upstash
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+)
+
+// Script is a Lua script run by its SHA1 with EVALSHA, falling back to EVAL
+// when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH), so the
+// source is sent only when the server lacks it.
+type Script struct {
+	src       string
+	hash      string
+	retrySafe bool
+}
+
+// NewScript returns a Script for the Lua source.
+func NewScript(src string) *Script {
+	sum := sha1.Sum([]byte(src))
+	return &Script{src: src, hash: hex.EncodeToString(sum[:])}
+}
+
+// RetrySafe returns a copy of the script that the client may retry after an
+// ambiguous failure. Mark only scripts that cannot apply twice: reads, or
+// writes guarded by a version or an idempotency key.
+func (s *Script) RetrySafe() *Script {
+	c := *s
+	c.retrySafe = true
+	return &c
+}
+
+// Hash returns the script's SHA1, as EVALSHA takes it.
+func (s *Script) Hash() string { return s.hash }
+
+// Source returns the Lua source.
+func (s *Script) Source() string { return s.src }
+
+// Run runs the script with the keys and arguments, and returns its decoded
+// result as Do does. It is one round trip unless the server lacks the script.
+func (s *Script) Run(ctx context.Context, c *Client, keys []string, args ...any) (any, error) {
+	v, err := c.do1(ctx, s.retrySafe, s.args("EVALSHA", s.hash, keys, args))
+	if HasPrefix(err, "NOSCRIPT") {
+		return c.do1(ctx, s.retrySafe, s.args("EVAL", s.src, keys, args))
+	}
+	return v, err
+}
+
+// Load sends the script to the server with SCRIPT LOAD.
+func (s *Script) Load(ctx context.Context, c *Client) error {
+	_, err := c.Do(ctx, "SCRIPT", "LOAD", s.src)
+	return err
+}
+
+func (s *Script) args(cmd, script string, keys []string, args []any) []any {
+	out := make([]any, 0, 3+len(keys)+len(args))
+	out = append(out, cmd, script, len(keys))
+	for _, k := range keys {
+		out = append(out, k)
+	}
+	return append(out, args...)
+}
