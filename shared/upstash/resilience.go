@@ -41,8 +41,15 @@ func newBreaker(o *Options) circuitbreaker.CircuitBreaker[any] {
 }
 
 // CircuitState reports the circuit breaker's state: "closed", "open" or
-// "half_open".
-func (c *Client) CircuitState() string { return stateName(c.breaker.State()) }
+// "half_open". An open circuit whose delay has passed reports "half_open":
+// the next call is let through as a trial.
+func (c *Client) CircuitState() string {
+	s := c.breaker.State()
+	if s == circuitbreaker.OpenState && c.breaker.RemainingDelay() <= 0 {
+		return CircuitHalfOpen
+	}
+	return stateName(s)
+}
 
 func stateName(s circuitbreaker.State) string {
 	switch s {

@@ -1,9 +1,16 @@
 package restserver
 
 import (
+	"bufio"
+	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -72,12 +79,20 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
-// handleMonitor streams MONITOR output as server-sent events.
+// handleMonitor streams MONITOR output as server-sent events. MONITOR takes
+// over its connection, so it runs on a connection of its own rather than one
+// of go-redis's pool.
 func (s *Server) handleMonitor(w http.ResponseWriter, r *http.Request) {
-	lines := make(chan string, 64)
-	mon := s.rdb.Monitor(r.Context(), lines)
-	mon.Start()
-	defer mon.Stop()
+	conn, rd, err := s.monitorConn(r.Context())
+	if err != nil {
+		s.backendFailed(w, err)
+		return
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
+	defer stop()
+	stopOnClose := context.AfterFunc(s.closeCtx, func() { conn.Close() })
+	defer stopOnClose()
 	flush, ok := startEvents(w)
 	if !ok {
 		return
@@ -85,16 +100,64 @@ func (s *Server) handleMonitor(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "data: OK\n\n")
 	flush()
 	for {
-		select {
-		case <-r.Context().Done():
+		line, err := rd.ReadString('\n')
+		if err != nil {
 			return
-		case <-s.closeCtx.Done():
-			return
-		case line := <-lines:
-			fmt.Fprintf(w, "data: %s\n\n", oneLine(line))
-			flush()
+		}
+		fmt.Fprintf(w, "data: %s\n\n", oneLine(strings.TrimPrefix(strings.TrimRight(line, "\r\n"), "+")))
+		flush()
+	}
+}
+
+// monitorConn dials Redis, authenticates and sends MONITOR.
+func (s *Server) monitorConn(ctx context.Context) (net.Conn, *bufio.Reader, error) {
+	o := s.rdb.Options()
+	d := &net.Dialer{Timeout: o.DialTimeout}
+	var conn net.Conn
+	var err error
+	if o.TLSConfig != nil {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: o.TLSConfig}).DialContext(ctx, o.Network, o.Addr)
+	} else {
+		conn, err = d.DialContext(ctx, o.Network, o.Addr)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var req []string
+	if o.Password != "" {
+		req = append(req, resp("AUTH", o.Username, o.Password))
+	}
+	if o.DB != 0 {
+		req = append(req, resp("SELECT", strconv.Itoa(o.DB)))
+	}
+	req = append(req, resp("MONITOR"))
+	rd := bufio.NewReader(conn)
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, strings.Join(req, "")); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	for range req {
+		line, err := rd.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "+") {
+			conn.Close()
+			return nil, nil, fmt.Errorf("monitor setup: %q %v", strings.TrimSpace(line), err)
 		}
 	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, rd, nil
+}
+
+// resp encodes a command in RESP, skipping empty arguments (AUTH without a
+// user name).
+func resp(args ...string) string {
+	var parts []string
+	for _, a := range args {
+		if a != "" {
+			parts = append(parts, fmt.Sprintf("$%d\r\n%s\r\n", len(a), a))
+		}
+	}
+	return fmt.Sprintf("*%d\r\n", len(parts)) + strings.Join(parts, "")
 }
 
 func startEvents(w http.ResponseWriter) (func(), bool) {
