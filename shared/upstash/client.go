@@ -264,7 +264,7 @@ func (c *Client) send(ctx context.Context, r *request) (any, error) {
 func (c *Client) finalError(ctx context.Context, err error, trips int) error {
 	switch {
 	case errors.Is(err, circuitbreaker.ErrOpen):
-		return &unavailableError{msg: "circuit open, failing fast", cause: ErrCircuitOpen}
+		return &unavailableError{msg: "circuit open, failing fast", cause: ErrCircuitOpen, wait: c.breaker.RemainingDelay()}
 	case errors.Is(err, ErrUnavailable), errors.As(err, new(*Error)), errors.Is(err, ErrNil):
 		return err
 	case errors.Is(ctx.Err(), context.Canceled):

@@ -3,6 +3,7 @@ package upstash
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // ErrNil is returned when Redis answers with a nil reply, for example GET of a
@@ -90,7 +91,8 @@ type unavailableError struct {
 	msg       string
 	cause     error
 	retryable bool
-	trips     bool // counts as a failure for the circuit breaker
+	trips     bool          // counts as a failure for the circuit breaker
+	wait      time.Duration // how long until a retry may succeed, if known
 }
 
 func (e *unavailableError) Error() string {
@@ -105,6 +107,17 @@ func (e *unavailableError) Unwrap() []error {
 		return []error{ErrUnavailable, e.cause}
 	}
 	return []error{ErrUnavailable}
+}
+
+// RetryAfter suggests how long a client should wait before retrying after
+// err: the time until an open circuit lets a trial through, or one second for
+// any other store failure. It is 0 for errors that are not ErrUnavailable.
+func RetryAfter(err error) time.Duration {
+	var u *unavailableError
+	if !errors.As(err, &u) {
+		return 0
+	}
+	return max(u.wait, time.Second)
 }
 
 func isRetryable(err error) bool {

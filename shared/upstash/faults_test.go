@@ -223,6 +223,8 @@ func TestCircuitOpensAndRecovers(t *testing.T) {
 	assert.ErrorIs(t, err, upstash.ErrCircuitOpen)
 	assert.ErrorIs(t, err, upstash.ErrUnavailable)
 	assert.Equal(t, hits, fs.hits.Load(), "an open circuit fails fast, without a request")
+	assert.Equal(t, time.Second, upstash.RetryAfter(err), "at least a second")
+	assert.Zero(t, upstash.RetryAfter(errors.New("other")))
 
 	healthy.Store(true)
 	require.Eventually(t, func() bool { return c.CircuitState() == upstash.CircuitHalfOpen }, 2*time.Second, 5*time.Millisecond)

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/observe"
+)
+
+// Middleware wraps a handler.
+type Middleware func(http.Handler) http.Handler
+
+// Chain applies the middleware to h, the first outermost.
+func Chain(h http.Handler, mws ...Middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// RequestIDHeader carries the request id, echoed or minted.
+const RequestIDHeader = "X-Request-Id"
+
+// APIKeyHeader carries the API key.
+const APIKeyHeader = "x-api-key"
+
+// RequestID sets X-Request-Id on every answer: the incoming one when it is 1
+// to 128 printable ASCII characters, else a new UUID. The request's logger
+// carries it.
+func RequestID(base *slog.Logger) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get(RequestIDHeader)
+			if !printable(id, 128) {
+				id = uuid.NewString()
+			}
+			w.Header().Set(RequestIDHeader, id)
+			ctx := observe.WithLogger(r.Context(), base.With("request_id", id))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+func printable(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// APIKey refuses requests without the x-api-key header or with a wrong one,
+// with 403. The keys are compared as SHA-256 sums in constant time, so
+// neither their content nor their length leaks through timing. An empty key
+// turns the check off (in AWS, API Gateway checks the key).
+func APIKey(key string) Middleware {
+	want := sha256.Sum256([]byte(key))
+	return func(next http.Handler) http.Handler {
+		if key == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got := sha256.Sum256([]byte(r.Header.Get(APIKeyHeader)))
+			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				WriteError(w, r, apperr.New(apperr.Forbidden, "a valid x-api-key header is required"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// NoStore marks every GET and HEAD answer Cache-Control: no-store.
+func NoStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status and size of an answer.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// AccessLog logs one line per request: method, route, path, status, size
+// and duration. It never logs headers or bodies, so keys and tokens stay out.
+func AccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		observe.Logger(r.Context()).Info("request",
+			"method", r.Method, "route", r.Pattern, "path", r.URL.Path,
+			"status", rec.status, "bytes", rec.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	})
+}
+
+// Recover answers a panic with a 500 problem and logs it.
+func Recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				WriteError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

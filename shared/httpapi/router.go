@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+)
+
+// Router routes with http.ServeMux method patterns ("GET /api/health") and
+// answers unknown routes and wrong methods with problem+json.
+type Router struct {
+	mux *http.ServeMux
+}
+
+// NewRouter returns an empty Router.
+func NewRouter() *Router { return &Router{mux: http.NewServeMux()} }
+
+// Handle registers h for the pattern.
+func (rt *Router) Handle(pattern string, h http.Handler) { rt.mux.Handle(pattern, h) }
+
+// HandleFunc registers f for the pattern.
+func (rt *Router) HandleFunc(pattern string, f http.HandlerFunc) { rt.mux.HandleFunc(pattern, f) }
+
+// ServeHTTP dispatches to the matching route. ServeMux answers a miss in
+// plain text; the router answers it as a problem instead, keeping the
+// Allow header of a 405.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := rt.mux.Handler(r)
+	if pattern != "" {
+		rt.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	switch rec.Code {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.Header().Get("Allow"))
+		WriteError(w, r, apperr.New(apperr.MethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.Header().Get("Allow")))
+	case http.StatusNotFound:
+		WriteError(w, r, apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+	default:
+		// A redirect to the cleaned path, for example.
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}
+}
+
+// Config configures the middleware stack of New.
+type Config struct {
+	// APIKey is the key every request must carry in x-api-key; empty turns
+	// the check off.
+	APIKey string
+	// Logger receives access logs and errors. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// New wraps the router in the API's middleware, outermost first: request
+// id, access log, panic recovery, API key, no-store reads.
+func New(cfg Config, rt *Router) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return Chain(rt, RequestID(cfg.Logger), AccessLog, Recover, APIKey(cfg.APIKey), NoStore)
+}
