@@ -1,0 +1,85 @@
+// Package lambdahttp starts an HTTP function in AWS Lambda: it reads the
+// configuration once, at cold start, builds the store client and the API,
+// and serves API Gateway (REST API, v1 proxy) events through the awslabs
+// adapter.
+package lambdahttp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/awssecrets"
+	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/observe"
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+// Handler builds the function's API from the environment.
+func Handler(ctx context.Context, lookup func(string) (string, bool), logOut io.Writer, mounts ...api.Mount) (http.Handler, error) {
+	env := config.NewEnv(lookup)
+	st := config.ReadStore(env)
+	level := env.String("LOG_LEVEL", "info")
+	if err := env.Err(); err != nil {
+		return nil, err
+	}
+	logger, err := observe.NewLogger(logOut, level)
+	if err != nil {
+		return nil, err
+	}
+	token := st.Token
+	if st.TokenSecretARN != "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS config: %w", err)
+		}
+		token, err = awssecrets.Fetch(ctx, secretsmanager.NewFromConfig(awsCfg), st.TokenSecretARN, "token")
+		if err != nil {
+			return nil, err
+		}
+	}
+	client, err := upstash.New(upstash.Options{URL: st.URL, Token: token, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	schema, err := keys.New(st.KeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return api.Handler(api.Deps{
+		Store: client, Keys: schema, Logger: logger, Backend: backendOf(st.URL),
+		APIKey: env.String("API_KEY", ""),
+	}, mounts...), nil
+}
+
+// backendOf names the store for health: a loopback endpoint is the local
+// stack's REST server (sam local against make run).
+func backendOf(storeURL string) string {
+	if u, err := url.Parse(storeURL); err == nil && upstash.IsLoopback(u.Hostname()) {
+		return health.BackendLocal
+	}
+	return health.BackendUpstash
+}
+
+// Start builds the handler and serves Lambda invocations; it does not
+// return. A configuration error ends the process, so that Lambda reports a
+// failed init rather than serving errors.
+func Start(mounts ...api.Mount) {
+	h, err := Handler(context.Background(), os.LookupEnv, os.Stdout, mounts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "init:", err)
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.New(h).ProxyWithContext)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ai-rails/state-service/shared/config"
+)
+
+// Config is the local stack's configuration, read from the environment.
+type Config struct {
+	Addr      string // LOCAL_ADDR: the API
+	RESTAddr  string // LOCAL_REST_ADDR: the Upstash-compatible REST endpoint
+	RESTToken string // LOCAL_REST_TOKEN
+	APIKey    string // API_KEY
+	// WebhookSecret signs approval webhooks (WEBHOOK_SECRET).
+	WebhookSecret string
+	DataDir       string        // DATA_DIR
+	SweepInterval time.Duration // SWEEP_INTERVAL
+	// AllowInsecureCallbacks lets approvals call back to http://localhost
+	// (ALLOW_INSECURE_CALLBACKS).
+	AllowInsecureCallbacks bool
+	RedisURL               string // REDIS_URL: a real Redis instead of the embedded one
+	UpstashURL             string // UPSTASH_REDIS_REST_URL: a remote store instead
+	UpstashToken           string // UPSTASH_REDIS_REST_TOKEN
+	KeyPrefix              string // KEY_PREFIX
+	LogLevel               string // LOG_LEVEL
+
+	// Generated names the secrets that were generated rather than set.
+	Generated []string
+}
+
+// ReadConfig reads the configuration. Secrets that are not set are taken from
+// DATA_DIR/secrets.json, or generated and saved there, so that the API key
+// stays the same across restarts.
+func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
+	e := config.NewEnv(lookup)
+	c := Config{
+		Addr:                   e.String("LOCAL_ADDR", "127.0.0.1:3000"),
+		RESTAddr:               e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
+		RESTToken:              e.String("LOCAL_REST_TOKEN", ""),
+		APIKey:                 e.String("API_KEY", ""),
+		WebhookSecret:          e.String("WEBHOOK_SECRET", ""),
+		DataDir:                e.String("DATA_DIR", "./.data"),
+		SweepInterval:          e.Duration("SWEEP_INTERVAL", 60*time.Second),
+		AllowInsecureCallbacks: e.Bool("ALLOW_INSECURE_CALLBACKS", true),
+		RedisURL:               e.String("REDIS_URL", ""),
+		UpstashURL:             e.String("UPSTASH_REDIS_REST_URL", ""),
+		UpstashToken:           e.String("UPSTASH_REDIS_REST_TOKEN", ""),
+		KeyPrefix:              e.String("KEY_PREFIX", ""),
+		LogLevel:               e.String("LOG_LEVEL", "info"),
+	}
+	if c.UpstashURL != "" && c.UpstashToken == "" {
+		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))
+	}
+	if c.UpstashURL != "" && c.RedisURL != "" {
+		e.Fail(errors.New("set REDIS_URL or UPSTASH_REDIS_REST_URL, not both"))
+	}
+	if err := e.Err(); err != nil {
+		return Config{}, err
+	}
+	if err := c.fillSecrets(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// savedSecrets is DATA_DIR/secrets.json.
+type savedSecrets struct {
+	APIKey        string `json:"api_key"`
+	RESTToken     string `json:"rest_token"`
+	WebhookSecret string `json:"webhook_secret"`
+}
+
+func (c *Config) fillSecrets() error {
+	path := filepath.Join(c.DataDir, "secrets.json")
+	var saved savedSecrets
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &saved); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	changed := false
+	for _, s := range []struct {
+		name  string
+		value *string
+		saved *string
+	}{
+		{"API_KEY", &c.APIKey, &saved.APIKey},
+		{"LOCAL_REST_TOKEN", &c.RESTToken, &saved.RESTToken},
+		{"WEBHOOK_SECRET", &c.WebhookSecret, &saved.WebhookSecret},
+	} {
+		if *s.value != "" {
+			continue
+		}
+		if *s.saved == "" {
+			*s.saved = randomHex(24)
+			changed = true
+		}
+		*s.value = *s.saved
+		c.Generated = append(c.Generated, s.name)
+	}
+	if !changed {
+		return nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	b, _ := json.MarshalIndent(saved, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/redistest"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// testEnv is a configuration on free ports with its own data folder.
+func testEnv(t *testing.T, extra map[string]string) map[string]string {
+	m := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func startStack(t *testing.T, env map[string]string) (*Stack, Config, string) {
+	t.Helper()
+	cfg, err := ReadConfig(lookup(env))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	s, err := Start(context.Background(), cfg, &out, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s, cfg, out.String()
+}
+
+func getHealth(t *testing.T, s *Stack, key string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.APIURL+"/api/health", nil)
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	return resp.StatusCode, body
+}
+
+func TestEmbeddedStack(t *testing.T) {
+	s, cfg, banner := startStack(t, testEnv(t, nil))
+	assert.Equal(t, "embedded", s.Store)
+
+	status, body := getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "healthy", body["status"])
+	assert.Equal(t, "local", body["store"].(map[string]any)["backend"])
+	status, _ = getHealth(t, s, "")
+	assert.Equal(t, http.StatusForbidden, status)
+
+	// The REST endpoint is real: any Upstash client can use it.
+	c, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: cfg.RESTToken})
+	require.NoError(t, err)
+	_, err = c.Do(context.Background(), "SET", "hello", "world")
+	require.NoError(t, err)
+	v, err := upstash.String(c.Do(context.Background(), "GET", "hello"))
+	require.NoError(t, err)
+	assert.Equal(t, "world", v)
+	_, body = getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, float64(1), body["store"].(map[string]any)["keys"])
+
+	bad, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: "wrong"})
+	require.NoError(t, err)
+	_, err = bad.Do(context.Background(), "GET", "hello")
+	assert.True(t, upstash.HasPrefix(err, "WRONGPASS"))
+
+	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, cfg.WebhookSecret, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
+		assert.Contains(t, banner, want)
+	}
+	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET"}, cfg.Generated)
+}
+
+func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
+	env := testEnv(t, map[string]string{"WEBHOOK_SECRET": "given"})
+	first, err := ReadConfig(lookup(env))
+	require.NoError(t, err)
+	second, err := ReadConfig(lookup(env))
+	require.NoError(t, err)
+	assert.Equal(t, first.APIKey, second.APIKey)
+	assert.Equal(t, first.RESTToken, second.RESTToken)
+	assert.Equal(t, "given", second.WebhookSecret)
+	assert.Len(t, first.APIKey, 48)
+	assert.NotEqual(t, first.APIKey, first.RESTToken)
+	fi, err := os.Stat(filepath.Join(env["DATA_DIR"], "secrets.json"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	env["API_KEY"] = "set-by-me"
+	third, err := ReadConfig(lookup(env))
+	require.NoError(t, err)
+	assert.Equal(t, "set-by-me", third.APIKey)
+	assert.Equal(t, []string{"LOCAL_REST_TOKEN"}, third.Generated)
+}
+
+func TestRealRedisStack(t *testing.T) {
+	rs := redistest.Start(t)
+	s, cfg, banner := startStack(t, testEnv(t, map[string]string{"REDIS_URL": rs.URL()}))
+	assert.Equal(t, "redis", s.Store)
+	assert.Contains(t, banner, "Redis at REDIS_URL")
+	_, err := s.Client.Do(context.Background(), "SET", "k", "v")
+	require.NoError(t, err)
+	status, body := getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, float64(1), body["store"].(map[string]any)["keys"])
+
+	_, err = ReadConfig(lookup(map[string]string{"REDIS_URL": rs.URL(), "UPSTASH_REDIS_REST_URL": "https://x", "UPSTASH_REDIS_REST_TOKEN": "t"}))
+	assert.ErrorContains(t, err, "not both")
+
+	env := testEnv(t, map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0"})
+	cfg, err = ReadConfig(lookup(env))
+	require.NoError(t, err)
+	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorContains(t, err, "reach Redis at REDIS_URL")
+}
+
+func TestRemoteUpstashStack(t *testing.T) {
+	b := upstashtest.Mini(t)
+	s, cfg, banner := startStack(t, testEnv(t, map[string]string{"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token}))
+	assert.Equal(t, "upstash", s.Store)
+	assert.Empty(t, s.RESTURL, "no local REST endpoint")
+	assert.NotContains(t, banner, upstashtest.Token, "the remote token is not printed")
+	status, body := getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "upstash", body["store"].(map[string]any)["backend"])
+
+	_, err := ReadConfig(lookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x"}))
+	assert.ErrorContains(t, err, "UPSTASH_REDIS_REST_TOKEN is required")
+	_, err = ReadConfig(lookup(map[string]string{"SWEEP_INTERVAL": "soon"}))
+	assert.ErrorContains(t, err, "SWEEP_INTERVAL")
+}
+
+func TestPortInUse(t *testing.T) {
+	s, _, _ := startStack(t, testEnv(t, nil))
+	env := testEnv(t, map[string]string{"LOCAL_ADDR": strings.TrimPrefix(s.APIURL, "http://")})
+	cfg, err := ReadConfig(lookup(env))
+	require.NoError(t, err)
+	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorContains(t, err, "LOCAL_ADDR")
+}
+
+func TestRunStopsWhenCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, lookup(testEnv(t, nil)), &out, io.Discard) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	assert.Contains(t, out.String(), "stopped")
+	assert.Error(t, run(context.Background(), lookup(map[string]string{"LOG_LEVEL": "loud", "DATA_DIR": t.TempDir()}), io.Discard, io.Discard))
+}
+
+// TestSignalsStopTheBinary builds the command and checks that SIGINT and
+// SIGTERM stop it cleanly, with exit status 0.
+func TestSignalsStopTheBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "local")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(), "LOCAL_ADDR=127.0.0.1:0", "LOCAL_REST_ADDR=127.0.0.1:0", "DATA_DIR="+t.TempDir())
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			sc := bufio.NewScanner(stdout)
+			var apiURL string
+			for sc.Scan() {
+				if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "API "); ok {
+					apiURL = strings.TrimSpace(u)
+				}
+				if strings.Contains(sc.Text(), "Ctrl-C stops it") {
+					break
+				}
+			}
+			require.NotEmpty(t, apiURL)
+			resp, err := http.Get(apiURL + "/api/health")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+			require.NoError(t, cmd.Process.Signal(sig))
+			rest, _ := io.ReadAll(stdout)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				assert.NoError(t, err, "exit status")
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatal("the stack did not stop")
+			}
+			assert.Contains(t, string(rest), "stopped")
+		})
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/restserver"
+)
+
+// Stack is the running local stack: a store, the Upstash-compatible REST
+// endpoint in front of it, and every function's API on one server.
+type Stack struct {
+	APIURL  string
+	RESTURL string // empty when a remote Upstash is used
+	Store   string // "embedded", "redis" or "upstash"
+	Client  *upstash.Client
+
+	apiSrv  *http.Server
+	restSrv *http.Server
+	rest    *restserver.Server
+	mini    *miniredis.Miniredis
+	errc    chan error
+}
+
+// Start brings the stack up and prints how to reach it to out.
+func Start(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (*Stack, error) {
+	s := &Stack{errc: make(chan error, 2)}
+	if err := s.start(ctx, cfg, logger); err != nil {
+		_ = s.Shutdown(context.Background())
+		return nil, err
+	}
+	s.printBanner(out, cfg)
+	return s, nil
+}
+
+func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	var err error
+
+	storeURL, token := cfg.UpstashURL, cfg.UpstashToken
+	switch {
+	case cfg.UpstashURL != "":
+		s.Store = "upstash"
+	default:
+		redisURL := cfg.RedisURL
+		s.Store = "redis"
+		if redisURL == "" {
+			s.mini = miniredis.NewMiniRedis()
+			if err := s.mini.StartAddr("127.0.0.1:0"); err != nil {
+				return fmt.Errorf("start embedded store: %w", err)
+			}
+			redisURL = "redis://" + s.mini.Addr() + "/0"
+			s.Store = "embedded"
+		}
+		s.rest, err = restserver.New(restserver.Options{RedisURL: redisURL, Token: cfg.RESTToken, Logger: logger})
+		if err != nil {
+			return err
+		}
+		if err := s.rest.Redis().Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("reach Redis at REDIS_URL: %w", err)
+		}
+		s.restSrv, s.RESTURL, err = s.serve(cfg.RESTAddr, s.rest)
+		if err != nil {
+			return fmt.Errorf("LOCAL_REST_ADDR: %w", err)
+		}
+		storeURL, token = s.RESTURL, cfg.RESTToken
+	}
+
+	s.Client, err = upstash.New(upstash.Options{URL: storeURL, Token: token, Logger: logger})
+	if err != nil {
+		return err
+	}
+	schema, err := keys.New(cfg.KeyPrefix)
+	if err != nil {
+		return err
+	}
+	backend := health.BackendLocal
+	if s.Store == "upstash" {
+		backend = health.BackendUpstash
+	}
+	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey})
+	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
+	if err != nil {
+		return fmt.Errorf("LOCAL_ADDR: %w", err)
+	}
+	return nil
+}
+
+// serve listens on addr and serves h in the background.
+func (s *Stack) serve(addr string, h http.Handler) (*http.Server, string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	}()
+	return srv, "http://" + l.Addr().String(), nil
+}
+
+// Err delivers a server's failure.
+func (s *Stack) Err() <-chan error { return s.errc }
+
+// Shutdown stops the API first, then the REST endpoint and the store, letting
+// requests in flight finish until ctx ends.
+func (s *Stack) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.apiSrv != nil {
+		errs = append(errs, s.apiSrv.Shutdown(ctx))
+	}
+	if s.rest != nil {
+		errs = append(errs, s.rest.Close())
+	}
+	if s.restSrv != nil {
+		errs = append(errs, s.restSrv.Shutdown(ctx))
+	}
+	if s.mini != nil {
+		s.mini.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Stack) printBanner(out io.Writer, cfg Config) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "AI Rails state service, local stack\n\n")
+	fmt.Fprintf(&b, "  API            %s\n", s.APIURL)
+	fmt.Fprintf(&b, "  x-api-key      %s\n", cfg.APIKey)
+	switch s.Store {
+	case "upstash":
+		fmt.Fprintf(&b, "  store          Upstash at %s\n", cfg.UpstashURL)
+	default:
+		what := "embedded (miniredis)"
+		if s.Store == "redis" {
+			what = "Redis at REDIS_URL"
+		}
+		fmt.Fprintf(&b, "  store          %s\n", what)
+		fmt.Fprintf(&b, "  Upstash REST   %s\n", s.RESTURL)
+		fmt.Fprintf(&b, "  REST token     %s\n", cfg.RESTToken)
+	}
+	fmt.Fprintf(&b, "  webhook secret %s\n", cfg.WebhookSecret)
+	fmt.Fprintf(&b, "  data           %s\n", cfg.DataDir)
+	if len(cfg.Generated) > 0 {
+		fmt.Fprintf(&b, "  (%s generated and kept in %s/secrets.json)\n", strings.Join(cfg.Generated, ", "), cfg.DataDir)
+	}
+	fmt.Fprintf(&b, "\nTry it:\n  curl -s -H 'x-api-key: %s' %s/api/health\n", cfg.APIKey, s.APIURL)
+	if s.RESTURL != "" {
+		fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/ping\n", cfg.RESTToken, s.RESTURL)
+	}
+	fmt.Fprintf(&b, "\nCtrl-C stops it.\n")
+	_, _ = io.WriteString(out, b.String())
+}

@@ -1,0 +1,7 @@
+// Command workflow is the workflow Lambda function. It serves its routes of API.md
+// behind API Gateway, and GET /api/health as every function does.
+package main
+
+import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
+
+func main() { lambdahttp.Start() }

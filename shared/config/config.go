@@ -1,0 +1,132 @@
+// Package config reads settings from the environment, once, at cold start.
+// Every reader collects its errors, so a bad configuration is reported whole.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env reads typed settings through a lookup function such as os.LookupEnv.
+type Env struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// NewEnv returns an Env over lookup.
+func NewEnv(lookup func(string) (string, bool)) *Env { return &Env{lookup: lookup} }
+
+// Lookup returns the raw value and whether it is set and not empty.
+func (e *Env) Lookup(name string) (string, bool) {
+	v, ok := e.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// String returns the value, or def when unset.
+func (e *Env) String(name, def string) string {
+	if v, ok := e.Lookup(name); ok {
+		return v
+	}
+	return def
+}
+
+// Bool returns the value as a boolean (true/false/1/0), or def when unset.
+func (e *Env) Bool(name string, def bool) bool {
+	v, ok := e.Lookup(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want true or false", name, v))
+		return def
+	}
+	return b
+}
+
+// Duration returns the value as a Go duration ("60s", "5m"), or def when
+// unset. It must be positive.
+func (e *Env) Duration(name string, def time.Duration) time.Duration {
+	v, ok := e.Lookup(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a positive duration such as 60s", name, v))
+		return def
+	}
+	return d
+}
+
+// Int returns the value as an integer in [min, max], or def when unset.
+func (e *Env) Int(name string, def, min, max int) int {
+	v, ok := e.Lookup(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want an integer from %d to %d", name, v, min, max))
+		return def
+	}
+	return n
+}
+
+// Fail records a problem found while reading.
+func (e *Env) Fail(err error) { e.errs = append(e.errs, err) }
+
+// Err returns every problem found, or nil.
+func (e *Env) Err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
+}
+
+// Store is how a function reaches the Upstash REST endpoint.
+type Store struct {
+	// URL is UPSTASH_REDIS_REST_URL.
+	URL string
+	// Token is UPSTASH_REDIS_REST_TOKEN, for local runs and sam local. In
+	// AWS it is empty, and TokenSecretARN names the secret holding it.
+	Token string
+	// TokenSecretARN is UPSTASH_REDIS_REST_TOKEN_SECRET_ARN.
+	TokenSecretARN string
+	// KeyPrefix is KEY_PREFIX.
+	KeyPrefix string
+}
+
+// String describes the settings without the token.
+func (s Store) String() string {
+	tok := "<unset>"
+	if s.Token != "" {
+		tok = "<redacted>"
+	}
+	return fmt.Sprintf("config.Store{URL: %q, Token: %s, TokenSecretARN: %q, KeyPrefix: %q}", s.URL, tok, s.TokenSecretARN, s.KeyPrefix)
+}
+
+// GoString is String, so %#v hides the token too.
+func (s Store) GoString() string { return s.String() }
+
+// ReadStore reads the store settings. The URL is required, and so is one of
+// the token or its secret's ARN.
+func ReadStore(e *Env) Store {
+	s := Store{
+		URL:            e.String("UPSTASH_REDIS_REST_URL", ""),
+		Token:          e.String("UPSTASH_REDIS_REST_TOKEN", ""),
+		TokenSecretARN: e.String("UPSTASH_REDIS_REST_TOKEN_SECRET_ARN", ""),
+		KeyPrefix:      e.String("KEY_PREFIX", ""),
+	}
+	if s.URL == "" {
+		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is required"))
+	}
+	if s.Token == "" && s.TokenSecretARN == "" {
+		e.Fail(errors.New("set UPSTASH_REDIS_REST_TOKEN_SECRET_ARN (in AWS) or UPSTASH_REDIS_REST_TOKEN (locally)"))
+	}
+	return s
+}

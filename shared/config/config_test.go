@@ -1,0 +1,60 @@
+package config_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/ai-rails/state-service/shared/config"
+)
+
+func env(m map[string]string) *config.Env {
+	return config.NewEnv(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+}
+
+func TestTypedReads(t *testing.T) {
+	e := env(map[string]string{"S": " v ", "B": "true", "D": "90s", "I": "7", "EMPTY": ""})
+	assert.Equal(t, "v", e.String("S", "d"))
+	assert.Equal(t, "d", e.String("EMPTY", "d"), "empty means unset")
+	assert.True(t, e.Bool("B", false))
+	assert.True(t, e.Bool("NOPE", true))
+	assert.Equal(t, 90*time.Second, e.Duration("D", time.Second))
+	assert.Equal(t, time.Second, e.Duration("NOPE", time.Second))
+	assert.Equal(t, 7, e.Int("I", 1, 1, 10))
+	assert.Equal(t, 3, e.Int("NOPE", 3, 1, 10))
+	assert.NoError(t, e.Err())
+
+	bad := env(map[string]string{"B": "yes please", "D": "-1s", "I": "11", "J": "x"})
+	bad.Bool("B", false)
+	bad.Duration("D", time.Second)
+	bad.Int("I", 1, 1, 10)
+	bad.Int("J", 1, 1, 10)
+	err := bad.Err()
+	assert.ErrorContains(t, err, `B="yes please"`)
+	assert.ErrorContains(t, err, `D="-1s"`)
+	assert.ErrorContains(t, err, `I="11"`)
+	assert.ErrorContains(t, err, `J="x"`)
+}
+
+func TestReadStore(t *testing.T) {
+	e := env(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "s3cret", "KEY_PREFIX": "p_"})
+	s := config.ReadStore(e)
+	assert.NoError(t, e.Err())
+	assert.Equal(t, "https://x.upstash.io", s.URL)
+	assert.Equal(t, "p_", s.KeyPrefix)
+	printed := fmt.Sprintf("%v %+v %#v %s", s, s, s, s)
+	assert.NotContains(t, printed, "s3cret")
+	assert.Contains(t, printed, "<redacted>")
+
+	e = env(map[string]string{})
+	s = config.ReadStore(e)
+	assert.ErrorContains(t, e.Err(), "UPSTASH_REDIS_REST_URL is required")
+	assert.ErrorContains(t, e.Err(), "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN")
+	assert.Contains(t, s.String(), "<unset>")
+
+	e = env(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x", "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:t"})
+	config.ReadStore(e)
+	assert.NoError(t, e.Err())
+}
