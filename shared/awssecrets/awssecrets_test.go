@@ -2,10 +2,6 @@ package awssecrets_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,46 +12,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/awssecrets"
+	"github.com/ai-rails/state-service/shared/awssecrets/secretstest"
 )
 
-// fakeSecretsManager answers GetSecretValue over the real AWS JSON protocol,
-// which the real SDK client speaks to it.
-func fakeSecretsManager(t *testing.T, secrets map[string]string) *secretsmanager.Client {
+func client(t *testing.T, url string) *secretsmanager.Client {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		assert.Equal(t, "secretsmanager.GetSecretValue", r.Header.Get("X-Amz-Target"))
-		assert.Contains(t, r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "the request is signed")
-		body, _ := io.ReadAll(r.Body)
-		var in struct{ SecretId string }
-		require.NoError(t, json.Unmarshal(body, &in))
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		v, ok := secrets[in.SecretId]
-		if !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": "n", "SecretString": v})
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_CA_BUNDLE", "")
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion("eu-west-1"),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")),
 	)
 	require.NoError(t, err)
 	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		o.BaseEndpoint = aws.String(srv.URL)
+		o.BaseEndpoint = aws.String(url)
 		o.RetryMaxAttempts = 1
 	})
 }
 
 func TestFetch(t *testing.T) {
 	const plain, inJSON = "arn:plain", "arn:json"
-	api := fakeSecretsManager(t, map[string]string{
+	srv := secretstest.Start(t, map[string]string{
 		plain: " tok-plain \n", inJSON: `{"token":"tok-json","other":1}`,
 		"arn:badjson": `{"token":`, "arn:nofield": `{"x":"y"}`, "arn:empty": "  ",
 	})
+	api := client(t, srv.URL)
 	ctx := context.Background()
 	v, err := awssecrets.Fetch(ctx, api, plain, "token")
 	require.NoError(t, err)
@@ -71,5 +50,6 @@ func TestFetch(t *testing.T) {
 		_, err := awssecrets.Fetch(ctx, api, arn, "token")
 		assert.ErrorContains(t, err, want, arn)
 		assert.ErrorContains(t, err, arn)
+		assert.NotContains(t, err.Error(), "tok-", arn)
 	}
 }

@@ -1,0 +1,154 @@
+package lambdahttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+)
+
+// moduleRoot is the functions module's folder.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	require.NoError(t, err)
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+func goBuild(t *testing.T, dir, out string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"build", "-o", out}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Run(), "go build %v: %s", args, stderr.String())
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startRIE runs bootstrap under the Lambda Runtime Interface Emulator, the
+// engine sam local uses, and returns its invoke URL.
+func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *syncBuffer) {
+	t.Helper()
+	api, invoke := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(rie, "--runtime-api-address", api, "--runtime-interface-emulator-address", invoke, bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("emulator output:\n%s", logs.String())
+		}
+	})
+	url := "http://" + invoke + "/2015-03-31/functions/function/invocations"
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", invoke); err == nil {
+			c.Close()
+			return url, logs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the emulator did not listen on %s", invoke)
+	return "", nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the emulator's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func invoke(t *testing.T, url string, event []byte) events.APIGatewayProxyResponse {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(event))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out events.APIGatewayProxyResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out
+}
+
+// TestBuiltBinariesUnderRIE builds each HTTP function as make build does
+// (for this machine's architecture), runs it under the emulator and invokes
+// it with events/health.json.
+func TestBuiltBinariesUnderRIE(t *testing.T) {
+	root := moduleRoot(t)
+	bin := t.TempDir()
+	rie := filepath.Join(bin, "aws-lambda-rie")
+	goBuild(t, root, rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+	event, err := os.ReadFile(filepath.Join(root, "..", "events", "health.json"))
+	require.NoError(t, err)
+	b := upstashtest.Mini(t)
+
+	for _, fn := range []string{"workflow", "approval", "results"} {
+		t.Run(fn, func(t *testing.T) {
+			dir := filepath.Join(bin, fn)
+			require.NoError(t, os.MkdirAll(dir, 0o755))
+			bootstrap := filepath.Join(dir, "bootstrap")
+			goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./"+fn)
+			url, _ := startRIE(t, rie, bootstrap, []string{
+				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
+				"AWS_LAMBDA_FUNCTION_TIMEOUT=10",
+			})
+			out := invoke(t, url, event)
+			assert.Equal(t, http.StatusOK, out.StatusCode, out.Body)
+			assert.Equal(t, []string{"no-store"}, out.MultiValueHeaders["Cache-Control"])
+			assert.Equal(t, []string{"sample-health-1"}, out.MultiValueHeaders["X-Request-Id"])
+			assert.Equal(t, []string{"application/json"}, out.MultiValueHeaders["Content-Type"])
+			var body map[string]any
+			require.NoError(t, json.Unmarshal([]byte(out.Body), &body))
+			assert.Equal(t, "healthy", body["status"])
+			assert.Equal(t, "local", body["store"].(map[string]any)["backend"])
+		})
+	}
+
+	t.Run("bad configuration fails the init", func(t *testing.T) {
+		bootstrap := filepath.Join(bin, "workflow", "bootstrap")
+		url, logs := startRIE(t, rie, bootstrap, []string{"UPSTASH_REDIS_REST_URL=", "UPSTASH_REDIS_REST_TOKEN=", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"})
+		resp, err := http.Post(url, "application/json", bytes.NewReader(event))
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.NotContains(t, string(raw), `"statusCode":200`)
+		assert.Contains(t, logs.String(), "init: configuration: UPSTASH_REDIS_REST_URL is required")
+		assert.Contains(t, logs.String(), "Runtime.ExitError")
+	})
+}
