@@ -17,15 +17,21 @@ help: ## list the targets
 run: ## start the local stack on http://127.0.0.1:3000 (embedded store unless REDIS_URL or UPSTASH_REDIS_REST_URL)
 	$(GO) run ./functions/local
 
-test: ## run every module's tests (CI=true turns a missing redis-server into a failure)
+SDK_CHECK := scripts/upstash-sdk-check/node_modules/.package-lock.json
+
+# The official Upstash SDK, which the REST server's tests run against it.
+$(SDK_CHECK): scripts/upstash-sdk-check/package-lock.json
+	npm ci --no-audit --no-fund --prefix scripts/upstash-sdk-check
+
+test: $(SDK_CHECK) ## run every module's tests (CI=true turns a missing redis-server into a failure)
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
-test-race: ## the tests under the race detector
+test-race: $(SDK_CHECK) ## the tests under the race detector
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -race ./...); done
 
 cover: ## statement coverage of shared/, from its tests
 	@mkdir -p build
-	cd shared && $(GO) test -count=1 -coverprofile=../build/cover.out ./... >/dev/null
+	cd shared && $(GO) test -count=1 -coverpkg=./... -coverprofile=../build/cover.out ./... >/dev/null
 	$(GO) tool cover -func=build/cover.out | tail -1
 
 build: ## build/<function>/bootstrap and build/<function>.zip for linux/$(GOARCH)
@@ -39,4 +45,4 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	scripts/fuzz.sh $(FUZZTIME)
 
 clean: ## remove build output
-	rm -rf build
+	rm -rf build scripts/upstash-sdk-check/node_modules

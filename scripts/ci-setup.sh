@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server (the
-# tests start their own, on free ports) and zip (for make build).
+# tests start their own, on free ports) and zip (for make build). Node and npm
+# must be there already: make test installs the official Upstash SDK with npm.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
@@ -13,5 +14,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
 command -v go >/dev/null || { echo "go is not on PATH" >&2; exit 1; }
+command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are needed for the Upstash SDK check" >&2; exit 1; }
 redis-server --version
 go version
+node --version
