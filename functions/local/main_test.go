@@ -19,14 +19,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/config"
+
 	"github.com/ai-rails/state-service/shared/redistest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
-
-func lookup(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
 
 // testEnv is a configuration on free ports with its own data folder.
 func testEnv(t *testing.T, extra map[string]string) map[string]string {
@@ -39,7 +37,7 @@ func testEnv(t *testing.T, extra map[string]string) map[string]string {
 
 func startStack(t *testing.T, env map[string]string) (*Stack, Config, string) {
 	t.Helper()
-	cfg, err := ReadConfig(lookup(env))
+	cfg, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	var out bytes.Buffer
 	s, err := Start(context.Background(), cfg, &out, slog.New(slog.NewJSONHandler(io.Discard, nil)))
@@ -97,9 +95,9 @@ func TestEmbeddedStack(t *testing.T) {
 
 func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
 	env := testEnv(t, map[string]string{"WEBHOOK_SECRET": "given"})
-	first, err := ReadConfig(lookup(env))
+	first, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
-	second, err := ReadConfig(lookup(env))
+	second, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	assert.Equal(t, first.APIKey, second.APIKey)
 	assert.Equal(t, first.RESTToken, second.RESTToken)
@@ -111,7 +109,7 @@ func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	env["API_KEY"] = "set-by-me"
-	third, err := ReadConfig(lookup(env))
+	third, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	assert.Equal(t, "set-by-me", third.APIKey)
 	assert.Equal(t, []string{"LOCAL_REST_TOKEN"}, third.Generated)
@@ -128,11 +126,11 @@ func TestRealRedisStack(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, float64(1), body["store"].(map[string]any)["keys"])
 
-	_, err = ReadConfig(lookup(map[string]string{"REDIS_URL": rs.URL(), "UPSTASH_REDIS_REST_URL": "https://x", "UPSTASH_REDIS_REST_TOKEN": "t"}))
+	_, err = ReadConfig(config.MapLookup(map[string]string{"REDIS_URL": rs.URL(), "UPSTASH_REDIS_REST_URL": "https://x", "UPSTASH_REDIS_REST_TOKEN": "t"}))
 	assert.ErrorContains(t, err, "not both")
 
 	env := testEnv(t, map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0"})
-	cfg, err = ReadConfig(lookup(env))
+	cfg, err = ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	assert.ErrorContains(t, err, "reach Redis at REDIS_URL")
@@ -148,16 +146,16 @@ func TestRemoteUpstashStack(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "upstash", body["store"].(map[string]any)["backend"])
 
-	_, err := ReadConfig(lookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x"}))
+	_, err := ReadConfig(config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x"}))
 	assert.ErrorContains(t, err, "UPSTASH_REDIS_REST_TOKEN is required")
-	_, err = ReadConfig(lookup(map[string]string{"SWEEP_INTERVAL": "soon"}))
+	_, err = ReadConfig(config.MapLookup(map[string]string{"SWEEP_INTERVAL": "soon"}))
 	assert.ErrorContains(t, err, "SWEEP_INTERVAL")
 }
 
 func TestPortInUse(t *testing.T) {
 	s, _, _ := startStack(t, testEnv(t, nil))
 	env := testEnv(t, map[string]string{"LOCAL_ADDR": strings.TrimPrefix(s.APIURL, "http://")})
-	cfg, err := ReadConfig(lookup(env))
+	cfg, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	assert.ErrorContains(t, err, "LOCAL_ADDR")
@@ -167,7 +165,7 @@ func TestRunStopsWhenCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, lookup(testEnv(t, nil)), &out, io.Discard) }()
+	go func() { done <- run(ctx, config.MapLookup(testEnv(t, nil)), &out, io.Discard) }()
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	select {
@@ -177,7 +175,7 @@ func TestRunStopsWhenCanceled(t *testing.T) {
 		t.Fatal("run did not return after cancel")
 	}
 	assert.Contains(t, out.String(), "stopped")
-	assert.Error(t, run(context.Background(), lookup(map[string]string{"LOG_LEVEL": "loud", "DATA_DIR": t.TempDir()}), io.Discard, io.Discard))
+	assert.Error(t, run(context.Background(), config.MapLookup(map[string]string{"LOG_LEVEL": "loud", "DATA_DIR": t.TempDir()}), io.Discard, io.Discard))
 }
 
 // TestSignalsStopTheBinary builds the command and checks that SIGINT and

@@ -130,3 +130,9 @@ func ReadStore(e *Env) Store {
 	}
 	return s
 }
+
+// MapLookup returns a lookup function over m, for tests and for settings that
+// come from somewhere other than the process environment.
+func MapLookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}

@@ -10,9 +10,7 @@ import (
 	"github.com/ai-rails/state-service/shared/config"
 )
 
-func env(m map[string]string) *config.Env {
-	return config.NewEnv(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
-}
+func env(m map[string]string) *config.Env { return config.NewEnv(config.MapLookup(m)) }
 
 func TestTypedReads(t *testing.T) {
 	e := env(map[string]string{"S": " v ", "B": "true", "D": "90s", "I": "7", "EMPTY": ""})

@@ -11,13 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/config"
+
 	"github.com/ai-rails/state-service/shared/awssecrets/secretstest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
-
-func lookup(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
 
 func getHealth(t *testing.T, h http.Handler) map[string]any {
 	t.Helper()
@@ -32,7 +30,7 @@ func getHealth(t *testing.T, h http.Handler) map[string]any {
 func TestHandlerWithTokenInEnv(t *testing.T) {
 	b := upstashtest.Mini(t)
 	var logs bytes.Buffer
-	h, err := Handler(context.Background(), lookup(map[string]string{
+	h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
 	}), &logs)
 	require.NoError(t, err)
@@ -51,14 +49,14 @@ func TestHandlerReadsTokenFromSecretsManager(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 	var logs bytes.Buffer
-	h, err := Handler(context.Background(), lookup(map[string]string{
+	h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": arn,
 	}), &logs)
 	require.NoError(t, err)
 	assert.Equal(t, "healthy", getHealth(t, h)["status"])
 	assert.NotContains(t, logs.String(), upstashtest.Token)
 
-	_, err = Handler(context.Background(), lookup(map[string]string{
+	_, err = Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": arn + "-gone",
 	}), &logs)
 	assert.ErrorContains(t, err, "ResourceNotFoundException")
@@ -71,7 +69,7 @@ func TestHandlerConfigErrors(t *testing.T) {
 		"bad prefix":    {"UPSTASH_REDIS_REST_URL": "https://x.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "t", "KEY_PREFIX": "a b"},
 		"bad log level": {"UPSTASH_REDIS_REST_URL": "https://x.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "t", "LOG_LEVEL": "loud"},
 	} {
-		_, err := Handler(context.Background(), lookup(env), &bytes.Buffer{})
+		_, err := Handler(context.Background(), config.MapLookup(env), &bytes.Buffer{})
 		assert.Error(t, err, name)
 	}
 	assert.Equal(t, "upstash", backendOf("https://eu1-x.upstash.io"))
