@@ -9,7 +9,7 @@ MODULES     := shared functions
 FUZZTIME    ?= 10s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-race cover build lint fuzz clean
+.PHONY: help run test test-race cover bench build lint fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ cover: ## statement coverage of shared/, from its tests
 	@mkdir -p build
 	cd shared && $(GO) test -count=1 -coverpkg=./... -coverprofile=../build/cover.out ./... >/dev/null
 	$(GO) tool cover -func=build/cover.out | tail -1
+
+bench: ## benchmarks of shared/ (BENCH selects, default all), with allocations
+	cd shared && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 2s ./...
 
 build: ## build/<function>/bootstrap and build/<function>.zip for linux/$(GOARCH)
 	GOARCH=$(GOARCH) VERSION=$(VERSION) scripts/build.sh
