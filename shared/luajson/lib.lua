@@ -1,0 +1,181 @@
+-- Shared Lua helpers, prepended to the service's scripts.
+--
+-- JSON documents are handled as text, never with cjson: cjson behaves
+-- differently on real Redis and miniredis (null decodes to cjson.null or to
+-- nil, {} encodes as {} or []), and decoding user data would lose nulls on one
+-- of them. Documents are written by the service in canonical compact JSON, so
+-- a member's raw text can be cut out and put back unchanged.
+
+-- json_members splits the JSON object in s into its keys (raw, quoted, in
+-- order) and a table from raw key to raw value text.
+local function json_members(s)
+  local keys, vals = {}, {}
+  local i, n = 1, #s
+  local function ws()
+    while i <= n do
+      local c = string.byte(s, i)
+      if c == 32 or c == 9 or c == 10 or c == 13 then i = i + 1 else return end
+    end
+  end
+  local function str_end(j)
+    j = j + 1
+    while j <= n do
+      local c = string.byte(s, j)
+      if c == 92 then j = j + 2
+      elseif c == 34 then return j
+      else j = j + 1 end
+    end
+    error('json: unterminated string')
+  end
+  local function value_end(j)
+    local c = string.byte(s, j)
+    if c == 34 then return str_end(j) end
+    if c == 123 or c == 91 then
+      local depth = 0
+      while j <= n do
+        c = string.byte(s, j)
+        if c == 34 then j = str_end(j)
+        elseif c == 123 or c == 91 then depth = depth + 1
+        elseif c == 125 or c == 93 then
+          depth = depth - 1
+          if depth == 0 then return j end
+        end
+        j = j + 1
+      end
+      error('json: unterminated value')
+    end
+    while j <= n do
+      c = string.byte(s, j)
+      if c == 44 or c == 125 or c == 93 or c == 32 or c == 9 or c == 10 or c == 13 then return j - 1 end
+      j = j + 1
+    end
+    return n
+  end
+  ws()
+  if string.byte(s, i) ~= 123 then error('json: not an object') end
+  i = i + 1
+  ws()
+  if string.byte(s, i) == 125 then return keys, vals end
+  while true do
+    ws()
+    if string.byte(s, i) ~= 34 then error('json: expected a key') end
+    local ke = str_end(i)
+    local k = string.sub(s, i, ke)
+    i = ke + 1
+    ws()
+    if string.byte(s, i) ~= 58 then error('json: expected a colon') end
+    i = i + 1
+    ws()
+    local ve = value_end(i)
+    if vals[k] == nil then keys[#keys + 1] = k end
+    vals[k] = string.sub(s, i, ve)
+    i = ve + 1
+    ws()
+    local c = string.byte(s, i)
+    if c == 44 then i = i + 1
+    elseif c == 125 then return keys, vals
+    else error('json: expected a comma') end
+  end
+end
+
+-- json_object joins raw keys and values back into an object.
+local function json_object(keys, vals)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    if vals[k] ~= nil then parts[#parts + 1] = k .. ':' .. vals[k] end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- json_merge applies an RFC 7396 merge patch (raw text) to a target (raw
+-- text, or nil) and returns the result as raw text.
+local function json_merge(target, patch)
+  if string.byte(patch, 1) ~= 123 then return patch end
+  local tkeys, tvals = {}, {}
+  if target ~= nil and string.byte(target, 1) == 123 then tkeys, tvals = json_members(target) end
+  local pkeys, pvals = json_members(patch)
+  for _, k in ipairs(pkeys) do
+    local v = pvals[k]
+    if v == 'null' then
+      tvals[k] = nil
+    else
+      if tvals[k] == nil then tkeys[#tkeys + 1] = k end
+      tvals[k] = json_merge(tvals[k], v)
+    end
+  end
+  return json_object(tkeys, tvals)
+end
+
+-- json_unquote returns the text of a raw JSON string without escapes (ids,
+-- statuses and timestamps have none).
+local function json_unquote(raw)
+  return string.sub(raw, 2, -2)
+end
+
+-- Timestamps are RFC 3339 UTC with exactly nine fractional digits,
+-- "2026-11-26T10:04:05.123456789Z", so that comparing them as strings
+-- compares them as times.
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+
+-- ts_parse returns whole seconds since the epoch and the nanoseconds.
+local function ts_parse(ts)
+  local days = days_from_civil(tonumber(string.sub(ts, 1, 4)), tonumber(string.sub(ts, 6, 7)), tonumber(string.sub(ts, 9, 10)))
+  local secs = days * 86400 + tonumber(string.sub(ts, 12, 13)) * 3600 + tonumber(string.sub(ts, 15, 16)) * 60 + tonumber(string.sub(ts, 18, 19))
+  return secs, tonumber(string.sub(ts, 21, 29))
+end
+
+local function ts_format(secs, ns)
+  local days = math.floor(secs / 86400)
+  local sod = secs - days * 86400
+  local y, m, d = civil_from_days(days)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%09dZ', y, m, d,
+    math.floor(sod / 3600), math.floor(sod % 3600 / 60), sod % 60, ns)
+end
+
+-- ts_add returns ts moved by secs seconds and ns nanoseconds (ns < 1e9).
+local function ts_add(ts, secs, ns)
+  local s, n = ts_parse(ts)
+  n = n + ns
+  if n >= 1000000000 then
+    n = n - 1000000000
+    s = s + 1
+  end
+  return ts_format(s + secs, n)
+end
+
+-- ts_after returns now, or the instant 1 ns after prev when now is not later:
+-- stored times only ever rise, whatever the callers' clocks say.
+local function ts_after(now, prev)
+  if prev ~= nil and now <= prev then return ts_add(prev, 0, 1) end
+  return now
+end
+
+-- ts_millis returns unix milliseconds as an integer string, for sorted-set
+-- scores (tostring would print large numbers with an exponent).
+local function ts_millis(ts)
+  local s, n = ts_parse(ts)
+  return string.format('%.0f', s * 1000 + math.floor(n / 1000000))
+end
+

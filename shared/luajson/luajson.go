@@ -1,0 +1,29 @@
+// Package luajson holds the Lua helpers the service's scripts share: JSON
+// objects handled as text (split, join, RFC 7396 merge) and fixed-width
+// RFC 3339 timestamps (parse, format, add, keep rising). Scripts are built
+// with Script, which prepends them.
+package luajson
+
+import (
+	_ "embed"
+	"time"
+
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+//go:embed lib.lua
+var lib string
+
+// Lib returns the helpers' source.
+func Lib() string { return lib }
+
+// Script returns an upstash.Script of the helpers followed by body.
+func Script(body string) *upstash.Script { return upstash.NewScript(lib + "\n" + body) }
+
+// TimeLayout is the one timestamp format of stored documents: RFC 3339 in
+// UTC with exactly nine fractional digits, so that the scripts can compare
+// timestamps as strings. Years run from 1970 to 9999.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// FormatTime formats t in TimeLayout.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
