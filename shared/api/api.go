@@ -7,6 +7,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
@@ -23,6 +24,8 @@ type Deps struct {
 	// APIKey is checked on every request when set (the local stack); in AWS,
 	// API Gateway checks it.
 	APIKey string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Mount adds a function's routes to the router.

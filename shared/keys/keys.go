@@ -105,6 +105,16 @@ func (s Schema) Metric(name MetricName, at time.Time) string {
 // Indexes have no TTL; the sweeper prunes entries whose keys have expired.
 func (s Schema) WorkflowIndex() string { return s.prefix + "index_workflows" }
 
+// WorkflowStatusIndex is the sorted set of the ids of workflows in one status
+// by last_updated (unix ms). status is one of the workflow package's statuses.
+func (s Schema) WorkflowStatusIndex(status string) string {
+	return s.prefix + "index_workflows_" + status
+}
+
+// WorkflowKeyPrefix is what every workflow state key starts with; the list
+// script appends ids it reads from an index.
+func (s Schema) WorkflowKeyPrefix() string { return s.prefix + "workflow_" }
+
 // PendingApprovals is the sorted set of pending approval ids by expires_at
 // (unix ms), which the sweeper reads to expire them.
 func (s Schema) PendingApprovals() string { return s.prefix + "index_approvals_pending" }
@@ -165,6 +175,7 @@ func (s Schema) Families() []Family {
 		{"metric", s.Metric(MetricName{"requests"}, time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)), "counter", "2592000 s"},
 		{"idempotency", s.Idempotency("approval", IdempotencyKey{"k"}), "string (JSON)", "86400 s"},
 		{"workflow index", s.WorkflowIndex(), "sorted set", "none; pruned by the sweeper"},
+		{"workflow status index", s.WorkflowStatusIndex("pending"), "sorted set", "none; pruned by the sweeper"},
 		{"pending approvals", s.PendingApprovals(), "sorted set", "none; pruned by the sweeper"},
 		{"workflow approvals", s.WorkflowApprovals(wf), "sorted set", "none; pruned by the sweeper"},
 		{"workflow results", s.WorkflowResults(wf), "sorted set", "none; pruned by the sweeper"},

@@ -35,6 +35,8 @@ func TestPlanningDocumentKeys(t *testing.T) {
 	assert.Equal(t, "ai_rails_history_ABC-123456", s.History(wf))
 	assert.Equal(t, "ai_rails_audit_3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c", s.Audit(ap))
 	assert.Equal(t, "ai_rails_index_workflows", s.WorkflowIndex())
+	assert.Equal(t, "ai_rails_index_workflows_in_progress", s.WorkflowStatusIndex("in_progress"))
+	assert.Equal(t, "ai_rails_workflow_", s.WorkflowKeyPrefix())
 	assert.Equal(t, "ai_rails_index_approvals_pending", s.PendingApprovals())
 	assert.Equal(t, "ai_rails_index_approvals_ABC-123456", s.WorkflowApprovals(wf))
 	assert.Equal(t, "ai_rails_index_results_ABC-123456", s.WorkflowResults(wf))
@@ -175,7 +177,7 @@ func TestKeysNeverCollide(t *testing.T) {
 
 func TestFamiliesListEveryKey(t *testing.T) {
 	fams := keys.Default().Families()
-	assert.Len(t, fams, 13)
+	assert.Len(t, fams, 14)
 	for _, f := range fams {
 		assert.True(t, strings.HasPrefix(f.Example, keys.DefaultPrefix), f.Name)
 		assert.NotEmpty(t, f.TTL, f.Name)

@@ -1,0 +1,199 @@
+// Package apitest drives the API in tests: the real handlers over the real
+// REST server and client, on a real redis-server or miniredis, with a clock
+// the test sets, and a snapshot of the store to show that a failed request
+// wrote nothing.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+)
+
+// APIKey is the key of every test API.
+const APIKey = "test-api-key"
+
+// Clock is a settable clock, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set sets the clock.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Start is where test clocks start.
+var Start = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// Env is an API over one backend.
+type Env struct {
+	T       testing.TB
+	Backend *upstashtest.Backend
+	Client  *upstash.Client
+	Clock   *Clock
+	Keys    keys.Schema
+	Handler http.Handler
+	redis   *redis.Client
+}
+
+// New builds the API with the mounts over the backend.
+func New(tb testing.TB, b *upstashtest.Backend, mounts ...api.Mount) *Env {
+	tb.Helper()
+	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), Keys: keys.Default(), redis: b.Server.Redis()}
+	e.Client = b.Client(tb, upstash.Options{})
+	e.Handler = api.Handler(api.Deps{
+		Store: e.Client, Keys: e.Keys, Backend: health.BackendLocal, APIKey: APIKey,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Clock.Now,
+	}, mounts...)
+	return e
+}
+
+// ForEachBackend runs fn with an Env over real Redis and one over miniredis.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, e *Env), mounts ...api.Mount) {
+	for _, b := range upstashtest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, New(t, b, mounts...)) })
+	}
+}
+
+// Answer is a recorded answer.
+type Answer struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   map[string]any
+}
+
+// Req is a request to make.
+type Req struct {
+	Method, Path string
+	Body         any // a string is sent as is; anything else as JSON
+	Header       map[string]string
+}
+
+// Do sends a request with the API key and a JSON content type (unless the
+// request sets its own), and records the answer.
+func (e *Env) Do(r Req) Answer {
+	e.T.Helper()
+	var body io.Reader
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatalf("marshal body: %v", err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(r.Method, r.Path, body)
+	req.Header.Set("x-api-key", APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.Header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	w := httptest.NewRecorder()
+	e.Handler.ServeHTTP(w, req)
+	a := Answer{Status: w.Code, Header: w.Header(), Raw: w.Body.Bytes()}
+	if len(a.Raw) > 0 && a.Raw[0] == '{' {
+		if err := json.Unmarshal(a.Raw, &a.Body); err != nil {
+			e.T.Fatalf("%s %s answered invalid JSON %q: %v", r.Method, r.Path, a.Raw, err)
+		}
+	}
+	return a
+}
+
+// Snapshot returns every key with its type, value and whether it has a TTL,
+// for comparing the store before and after a request.
+func (e *Env) Snapshot() map[string]string {
+	e.T.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	keys, err := e.redis.Keys(ctx, "*").Result()
+	if err != nil {
+		e.T.Fatalf("snapshot: %v", err)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		typ := e.redis.Type(ctx, k).Val()
+		var v any
+		switch typ {
+		case "string":
+			v = e.redis.Get(ctx, k).Val()
+		case "zset":
+			v = e.redis.ZRangeWithScores(ctx, k, 0, -1).Val()
+		case "stream":
+			v = e.redis.XRange(ctx, k, "-", "+").Val()
+		case "hash":
+			v = e.redis.HGetAll(ctx, k).Val()
+		case "list":
+			v = e.redis.LRange(ctx, k, 0, -1).Val()
+		case "set":
+			v = e.redis.SMembers(ctx, k).Val()
+		}
+		ttl := e.redis.PTTL(ctx, k).Val() > 0
+		raw, _ := json.Marshal(map[string]any{"type": typ, "value": v, "ttl": ttl})
+		out[k] = string(raw)
+	}
+	return out
+}
+
+// PTTL returns a key's remaining time to live.
+func (e *Env) PTTL(key string) time.Duration {
+	e.T.Helper()
+	d, err := e.redis.PTTL(context.Background(), key).Result()
+	if err != nil {
+		e.T.Fatalf("PTTL %s: %v", key, err)
+	}
+	return d
+}
+
+// FastForward moves the backend's clock for TTLs on by d: miniredis's
+// FastForward, or, on real Redis, nothing (use PTTL checks there).
+func (e *Env) FastForward(d time.Duration) bool {
+	if e.Backend.Mini == nil {
+		return false
+	}
+	e.Backend.Mini.FastForward(d)
+	return true
+}

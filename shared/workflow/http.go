@@ -1,0 +1,164 @@
+package workflow
+
+import (
+	"net/http"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/keys"
+)
+
+// Mount adds the workflow routes of API.md.
+func Mount(rt *httpapi.Router, d api.Deps) {
+	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
+	rt.HandleFunc("POST /api/workflow/state", h.save)
+	rt.HandleFunc("GET /api/workflow/state", h.list)
+	rt.HandleFunc("GET /api/workflow/state/{workflow_id}", h.get)
+	rt.HandleFunc("PATCH /api/workflow/state/{workflow_id}", h.patch)
+	rt.HandleFunc("DELETE /api/workflow/state/{workflow_id}", h.delete)
+	rt.HandleFunc("GET /api/workflow/state/{workflow_id}/history", h.history)
+}
+
+type handlers struct{ store *Store }
+
+func pathID(r *http.Request) (keys.WorkflowID, error) {
+	id, err := keys.ParseWorkflowID(r.PathValue("workflow_id"))
+	if err != nil {
+		return id, apperr.Invalid(apperr.Field("workflow_id", "must match %s", keys.WorkflowIDPattern))
+	}
+	return id, nil
+}
+
+func writeState(w http.ResponseWriter, status int, st State) {
+	w.Header().Set("ETag", ETag(st.Version))
+	w.Header().Set("Location", "/api/workflow/state/"+st.WorkflowID)
+	httpapi.WriteJSON(w, status, st)
+}
+
+func (h *handlers) save(w http.ResponseWriter, r *http.Request) {
+	var body saveBody
+	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	ch, err := ParseSave(body)
+	if err == nil {
+		ch.Cond, err = ParseCondition(r.Header, true)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	st, created, err := h.store.Save(r.Context(), ch)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeState(w, status, st)
+}
+
+func (h *handlers) patch(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var body patchBody
+	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	ch, err := ParsePatch(id, body)
+	if err == nil {
+		ch.Cond, err = ParseCondition(r.Header, false)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	st, err := h.store.Patch(r.Context(), ch)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	writeState(w, http.StatusOK, st)
+}
+
+func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	st, err := h.store.Get(r.Context(), id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", ETag(st.Version))
+	httpapi.WriteJSON(w, http.StatusOK, st)
+}
+
+func (h *handlers) delete(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := h.store.Delete(r.Context(), id); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handlers) history(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	hist, err := h.store.History(r.Context(), id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, hist)
+}
+
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var errs apperr.Collector
+	var status Status
+	if v := q.Get("status"); q.Has("status") {
+		if !Status(v).Valid() {
+			errs.Add("status", "must be one of pending, in_progress, completed, failed")
+		}
+		status = Status(v)
+	}
+	limit, cursor := httpapi.ListParams(q, &errs)
+	if err := errs.Err(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var after *Cursor
+	if cursor != "" {
+		c, err := ParseCursor(cursor)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		after = &c
+	}
+	page, err := h.store.List(r.Context(), status, limit, after)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+}

@@ -1,0 +1,107 @@
+// Package workflow is the workflow state of API.md: its types, validation and
+// status rules, its store (one Lua script per write), and its HTTP routes.
+package workflow
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Status is a workflow's status.
+type Status string
+
+// The statuses.
+const (
+	Pending    Status = "pending"
+	InProgress Status = "in_progress"
+	Completed  Status = "completed"
+	Failed     Status = "failed"
+)
+
+// Statuses lists every status, in the order of the status indexes.
+var Statuses = []Status{Pending, InProgress, Completed, Failed}
+
+// transitions is the table of API.md: the statuses each status may change
+// to. Staying in the same status is always allowed.
+var transitions = map[Status][]Status{
+	Pending:    {InProgress, Failed},
+	InProgress: {Completed, Failed},
+	Failed:     {InProgress},
+	Completed:  {},
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { _, ok := transitions[s]; return ok }
+
+// CanChange reports whether a workflow in status from may move to to.
+func CanChange(from, to Status) bool {
+	return from == to || slices.Contains(transitions[from], to)
+}
+
+// Allowed returns the statuses from may change to, other than itself.
+func Allowed(from Status) []Status { return slices.Clone(transitions[from]) }
+
+// transitionSpec encodes the table for the write script:
+// "pending:in_progress,failed;in_progress:completed,failed;...".
+func transitionSpec() string {
+	var parts []string
+	for _, from := range Statuses {
+		var to []string
+		for _, s := range transitions[from] {
+			to = append(to, string(s))
+		}
+		parts = append(parts, string(from)+":"+strings.Join(to, ","))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ";")
+}
+
+// Limits of API.md.
+const (
+	MaxFeatureDescription = 4096 // characters
+	MaxCurrentStage       = 256  // characters
+	MaxMetadataBytes      = 32 << 10
+	MinTTLHours           = 1
+	MaxTTLHours           = 168
+	DefaultTTLHours       = 24
+	// MaxMetadataDepth bounds nesting, so that no decoder on the way meets
+	// a document deeper than it takes.
+	MaxMetadataDepth = 32
+	// MaxHistory is how many events a workflow's history keeps; older ones
+	// are trimmed, so a long-running workflow cannot grow without bound.
+	MaxHistory = 1000
+)
+
+// State is a workflow's state, as stored and answered. Timestamps are kept
+// as the store wrote them: RFC 3339 in UTC with nine fractional digits.
+type State struct {
+	WorkflowID         string          `json:"workflow_id"`
+	Status             Status          `json:"status"`
+	FeatureDescription string          `json:"feature_description"`
+	CurrentStage       string          `json:"current_stage"`
+	CreatedAt          string          `json:"created_at"`
+	LastUpdated        string          `json:"last_updated"`
+	TTLHours           int             `json:"ttl_hours"`
+	Version            int64           `json:"version"`
+	ExpiresAt          string          `json:"expires_at"`
+	Metadata           json.RawMessage `json:"metadata"`
+}
+
+// Event is one entry of a workflow's history.
+type Event struct {
+	ID         string  `json:"id"`
+	At         string  `json:"at"`
+	Type       string  `json:"type"`
+	Version    int64   `json:"version"`
+	StatusFrom *Status `json:"status_from"`
+	StatusTo   *Status `json:"status_to"`
+	Stage      *string `json:"stage"`
+}
+
+// History is a workflow's events, oldest first.
+type History struct {
+	WorkflowID string  `json:"workflow_id"`
+	Events     []Event `json:"events"`
+}

@@ -1,0 +1,349 @@
+package workflow
+
+import (
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+var (
+	//go:embed write.lua
+	writeLua string
+	//go:embed delete.lua
+	deleteLua string
+	//go:embed list.lua
+	listLua string
+
+	writeScript  = luajson.Script(writeLua)
+	deleteScript = luajson.Script(deleteLua)
+	// Listing changes nothing, so it may be retried.
+	listScript = luajson.Script(listLua).RetrySafe()
+)
+
+// Store keeps workflow states in the store, one round trip per call.
+type Store struct {
+	c    *upstash.Client
+	keys keys.Schema
+	now  func() time.Time
+}
+
+// NewStore returns a Store. now is the clock; nil means time.Now.
+func NewStore(c *upstash.Client, k keys.Schema, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{c: c, keys: k, now: now}
+}
+
+// Condition is a request's precondition on the stored version.
+type Condition struct {
+	// Kind is "" (none), "match" (If-Match) or "none" (If-None-Match).
+	Kind string
+	// Any is true for "*".
+	Any bool
+	// Versions are the versions listed.
+	Versions []int64
+}
+
+func (c Condition) list() string {
+	if c.Any {
+		return "*"
+	}
+	s := make([]string, len(c.Versions))
+	for i, v := range c.Versions {
+		s[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+// Change is a validated write. Nil fields are left as stored (or get their
+// defaults on create). Raw JSON fields hold canonical JSON.
+type Change struct {
+	ID                 keys.WorkflowID
+	Status             Status // "" when not given
+	FeatureDescription json.RawMessage
+	CurrentStage       json.RawMessage
+	// Metadata replaces the stored metadata (Save), or is a merge patch of
+	// it, or null to clear it (Patch).
+	Metadata json.RawMessage
+	TTLHours *int
+	Cond     Condition
+}
+
+// Save creates the workflow or replaces the fields the change gives. It
+// reports whether it created the workflow.
+func (s *Store) Save(ctx context.Context, ch Change) (State, bool, error) {
+	return s.write(ctx, "save", ch)
+}
+
+// Patch merge-patches a stored workflow.
+func (s *Store) Patch(ctx context.Context, ch Change) (State, error) {
+	st, _, err := s.write(ctx, "patch", ch)
+	return st, err
+}
+
+func (s *Store) statusKeys(id keys.WorkflowID) []string {
+	ks := []string{s.keys.Workflow(id), s.keys.History(id), s.keys.WorkflowIndex()}
+	for _, st := range Statuses {
+		ks = append(ks, s.keys.WorkflowStatusIndex(string(st)))
+	}
+	return ks
+}
+
+func statusList() string {
+	s := make([]string, len(Statuses))
+	for i, st := range Statuses {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ",")
+}
+
+func has(raw json.RawMessage) (string, string) {
+	if raw == nil {
+		return "0", ""
+	}
+	return "1", string(raw)
+}
+
+func (s *Store) write(ctx context.Context, mode string, ch Change) (State, bool, error) {
+	hasFD, fd := has(ch.FeatureDescription)
+	hasStage, stage := has(ch.CurrentStage)
+	hasMeta, meta := has(ch.Metadata)
+	hasTTL, ttl := "0", ""
+	if ch.TTLHours != nil {
+		hasTTL, ttl = "1", strconv.Itoa(*ch.TTLHours)
+	}
+	res, err := upstash.Strings(writeScript.Run(ctx, s.c, s.statusKeys(ch.ID),
+		mode, ch.ID.String(), luajson.FormatTime(s.now()), ch.Cond.Kind, ch.Cond.list(),
+		statusList(), transitionSpec(), string(ch.Status),
+		hasFD, fd, hasStage, stage, hasMeta, meta, hasTTL, ttl,
+		DefaultTTLHours, MaxMetadataBytes, MaxHistory))
+	if err != nil {
+		return State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
+	}
+	if res[0] != "ok" {
+		return State{}, false, scriptError(ch.ID, res[1:])
+	}
+	var st State
+	if err := json.Unmarshal([]byte(res[1]), &st); err != nil {
+		return State{}, false, fmt.Errorf("%s workflow %s: stored state does not parse: %w", mode, ch.ID, err)
+	}
+	return st, res[2] == "1", nil
+}
+
+// scriptError turns a script's {"err", code, ...} answer into an API error.
+func scriptError(id keys.WorkflowID, e []string) error {
+	switch e[0] {
+	case "not_found":
+		return apperr.New(apperr.NotFound, "workflow %s not found", id)
+	case "precondition":
+		if e[1] == "0" {
+			return apperr.New(apperr.PreconditionFailed, "workflow %s does not exist", id)
+		}
+		return apperr.New(apperr.PreconditionFailed, "workflow %s is at version %s", id, e[1]).With("current_version", mustInt(e[1]))
+	case "transition":
+		from, to := Status(e[1]), Status(e[2])
+		if e[3] == "" {
+			return apperr.New(apperr.InvalidTransition, "workflow %s is %s, which is final; it cannot change to %s", id, from, to)
+		}
+		return apperr.New(apperr.InvalidTransition, "workflow %s cannot change from %s to %s; allowed: %s",
+			id, from, to, strings.ReplaceAll(e[3], ",", ", "))
+	case "required":
+		return apperr.Invalid(apperr.Field(e[1], "is required to create a workflow"))
+	case "metadata_too_large":
+		return apperr.Invalid(apperr.Field("metadata", "must be at most %d bytes once merged (it would be %s)", MaxMetadataBytes, e[1]))
+	}
+	return fmt.Errorf("workflow %s: unexpected script answer %q", id, e)
+}
+
+func mustInt(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// Get reads one workflow.
+func (s *Store) Get(ctx context.Context, id keys.WorkflowID) (State, error) {
+	raw, err := upstash.String(s.c.Do(ctx, "GET", s.keys.Workflow(id)))
+	if errors.Is(err, upstash.ErrNil) {
+		return State{}, apperr.New(apperr.NotFound, "workflow %s not found", id)
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("get workflow %s: %w", id, err)
+	}
+	var st State
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return State{}, fmt.Errorf("get workflow %s: stored state does not parse: %w", id, err)
+	}
+	return st, nil
+}
+
+// Delete deletes a workflow and adds the delete to its history.
+func (s *Store) Delete(ctx context.Context, id keys.WorkflowID) error {
+	res, err := upstash.Strings(deleteScript.Run(ctx, s.c, s.statusKeys(id),
+		id.String(), luajson.FormatTime(s.now()), statusList(), MaxHistory))
+	if err != nil {
+		return fmt.Errorf("delete workflow %s: %w", id, err)
+	}
+	if res[0] != "ok" {
+		return scriptError(id, res[1:])
+	}
+	return nil
+}
+
+// Page is one page of a list.
+type Page struct {
+	Items      []State `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// Cursor is a decoded list position: the score and member of the last entry
+// returned.
+type Cursor struct {
+	Score  string
+	Member keys.WorkflowID
+}
+
+const cursorVersion = "w1"
+
+// Encode returns the opaque form of the cursor.
+func (c Cursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + ":" + c.Score + ":" + c.Member.String()))
+}
+
+// ParseCursor decodes an opaque cursor.
+func ParseCursor(s string) (Cursor, error) {
+	bad := apperr.Invalid(apperr.Field("cursor", "is not a cursor this API returned"))
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 || parts[0] != cursorVersion {
+		return Cursor{}, bad
+	}
+	if _, err := strconv.ParseUint(parts[1], 10, 63); err != nil {
+		return Cursor{}, bad
+	}
+	id, err := keys.ParseWorkflowID(parts[2])
+	if err != nil {
+		return Cursor{}, bad
+	}
+	return Cursor{Score: parts[1], Member: id}, nil
+}
+
+// listBudget bounds how many index entries one list call examines, so that
+// a run of expired entries cannot make a call slow; the cursor then resumes
+// after them.
+const listBudget = 2000
+
+// List returns workflows newest last_updated first, optionally only those
+// of one status, after the cursor (nil for the first page).
+func (s *Store) List(ctx context.Context, status Status, limit int, after *Cursor) (Page, error) {
+	idx := s.keys.WorkflowIndex()
+	if status != "" {
+		idx = s.keys.WorkflowStatusIndex(string(status))
+	}
+	cs, cm := "", ""
+	if after != nil {
+		cs, cm = after.Score, after.Member.String()
+	}
+	v, err := upstash.Values(listScript.Run(ctx, s.c, []string{idx},
+		s.keys.WorkflowKeyPrefix(), limit, cs, cm, listBudget))
+	if err != nil {
+		return Page{}, fmt.Errorf("list workflows: %w", err)
+	}
+	docs, err := upstash.Strings(v[0], nil)
+	if err != nil && !errors.Is(err, upstash.ErrNil) {
+		return Page{}, fmt.Errorf("list workflows: %w", err)
+	}
+	page := Page{Items: make([]State, 0, len(docs))}
+	for _, d := range docs {
+		var st State
+		if err := json.Unmarshal([]byte(d), &st); err != nil {
+			return Page{}, fmt.Errorf("list workflows: stored state does not parse: %w", err)
+		}
+		page.Items = append(page.Items, st)
+	}
+	if len(v) > 1 {
+		next, err := upstash.Strings(v[1], nil)
+		if err != nil || len(next) != 2 {
+			return Page{}, fmt.Errorf("list workflows: bad cursor from script: %v", v[1])
+		}
+		id, err := keys.ParseWorkflowID(next[1])
+		if err != nil {
+			return Page{}, fmt.Errorf("list workflows: index holds %w", err)
+		}
+		c := Cursor{Score: next[0], Member: id}.Encode()
+		page.NextCursor = &c
+	}
+	return page, nil
+}
+
+// History reads a workflow's events, oldest first. It is not found only when
+// neither the history nor the state exists.
+func (s *Store) History(ctx context.Context, id keys.WorkflowID) (History, error) {
+	res, err := s.c.Pipeline(ctx, []any{"XRANGE", s.keys.History(id), "-", "+"}, []any{"EXISTS", s.keys.Workflow(id)})
+	if err == nil {
+		err = errors.Join(res[0].Err, res[1].Err)
+	}
+	if err != nil {
+		return History{}, fmt.Errorf("history of workflow %s: %w", id, err)
+	}
+	entries, _ := res[0].Value.([]any)
+	if len(entries) == 0 && res[1].Value == int64(0) {
+		return History{}, apperr.New(apperr.NotFound, "workflow %s has no state and no history", id)
+	}
+	h := History{WorkflowID: id.String(), Events: make([]Event, 0, len(entries))}
+	for _, e := range entries {
+		ev, err := parseEvent(e)
+		if err != nil {
+			return History{}, fmt.Errorf("history of workflow %s: %w", id, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return h, nil
+}
+
+func parseEvent(e any) (Event, error) {
+	pair, ok := e.([]any)
+	if !ok || len(pair) != 2 {
+		return Event{}, fmt.Errorf("malformed stream entry %v", e)
+	}
+	id, _ := pair[0].(string)
+	fields, err := upstash.Strings(pair[1], nil)
+	if err != nil {
+		return Event{}, err
+	}
+	f := map[string]string{}
+	for i := 0; i+1 < len(fields); i += 2 {
+		f[fields[i]] = fields[i+1]
+	}
+	ev := Event{ID: id, At: f["at"], Type: f["type"]}
+	ev.Version, _ = strconv.ParseInt(f["version"], 10, 64)
+	if v := f["status_from"]; v != "" {
+		st := Status(v)
+		ev.StatusFrom = &st
+	}
+	if v := f["status_to"]; v != "" {
+		st := Status(v)
+		ev.StatusTo = &st
+	}
+	if raw := f["stage"]; raw != "" {
+		var stage string
+		if err := json.Unmarshal([]byte(raw), &stage); err == nil {
+			ev.Stage = &stage
+		}
+	}
+	return ev, nil
+}
