@@ -16,8 +16,10 @@ import (
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
+	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 // Stack is the running local stack: a store, the Upstash-compatible REST
@@ -90,7 +92,8 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	if s.Store == "upstash" {
 		backend = health.BackendUpstash
 	}
-	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey})
+	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey},
+		workflow.Mount, lock.Mount)
 	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
 	if err != nil {
 		return fmt.Errorf("LOCAL_ADDR: %w", err)

@@ -1,7 +1,11 @@
-// Command workflow is the workflow Lambda function. It serves its routes of API.md
-// behind API Gateway, and GET /api/health as every function does.
+// Command workflow is the workflow Lambda function: workflow state and locks
+// (API.md), plus GET /api/health as every function serves.
 package main
 
-import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
+import (
+	"github.com/ai-rails/state-service/functions/internal/lambdahttp"
+	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/workflow"
+)
 
-func main() { lambdahttp.Start() }
+func main() { lambdahttp.Start(workflow.Mount, lock.Mount) }

@@ -1,0 +1,241 @@
+// Package lock is the locks of API.md: a lock is a key holding its holder's
+// random token, taken with SET NX PX, and extended or released only by a
+// script that compares the token.
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+var (
+	//go:embed acquire.lua
+	acquireLua string
+	//go:embed extend.lua
+	extendLua string
+	//go:embed release.lua
+	releaseLua string
+
+	acquireScript = upstash.NewScript(acquireLua)
+	extendScript  = upstash.NewScript(extendLua)
+	releaseScript = upstash.NewScript(releaseLua)
+)
+
+// Limits of API.md.
+const (
+	MaxTTLSeconds     = 300
+	DefaultTTLSeconds = 60
+	MaxOwner          = 256
+	// TokenHeader carries the holder's token on PUT and DELETE.
+	TokenHeader = "Lock-Token"
+)
+
+// Lock is a held lock, as answered.
+type Lock struct {
+	ResourceID string `json:"resource_id"`
+	Owner      string `json:"owner,omitempty"`
+	Token      string `json:"token"`
+	ExpiresAt  string `json:"expires_at"`
+}
+
+// Store takes, extends and releases locks, one round trip each.
+type Store struct {
+	c    *upstash.Client
+	keys keys.Schema
+	now  func() time.Time
+}
+
+// NewStore returns a Store; now nil means time.Now.
+func NewStore(c *upstash.Client, k keys.Schema, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{c: c, keys: k, now: now}
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Store) expiry(ms int64) string {
+	return luajson.FormatTime(s.now().Add(time.Duration(ms) * time.Millisecond))
+}
+
+func (s *Store) held(id keys.ResourceID, ms string) error {
+	n, _ := strconv.ParseInt(ms, 10, 64)
+	return apperr.New(apperr.Conflict, "lock %s is held by someone else", id).With("expires_at", s.expiry(n))
+}
+
+// Acquire takes the lock for ttl, or answers conflict with when it frees.
+func (s *Store) Acquire(ctx context.Context, id keys.ResourceID, owner string, ttl time.Duration) (Lock, error) {
+	tok := newToken()
+	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.Lock(id)}, tok, ttl.Milliseconds()))
+	if err != nil {
+		return Lock{}, fmt.Errorf("acquire lock %s: %w", id, err)
+	}
+	if res[0] != "ok" {
+		return Lock{}, s.held(id, res[1])
+	}
+	return Lock{ResourceID: id.String(), Owner: owner, Token: tok, ExpiresAt: s.expiry(ttl.Milliseconds())}, nil
+}
+
+// Extend sets the lock's TTL again, for the holder of token.
+func (s *Store) Extend(ctx context.Context, id keys.ResourceID, token string, ttl time.Duration) (Lock, error) {
+	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.Lock(id)}, token, ttl.Milliseconds()))
+	if err != nil {
+		return Lock{}, fmt.Errorf("extend lock %s: %w", id, err)
+	}
+	switch res[0] {
+	case "free":
+		return Lock{}, apperr.New(apperr.Conflict, "lock %s is not held; take it again", id)
+	case "other":
+		return Lock{}, s.held(id, res[1])
+	}
+	return Lock{ResourceID: id.String(), Token: token, ExpiresAt: s.expiry(ttl.Milliseconds())}, nil
+}
+
+// Release frees the lock, for the holder of token.
+func (s *Store) Release(ctx context.Context, id keys.ResourceID, token string) error {
+	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.Lock(id)}, token))
+	if err != nil {
+		return fmt.Errorf("release lock %s: %w", id, err)
+	}
+	switch res[0] {
+	case "free":
+		return apperr.New(apperr.NotFound, "lock %s is not held", id)
+	case "other":
+		return s.held(id, res[1])
+	}
+	return nil
+}
+
+// Mount adds the lock routes of API.md.
+func Mount(rt *httpapi.Router, d api.Deps) {
+	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
+	rt.HandleFunc("POST /api/lock/{resource_id}", h.acquire)
+	rt.HandleFunc("PUT /api/lock/{resource_id}", h.extend)
+	rt.HandleFunc("DELETE /api/lock/{resource_id}", h.release)
+}
+
+type handlers struct{ store *Store }
+
+type body struct {
+	Owner      *string `json:"owner"`
+	TTLSeconds *int    `json:"ttl_seconds"`
+}
+
+func resourceID(r *http.Request) (keys.ResourceID, error) {
+	id, err := keys.ParseResourceID(r.PathValue("resource_id"))
+	if err != nil {
+		return id, apperr.Invalid(apperr.Field("resource_id", "must match %s", keys.ResourceIDPattern))
+	}
+	return id, nil
+}
+
+func ttlOf(b body, errs *apperr.Collector) time.Duration {
+	if b.TTLSeconds == nil {
+		return DefaultTTLSeconds * time.Second
+	}
+	if *b.TTLSeconds < 1 || *b.TTLSeconds > MaxTTLSeconds {
+		errs.Add("ttl_seconds", "must be an integer from 1 to %d", MaxTTLSeconds)
+	}
+	return time.Duration(*b.TTLSeconds) * time.Second
+}
+
+func token(r *http.Request, errs *apperr.Collector) string {
+	t := r.Header.Get(TokenHeader)
+	if t == "" || len(t) > 128 {
+		errs.Add(TokenHeader, "header is required: the token the lock was taken with")
+	}
+	return t
+}
+
+func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) {
+	id, err := resourceID(r)
+	var b body
+	if err == nil {
+		err = httpapi.DecodeJSON(w, r, &b)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var errs apperr.Collector
+	if b.Owner == nil || *b.Owner == "" || utf8.RuneCountInString(*b.Owner) > MaxOwner {
+		errs.Add("owner", "is required, 1 to %d characters", MaxOwner)
+	}
+	ttl := ttlOf(b, &errs)
+	if err := errs.Err(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	l, err := h.store.Acquire(r.Context(), id, *b.Owner, ttl)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, l)
+}
+
+func (h *handlers) extend(w http.ResponseWriter, r *http.Request) {
+	id, err := resourceID(r)
+	var b body
+	if err == nil {
+		err = httpapi.DecodeJSON(w, r, &b)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var errs apperr.Collector
+	if b.Owner != nil {
+		errs.Add("owner", "cannot be changed by an extension")
+	}
+	tok := token(r, &errs)
+	ttl := ttlOf(b, &errs)
+	if err := errs.Err(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	l, err := h.store.Extend(r.Context(), id, tok, ttl)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, l)
+}
+
+func (h *handlers) release(w http.ResponseWriter, r *http.Request) {
+	id, err := resourceID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var errs apperr.Collector
+	tok := token(r, &errs)
+	if err := errs.Err(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := h.store.Release(r.Context(), id, tok); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
