@@ -4,4 +4,4 @@ package main
 
 import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
 
-func main() { lambdahttp.Start() }
+func main() { lambdahttp.Start("approval") }

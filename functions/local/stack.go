@@ -17,6 +17,7 @@ import (
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -80,11 +81,14 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		storeURL, token = s.RESTURL, cfg.RESTToken
 	}
 
-	s.Client, err = upstash.New(upstash.Options{URL: storeURL, Token: token, Logger: logger})
+	schema, err := keys.New(cfg.KeyPrefix)
 	if err != nil {
 		return err
 	}
-	schema, err := keys.New(cfg.KeyPrefix)
+	counters := metrics.NewCounters(schema, nil, 0)
+	opts := upstash.Options{URL: storeURL, Token: token, Logger: logger}
+	metrics.Instrument(&opts, counters)
+	s.Client, err = upstash.New(opts)
 	if err != nil {
 		return err
 	}
@@ -92,7 +96,7 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	if s.Store == "upstash" {
 		backend = health.BackendUpstash
 	}
-	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey},
+	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters},
 		workflow.Mount, lock.Mount)
 	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
 	if err != nil {

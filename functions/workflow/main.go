@@ -8,4 +8,4 @@ import (
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
-func main() { lambdahttp.Start(workflow.Mount, lock.Mount) }
+func main() { lambdahttp.Start("workflow", workflow.Mount, lock.Mount) }

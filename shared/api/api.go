@@ -5,6 +5,7 @@
 package api
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -26,20 +28,31 @@ type Deps struct {
 	APIKey string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics gathers the hourly counters; nil counts nothing. The client
+	// must carry its counts (metrics.Instrument).
+	Metrics *metrics.Counters
+	// Function names the function in EMF lines, which go to EMF when set.
+	Function string
+	EMF      io.Writer
 }
 
 // Mount adds a function's routes to the router.
 type Mount func(rt *httpapi.Router, d Deps)
 
-// Handler returns the API: GET /api/health plus the mounted routes.
+// Handler returns the API: GET /api/health and GET /api/metrics, plus the
+// mounted routes.
 func Handler(d Deps, mounts ...Mount) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
 	rt := httpapi.NewRouter()
 	rt.Handle("GET /api/health", health.Handler(d.Store, d.Backend))
+	rt.Handle("GET /api/metrics", metrics.Handler(d.Store, d.Keys, d.Now))
 	for _, m := range mounts {
 		m(rt, d)
 	}
-	return httpapi.New(httpapi.Config{APIKey: d.APIKey, Logger: d.Logger}, rt)
+	return httpapi.New(httpapi.Config{
+		APIKey: d.APIKey, Logger: d.Logger,
+		Observe: []httpapi.Middleware{metrics.Middleware(d.Metrics, d.Function, d.EMF)},
+	}, rt)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -67,6 +68,7 @@ type Env struct {
 	Clock   *Clock
 	Keys    keys.Schema
 	Handler http.Handler
+	Metrics *metrics.Counters
 	redis   *redis.Client
 }
 
@@ -74,10 +76,13 @@ type Env struct {
 func New(tb testing.TB, b *upstashtest.Backend, mounts ...api.Mount) *Env {
 	tb.Helper()
 	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), Keys: keys.Default(), redis: b.Server.Redis()}
-	e.Client = b.Client(tb, upstash.Options{})
+	e.Metrics = metrics.NewCounters(e.Keys, e.Clock.Now, 0)
+	var opts upstash.Options
+	metrics.Instrument(&opts, e.Metrics)
+	e.Client = b.Client(tb, opts)
 	e.Handler = api.Handler(api.Deps{
 		Store: e.Client, Keys: e.Keys, Backend: health.BackendLocal, APIKey: APIKey,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Clock.Now, Metrics: e.Metrics,
 	}, mounts...)
 	return e
 }
@@ -144,7 +149,8 @@ func (e *Env) Do(r Req) Answer {
 }
 
 // Snapshot returns every key with its type, value and whether it has a TTL,
-// for comparing the store before and after a request.
+// for comparing the store before and after a request. Metric counters are
+// left out: any request may carry the counts of earlier ones.
 func (e *Env) Snapshot() map[string]string {
 	e.T.Helper()
 	ctx := context.Background()
@@ -155,6 +161,9 @@ func (e *Env) Snapshot() map[string]string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if strings.HasPrefix(k, e.Keys.MetricPrefix()) {
+			continue
+		}
 		typ := e.redis.Type(ctx, k).Val()
 		var v any
 		switch typ {

@@ -57,6 +57,9 @@ type Config struct {
 	APIKey string
 	// Logger receives access logs and errors. Default: slog.Default().
 	Logger *slog.Logger
+	// Observe wraps each request just inside the request id, so that it sees
+	// every answer, refusals of the API key included (metrics).
+	Observe []Middleware
 }
 
 // New wraps the router in the API's middleware, outermost first: request
@@ -65,5 +68,7 @@ func New(cfg Config, rt *Router) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return Chain(rt, RequestID(cfg.Logger), AccessLog, Recover, APIKey(cfg.APIKey), NoStore)
+	mws := append([]Middleware{RequestID(cfg.Logger)}, cfg.Observe...)
+	mws = append(mws, AccessLog, Recover, APIKey(cfg.APIKey), NoStore)
+	return Chain(rt, mws...)
 }

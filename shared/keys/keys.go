@@ -101,6 +101,9 @@ func (s Schema) Metric(name MetricName, at time.Time) string {
 	return s.prefix + "metric_" + name.v + "_" + at.UTC().Format(MetricHourLayout)
 }
 
+// MetricPrefix is what every metric counter key starts with.
+func (s Schema) MetricPrefix() string { return s.prefix + "metric_" }
+
 // WorkflowIndex is the sorted set of workflow ids by last_updated (unix ms).
 // Indexes have no TTL; the sweeper prunes entries whose keys have expired.
 func (s Schema) WorkflowIndex() string { return s.prefix + "index_workflows" }

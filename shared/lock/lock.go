@@ -19,6 +19,7 @@ import (
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -187,9 +188,13 @@ func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := h.store.Acquire(r.Context(), id, *b.Owner, ttl)
 	if err != nil {
+		if apperr.KindOf(err) == apperr.Conflict {
+			metrics.Count(r.Context(), metrics.LockConflicts)
+		}
 		httpapi.WriteError(w, r, err)
 		return
 	}
+	metrics.Count(r.Context(), metrics.LockAcquired)
 	httpapi.WriteJSON(w, http.StatusCreated, l)
 }
 

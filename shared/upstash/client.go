@@ -75,23 +75,52 @@ func (c *Client) do1(ctx context.Context, retrySafe bool, args []any) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	r := &request{kind: KindCommand, retrySafe: retrySafe, names: cmd[:1], commands: 1}
 	if bin := binaryArg(cmd); bin >= 0 {
 		if bin != len(cmd)-1 {
 			return nil, ErrBinaryArg
 		}
+		r := &request{kind: KindCommand, retrySafe: retrySafe, names: cmd[:1], commands: 1}
 		r.url, r.body, r.contentType = c.pathForm(cmd)
-	} else {
-		r.url, r.contentType = c.base, "application/json"
-		if r.body, err = marshalArgs(cmd); err != nil {
+		v, err := c.send(ctx, r)
+		if err != nil {
 			return nil, err
 		}
+		return resultOf(v)
+	}
+	if extra, done := c.piggyback(ctx); extra != nil {
+		// The extra and the command go as a pipeline of two, the extra first
+		// so that the command sees what it wrote.
+		res, err := c.batch(ctx, KindCommand, "/pipeline", [][]any{extra, args}, retrySafe)
+		done(err == nil)
+		if err != nil {
+			return nil, err
+		}
+		return res[1].Value, res[1].Err
+	}
+	r := &request{kind: KindCommand, retrySafe: retrySafe, names: cmd[:1], commands: 1, url: c.base, contentType: "application/json"}
+	if r.body, err = marshalArgs(cmd); err != nil {
+		return nil, err
 	}
 	v, err := c.send(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	return resultOf(v)
+}
+
+// piggyback asks Options.Piggyback for a command to carry along.
+func (c *Client) piggyback(ctx context.Context) ([]any, func(bool)) {
+	if c.opts.Piggyback == nil {
+		return nil, nil
+	}
+	cmd, done := c.opts.Piggyback(ctx)
+	if cmd == nil {
+		return nil, nil
+	}
+	if done == nil {
+		done = func(bool) {}
+	}
+	return cmd, done
 }
 
 // Result is the outcome of one command in a pipeline or transaction: a
@@ -112,7 +141,19 @@ func (c *Client) Pipeline(ctx context.Context, cmds ...[]any) ([]Result, error) 
 	out := make([]Result, 0, len(cmds))
 	for start := 0; start < len(cmds); start += MaxPipelineCommands {
 		batch := cmds[start:min(start+MaxPipelineCommands, len(cmds))]
-		res, err := c.batch(ctx, KindPipeline, "/pipeline", batch)
+		retrySafe := allReadOnly(batch)
+		if start == 0 && len(batch) < MaxPipelineCommands {
+			if extra, done := c.piggyback(ctx); extra != nil {
+				res, err := c.batch(ctx, KindPipeline, "/pipeline", append([][]any{extra}, batch...), retrySafe)
+				done(err == nil)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, res[1:]...)
+				continue
+			}
+		}
+		res, err := c.batch(ctx, KindPipeline, "/pipeline", batch, retrySafe)
 		out = append(out, res...)
 		if err != nil {
 			return out, err
@@ -121,20 +162,31 @@ func (c *Client) Pipeline(ctx context.Context, cmds ...[]any) ([]Result, error) 
 	return out, nil
 }
 
+func allReadOnly(cmds [][]any) bool {
+	for _, c := range cmds {
+		if !isReadOnly(c) {
+			return false
+		}
+	}
+	return true
+}
+
 // MultiExec runs the commands as one atomic transaction. A command that fails
 // at run time has its error in its Result while the others still apply; a
 // command that cannot be queued (a syntax error, an unknown command) discards
 // the whole transaction, which is then the returned *Error.
 func (c *Client) MultiExec(ctx context.Context, cmds ...[]any) ([]Result, error) {
-	return c.batch(ctx, KindMultiExec, "/multi-exec", cmds)
+	return c.batch(ctx, KindMultiExec, "/multi-exec", cmds, allReadOnly(cmds))
 }
 
-func (c *Client) batch(ctx context.Context, kind CallKind, path string, cmds [][]any) ([]Result, error) {
+// batch sends commands to /pipeline or /multi-exec. retrySafe is decided by
+// the caller, since a piggybacked command does not make a call unsafe.
+func (c *Client) batch(ctx context.Context, kind CallKind, path string, cmds [][]any, retrySafe bool) ([]Result, error) {
 	if len(cmds) == 0 {
 		return nil, nil
 	}
 	strs := make([][]string, len(cmds))
-	r := &request{kind: kind, url: c.base + path, contentType: "application/json", retrySafe: true, commands: len(cmds)}
+	r := &request{kind: kind, url: c.base + path, contentType: "application/json", retrySafe: retrySafe, commands: len(cmds)}
 	for i, args := range cmds {
 		cmd, err := commandArgs(args)
 		if err != nil {
@@ -144,7 +196,6 @@ func (c *Client) batch(ctx context.Context, kind CallKind, path string, cmds [][
 			return nil, ErrBinaryArg
 		}
 		strs[i] = cmd
-		r.retrySafe = r.retrySafe && isReadOnly(args)
 	}
 	if len(c.opts.Hooks) > 0 {
 		r.names = make([]string, len(strs))

@@ -1,6 +1,7 @@
 package upstash
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,13 @@ type Options struct {
 	// Hooks are called after every call, with its commands, round trips and
 	// duration. They run on the caller's goroutine and must be fast.
 	Hooks []Hook
+
+	// Piggyback, when set, is asked before each single command or pipeline
+	// for one more command to carry in the same request, ahead of the call's
+	// own, such as a flush of counters kept in memory, so that it costs no
+	// round trip of its own. done reports whether the call succeeded; the
+	// extra command's answer is not returned.
+	Piggyback func(ctx context.Context) (cmd []any, done func(ok bool))
 
 	// Logger receives retries and circuit changes. Default: slog.Default().
 	Logger *slog.Logger

@@ -7,6 +7,7 @@ import (
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/metrics"
 )
 
 // Mount adds the workflow routes of API.md.
@@ -55,10 +56,11 @@ func (h *handlers) save(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	status := http.StatusOK
+	status, counter := http.StatusOK, metrics.WorkflowUpdated
 	if created {
-		status = http.StatusCreated
+		status, counter = http.StatusCreated, metrics.WorkflowCreated
 	}
+	metrics.Count(r.Context(), counter)
 	writeState(w, status, st)
 }
 
@@ -86,6 +88,7 @@ func (h *handlers) patch(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
+	metrics.Count(r.Context(), metrics.WorkflowUpdated)
 	writeState(w, http.StatusOK, st)
 }
 
@@ -114,6 +117,7 @@ func (h *handlers) delete(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
+	metrics.Count(r.Context(), metrics.WorkflowDeleted)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -22,19 +23,23 @@ import (
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/observe"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
-// Handler builds the function's API from the environment.
-func Handler(ctx context.Context, lookup func(string) (string, bool), logOut io.Writer, mounts ...api.Mount) (http.Handler, error) {
+// Handler builds the function's API from the environment. Logs and EMF
+// metric lines go to out.
+func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Writer, function string, mounts ...api.Mount) (http.Handler, error) {
 	env := config.NewEnv(lookup)
 	st := config.ReadStore(env)
 	level := env.String("LOG_LEVEL", "info")
+	flushEvery := env.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second)
+	function = env.String("AWS_LAMBDA_FUNCTION_NAME", function)
 	if err := env.Err(); err != nil {
 		return nil, err
 	}
-	logger, err := observe.NewLogger(logOut, level)
+	logger, err := observe.NewLogger(out, level)
 	if err != nil {
 		return nil, err
 	}
@@ -49,17 +54,20 @@ func Handler(ctx context.Context, lookup func(string) (string, bool), logOut io.
 			return nil, err
 		}
 	}
-	client, err := upstash.New(upstash.Options{URL: st.URL, Token: token, Logger: logger})
+	schema, err := keys.New(st.KeyPrefix)
 	if err != nil {
 		return nil, err
 	}
-	schema, err := keys.New(st.KeyPrefix)
+	counters := metrics.NewCounters(schema, nil, flushEvery)
+	opts := upstash.Options{URL: st.URL, Token: token, Logger: logger}
+	metrics.Instrument(&opts, counters)
+	client, err := upstash.New(opts)
 	if err != nil {
 		return nil, err
 	}
 	return api.Handler(api.Deps{
 		Store: client, Keys: schema, Logger: logger, Backend: backendOf(st.URL),
-		APIKey: env.String("API_KEY", ""),
+		APIKey: env.String("API_KEY", ""), Metrics: counters, Function: function, EMF: out,
 	}, mounts...), nil
 }
 
@@ -75,8 +83,8 @@ func backendOf(storeURL string) string {
 // Start builds the handler and serves Lambda invocations; it does not
 // return. A configuration error ends the process, so that Lambda reports a
 // failed init rather than serving errors.
-func Start(mounts ...api.Mount) {
-	h, err := Handler(context.Background(), os.LookupEnv, os.Stdout, mounts...)
+func Start(function string, mounts ...api.Mount) {
+	h, err := Handler(context.Background(), os.LookupEnv, os.Stdout, function, mounts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)
