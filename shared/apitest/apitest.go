@@ -1,13 +1,14 @@
 // Package apitest drives the API in tests: the real handlers over the real
 // REST server and client, on a real redis-server or miniredis, with a clock
-// the test sets, and a snapshot of the store to show that a failed request
-// wrote nothing.
+// the test sets, a snapshot of the store to show that a failed request wrote
+// nothing, and every answer checked against the OpenAPI document.
 package apitest
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -140,12 +142,35 @@ func (e *Env) Do(r Req) Answer {
 	w := httptest.NewRecorder()
 	e.Handler.ServeHTTP(w, req)
 	a := Answer{Status: w.Code, Header: w.Header(), Raw: w.Body.Bytes()}
+	if err := CheckContract(req, w.Code, w.Header(), a.Raw); err != nil {
+		e.T.Errorf("contract: %v", err)
+	}
 	if len(a.Raw) > 0 && a.Raw[0] == '{' {
 		if err := json.Unmarshal(a.Raw, &a.Body); err != nil {
 			e.T.Fatalf("%s %s answered invalid JSON %q: %v", r.Method, r.Path, a.Raw, err)
 		}
 	}
 	return a
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *openapi.Validator
+	validatorErr  error
+)
+
+// CheckContract validates an answer against the OpenAPI document. Answers
+// to requests the document has no operation for (unknown routes) pass.
+func CheckContract(r *http.Request, status int, header http.Header, body []byte) error {
+	validatorOnce.Do(func() { validator, validatorErr = openapi.NewValidator() })
+	if validatorErr != nil {
+		return validatorErr
+	}
+	err := validator.Check(r, status, header, body)
+	if errors.Is(err, openapi.ErrNoRoute) {
+		return nil
+	}
+	return err
 }
 
 // Snapshot returns every key with its type, value and whether it has a TTL,
