@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/config"
 
 	"github.com/ai-rails/state-service/shared/redistest"
@@ -91,6 +92,38 @@ func TestEmbeddedStack(t *testing.T) {
 		assert.Contains(t, banner, want)
 	}
 	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET"}, cfg.Generated)
+}
+
+func TestStackServesTheAPI(t *testing.T) {
+	s, cfg, _ := startStack(t, testEnv(t, nil))
+	do := func(method, path, body string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, s.APIURL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("x-api-key", cfg.APIKey)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.NoError(t, apitest.CheckContract(req, resp.StatusCode, resp.Header, raw), "%s %s", method, path)
+		return resp, raw
+	}
+	resp, raw := do("POST", "/api/workflow/state", `{"workflow_id":"ABC-123456","feature_description":"Add login"}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%s", raw)
+	resp, _ = do("PATCH", "/api/workflow/state/ABC-123456", `{"status":"in_progress"}`)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = do("POST", "/api/lock/build", `{"owner":"me"}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	resp, raw = do("GET", "/api/metrics?hours=1", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(raw), `"workflow_created":1`)
+	resp, raw = do("GET", "/api/openapi.json", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(raw), `"openapi":"3.1.0"`)
 }
 
 func TestSecretsAreKeptAcrossRestarts(t *testing.T) {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -97,12 +99,18 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		backend = health.BackendUpstash
 	}
 	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters},
-		workflow.Mount, lock.Mount)
+		workflow.Mount, lock.Mount, serveOpenAPI)
 	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
 	if err != nil {
 		return fmt.Errorf("LOCAL_ADDR: %w", err)
 	}
 	return nil
+}
+
+// serveOpenAPI mounts GET /api/openapi.json, which only the local stack
+// serves.
+func serveOpenAPI(rt *httpapi.Router, _ api.Deps) {
+	rt.Handle("GET /api/openapi.json", openapi.Handler())
 }
 
 // serve listens on addr and serves h in the background.

@@ -137,6 +137,9 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(out.Body), &body))
 			assert.Equal(t, "healthy", body["status"])
 			assert.Equal(t, "local", body["store"].(map[string]any)["backend"])
+			if fn == "workflow" {
+				runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) }, b)
+			}
 		})
 	}
 

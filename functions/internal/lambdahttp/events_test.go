@@ -1,0 +1,135 @@
+package lambdahttp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/workflow"
+)
+
+// fixtureToken is the Lock-Token of events/workflow/lock-extend.json and
+// lock-release.json.
+const fixtureToken = "0123456789abcdef0123456789abcdef"
+
+func loadEvent(t *testing.T, name string) (events.APIGatewayProxyRequest, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "events", name))
+	require.NoError(t, err)
+	var ev events.APIGatewayProxyRequest
+	require.NoError(t, json.Unmarshal(raw, &ev), name)
+	return ev, raw
+}
+
+// header reads a header of an answer, which the adapter puts in
+// multiValueHeaders.
+func header(out events.APIGatewayProxyResponse, name string) string {
+	if v := out.MultiValueHeaders[http.CanonicalHeaderKey(name)]; len(v) > 0 {
+		return v[0]
+	}
+	return out.Headers[name]
+}
+
+// runWorkflowEvents sends the sample events of the workflow function in a
+// realistic order, checks each answer's status and its contract, and
+// returns the answers by event name.
+func runWorkflowEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayProxyResponse, b *upstashtest.Backend) map[string]events.APIGatewayProxyResponse {
+	t.Helper()
+	answers := map[string]events.APIGatewayProxyResponse{}
+	send := func(name string, want int) events.APIGatewayProxyResponse {
+		t.Helper()
+		ev, raw := loadEvent(t, "workflow/"+name+".json")
+		out := invoke(raw)
+		require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
+		assert.Equal(t, "sample-"+name, header(out, "X-Request-Id"), name)
+		target := ev.Path
+		if len(ev.QueryStringParameters) > 0 {
+			q := make([]string, 0)
+			for k, v := range ev.QueryStringParameters {
+				q = append(q, k+"="+v)
+			}
+			target += "?" + joinAmp(q)
+		}
+		h := http.Header{}
+		for k, v := range out.MultiValueHeaders {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
+		answers[name] = out
+		return out
+	}
+	send("save-create", 201)
+	send("get", 200)
+	send("save-update", 200)
+	send("patch", 200)
+	list := send("list", 200)
+	assert.Contains(t, list.Body, `"workflow_id":"ABC-123456"`)
+	send("history", 200)
+	send("lock-acquire", 201)
+	send("lock-extend", 409) // the fixture's token is not the holder's
+	rid, _ := keys.ParseResourceID("deploy:prod")
+	c := b.Client(t, upstash.Options{})
+	_, err := c.Do(context.Background(), "SET", keys.Default().Lock(rid), fixtureToken, "PX", 60000)
+	require.NoError(t, err)
+	send("lock-extend", 200)
+	send("lock-release", 204)
+	send("metrics", 200)
+	send("delete", 204)
+	send("get", 404)
+	return answers
+}
+
+func joinAmp(q []string) string {
+	out := ""
+	for i, s := range q {
+		if i > 0 {
+			out += "&"
+		}
+		out += s
+	}
+	return out
+}
+
+// TestWorkflowEventsInProcess feeds events/workflow/*.json through the same
+// adapter Lambda uses, in this process, over both backends.
+func TestWorkflowEventsInProcess(t *testing.T) {
+	for _, b := range upstashtest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
+				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token, "METRICS_FLUSH_INTERVAL": "1ms",
+			}), &discard{}, "workflow", workflow.Mount, lock.Mount)
+			require.NoError(t, err)
+			adapter := httpadapter.New(h)
+			answers := runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse {
+				var ev events.APIGatewayProxyRequest
+				require.NoError(t, json.Unmarshal(raw, &ev))
+				out, err := adapter.ProxyWithContext(context.Background(), ev)
+				require.NoError(t, err)
+				return out
+			}, b)
+			var st map[string]any
+			require.NoError(t, json.Unmarshal([]byte(answers["patch"].Body), &st))
+			assert.Equal(t, map[string]any{"pr": float64(42), "coverage": 91.5}, st["metadata"])
+			assert.Equal(t, `"3"`, header(answers["patch"], "ETag"))
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
