@@ -36,7 +36,7 @@ func TestHourlyCounters(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 		e.Do(req{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: map[string]any{"status": "completed"}}) // 409
-		e.Do(req{Method: "GET", Path: "/api/workflow/state/bad"})                                                     // 400, no store call
+		e.Do(req{Method: "GET", Path: "/api/workflow/state/bad"})                                                       // 400, no store call
 		e.Do(req{Method: "POST", Path: "/api/lock/r1", Body: map[string]any{"owner": "a"}})
 		e.Do(req{Method: "POST", Path: "/api/lock/r1", Body: map[string]any{"owner": "b"}}) // 409
 		e.Clock.Advance(time.Hour)
