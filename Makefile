@@ -34,8 +34,9 @@ cover: ## statement coverage of shared/, from its tests
 	cd shared && $(GO) test -count=1 -coverpkg=./... -coverprofile=../build/cover.out ./... >/dev/null
 	$(GO) tool cover -func=build/cover.out | tail -1
 
-bench: ## benchmarks of shared/ (BENCH selects, default all), with allocations
+bench: ## benchmarks (BENCH selects, default all), with allocations and latency percentiles
 	cd shared && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 2s ./...
+	cd functions && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 3s ./local/
 
 build: ## build/<function>/bootstrap and build/<function>.zip for linux/$(GOARCH)
 	GOARCH=$(GOARCH) VERSION=$(VERSION) scripts/build.sh

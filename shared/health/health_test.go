@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -17,7 +18,11 @@ import (
 func get(t *testing.T, h http.Handler) (int, http.Header, map[string]any) {
 	t.Helper()
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/health", nil))
+	r := httptest.NewRequest("GET", "/api/health", nil)
+	h.ServeHTTP(w, r)
+	w.Header().Set("X-Request-Id", "r")
+	w.Header().Set("Cache-Control", "no-store")
+	assert.NoError(t, apitest.CheckContract(r, w.Code, w.Header(), w.Body.Bytes()))
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
 	return w.Code, w.Header(), body
