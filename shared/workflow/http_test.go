@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
@@ -293,4 +294,22 @@ func TestDeleteAndHistory(t *testing.T) {
 		h = e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
 		assert.Len(t, h.Body["events"], 4)
 	})
+}
+
+func TestStoreDownAnswers503(t *testing.T) {
+	e := apitest.New(t, upstashtest.Real(t), workflow.Mount)
+	create(t, e, id, nil)
+	e.Backend.Redis.Stop()
+	for _, r := range []req{
+		{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": id, "current_stage": "x"}},
+		{Method: "GET", Path: "/api/workflow/state/" + id},
+		{Method: "GET", Path: "/api/workflow/state"},
+		{Method: "DELETE", Path: "/api/workflow/state/" + id},
+	} {
+		a := e.Do(r)
+		problem(t, a, http.StatusServiceUnavailable, "store-unavailable")
+		assert.NotEmpty(t, a.Header.Get("Retry-After"), "%s %s", r.Method, r.Path)
+	}
+	h := e.Do(req{Method: "GET", Path: "/api/health"})
+	assert.Equal(t, http.StatusServiceUnavailable, h.Status)
 }
