@@ -91,21 +91,24 @@ func NoStore(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status and size of an answer.
-type statusRecorder struct {
+// Recorder wraps a ResponseWriter and remembers the status and size of the
+// answer, for middleware that reports on it.
+type Recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
+// WriteHeader records the first status.
+func (s *Recorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
+// Write records the size, and 200 if no status was written.
+func (s *Recorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
@@ -114,18 +117,27 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// Status returns the answer's status: 200 if the handler wrote nothing.
+func (s *Recorder) Status() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (s *Recorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // AccessLog logs one line per request: method, route, path, status, size
 // and duration. It never logs headers or bodies, so keys and tokens stay out.
 func AccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &Recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		observe.Logger(r.Context()).Info("request",
 			"method", r.Method, "route", r.Pattern, "path", r.URL.Path,
-			"status", rec.status, "bytes", rec.bytes,
+			"status", rec.Status(), "bytes", rec.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	})
 }

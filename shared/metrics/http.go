@@ -36,10 +36,10 @@ func Middleware(c *Counters, function string, emf io.Writer) httpapi.Middleware 
 			start := time.Now()
 			trips := new(atomic.Int64)
 			ctx := context.WithValue(WithCounters(r.Context(), c), tripsKey{}, trips)
-			rec := &statusWriter{ResponseWriter: w}
+			rec := &httpapi.Recorder{ResponseWriter: w}
 			r = r.WithContext(ctx)
 			next.ServeHTTP(rec, r)
-			status := rec.code()
+			status := rec.Status()
 			c.Add(Requests, 1)
 			switch {
 			case status >= 500:
@@ -94,34 +94,6 @@ func emfLine(function, route string, status int, d time.Duration, trips int64, r
 		"RequestId":         requestID,
 	}
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) code() int {
-	if s.status == 0 {
-		return http.StatusOK
-	}
-	return s.status
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Limits of GET /api/metrics.
 const (
