@@ -3,7 +3,6 @@ package workflow
 import (
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
@@ -22,13 +22,9 @@ var (
 	writeLua string
 	//go:embed delete.lua
 	deleteLua string
-	//go:embed list.lua
-	listLua string
 
 	writeScript  = luajson.Script(writeLua)
 	deleteScript = luajson.Script(deleteLua)
-	// Listing changes nothing, so it may be retried.
-	listScript = luajson.Script(listLua).RetrySafe()
 )
 
 // Store keeps workflow states in the store, one round trip per call.
@@ -214,57 +210,35 @@ type Cursor struct {
 	Member keys.WorkflowID
 }
 
-const cursorVersion = "w1"
+const cursorKind = "w1"
 
 // Encode returns the opaque form of the cursor.
 func (c Cursor) Encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + ":" + c.Score + ":" + c.Member.String()))
+	return listing.Cursor{Score: c.Score, Member: c.Member.String()}.Encode(cursorKind)
 }
 
 // ParseCursor decodes an opaque cursor.
 func ParseCursor(s string) (Cursor, error) {
-	bad := apperr.Invalid(apperr.Field("cursor", "is not a cursor this API returned"))
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	c, err := listing.Parse(cursorKind, s, func(m string) error { _, err := keys.ParseWorkflowID(m); return err })
 	if err != nil {
-		return Cursor{}, bad
+		return Cursor{}, err
 	}
-	parts := strings.Split(string(raw), ":")
-	if len(parts) != 3 || parts[0] != cursorVersion {
-		return Cursor{}, bad
-	}
-	if _, err := strconv.ParseUint(parts[1], 10, 63); err != nil {
-		return Cursor{}, bad
-	}
-	id, err := keys.ParseWorkflowID(parts[2])
-	if err != nil {
-		return Cursor{}, bad
-	}
-	return Cursor{Score: parts[1], Member: id}, nil
+	id, _ := keys.ParseWorkflowID(c.Member)
+	return Cursor{Score: c.Score, Member: id}, nil
 }
-
-// listBudget bounds how many index entries one list call examines, so that
-// a run of expired entries cannot make a call slow; the cursor then resumes
-// after them.
-const listBudget = 2000
 
 // List returns workflows newest last_updated first, optionally only those
 // of one status, after the cursor (nil for the first page).
 func (s *Store) List(ctx context.Context, status Status, limit int, after *Cursor) (Page, error) {
-	idx := s.keys.WorkflowIndex()
+	q := listing.Query{Index: s.keys.WorkflowIndex(), KeyPrefix: s.keys.WorkflowKeyPrefix(), Limit: limit}
 	if status != "" {
-		idx = s.keys.WorkflowStatusIndex(string(status))
+		q.Index = s.keys.WorkflowStatusIndex(string(status))
 	}
-	cs, cm := "", ""
 	if after != nil {
-		cs, cm = after.Score, after.Member.String()
+		q.After = &listing.Cursor{Score: after.Score, Member: after.Member.String()}
 	}
-	v, err := upstash.Values(listScript.Run(ctx, s.c, []string{idx},
-		s.keys.WorkflowKeyPrefix(), limit, cs, cm, listBudget))
+	docs, next, err := listing.List(ctx, s.c, q)
 	if err != nil {
-		return Page{}, fmt.Errorf("list workflows: %w", err)
-	}
-	docs, err := upstash.Strings(v[0], nil)
-	if err != nil && !errors.Is(err, upstash.ErrNil) {
 		return Page{}, fmt.Errorf("list workflows: %w", err)
 	}
 	page := Page{Items: make([]State, 0, len(docs))}
@@ -275,16 +249,12 @@ func (s *Store) List(ctx context.Context, status Status, limit int, after *Curso
 		}
 		page.Items = append(page.Items, st)
 	}
-	if len(v) > 1 {
-		next, err := upstash.Strings(v[1], nil)
-		if err != nil || len(next) != 2 {
-			return Page{}, fmt.Errorf("list workflows: bad cursor from script: %v", v[1])
-		}
-		id, err := keys.ParseWorkflowID(next[1])
+	if next != nil {
+		id, err := keys.ParseWorkflowID(next.Member)
 		if err != nil {
 			return Page{}, fmt.Errorf("list workflows: index holds %w", err)
 		}
-		c := Cursor{Score: next[0], Member: id}.Encode()
+		c := Cursor{Score: next.Score, Member: id}.Encode()
 		page.NextCursor = &c
 	}
 	return page, nil
