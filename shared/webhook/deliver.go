@@ -1,0 +1,176 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// The headers of a delivery.
+const (
+	HeaderEvent     = "X-AIRails-Event"
+	HeaderDelivery  = "X-AIRails-Delivery"
+	HeaderSignature = "X-AIRails-Signature-256"
+)
+
+// Sign returns the signature header value of body under secret:
+// "sha256=" and the hex HMAC-SHA256.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether sig is body's signature under secret, comparing
+// in constant time; receivers use it.
+func Verify(secret, body []byte, sig string) bool {
+	return hmac.Equal([]byte(Sign(secret, body)), []byte(sig))
+}
+
+// Delivery is one webhook to deliver; its ID stays the same across retries.
+type Delivery struct {
+	ID    string
+	Event string
+	URL   string
+	Body  []byte
+}
+
+// Attempt is the outcome of one try.
+type Attempt struct {
+	At         time.Time
+	StatusCode int    // 0 when no answer came
+	Error      string // why it failed, if it did
+	Delivered  bool
+}
+
+// Options configures a Deliverer.
+type Options struct {
+	Secret []byte
+	Guard  *Guard
+	// Budget bounds all tries of one Deliver call, so that a slow or dead
+	// receiver cannot hold up the API answer. Default 2 s.
+	Budget time.Duration
+	// MaxAttempts bounds the tries of one Deliver call. Default 3.
+	MaxAttempts int
+	// Backoff is the wait before the second try, doubled after. Default
+	// 100 ms.
+	Backoff time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Deliverer posts signed webhooks through a client that dials only
+// addresses the guard allows, follows no redirects and uses no proxy.
+type Deliverer struct {
+	opts   Options
+	client *http.Client
+}
+
+// NewDeliverer returns a Deliverer.
+func NewDeliverer(o Options) *Deliverer {
+	if o.Guard == nil {
+		o.Guard = &Guard{}
+	}
+	if o.Budget <= 0 {
+		o.Budget = 2 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 100 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           o.Guard.DialContext,
+		TLSHandshakeTimeout:   2 * time.Second,
+		ResponseHeaderTimeout: 5 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &Deliverer{opts: o, client: &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// Delivered reports whether status counts as delivered: any 2xx, and 409,
+// which n8n answers when the execution was already resumed.
+func Delivered(status int) bool {
+	return (status >= 200 && status < 300) || status == http.StatusConflict
+}
+
+// Deliver tries d until it is delivered, MaxAttempts are spent or the budget
+// runs out, and returns every attempt.
+func (dl *Deliverer) Deliver(ctx context.Context, d Delivery) []Attempt {
+	ctx, cancel := context.WithTimeout(ctx, dl.opts.Budget)
+	defer cancel()
+	var attempts []Attempt
+	wait := dl.opts.Backoff
+	for i := 0; i < dl.opts.MaxAttempts; i++ {
+		a := dl.try(ctx, d)
+		attempts = append(attempts, a)
+		if a.Delivered || ctx.Err() != nil || i == dl.opts.MaxAttempts-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return attempts
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return attempts
+}
+
+func (dl *Deliverer) try(ctx context.Context, d Delivery) Attempt {
+	a := Attempt{At: dl.opts.Now()}
+	if _, err := dl.opts.Guard.CheckURL(ctx, d.URL); err != nil {
+		a.Error = err.Error()
+		return a
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		a.Error = err.Error()
+		return a
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "ai-rails-state-service/1")
+	req.Header.Set(HeaderEvent, d.Event)
+	req.Header.Set(HeaderDelivery, d.ID)
+	req.Header.Set(HeaderSignature, Sign(dl.opts.Secret, d.Body))
+	resp, err := dl.client.Do(req)
+	if err != nil {
+		a.Error = describe(err)
+		return a
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	a.StatusCode = resp.StatusCode
+	a.Delivered = Delivered(resp.StatusCode)
+	if !a.Delivered {
+		a.Error = fmt.Sprintf("answered %d", resp.StatusCode)
+	}
+	return a
+}
+
+func describe(err error) string {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return "refused: " + err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer within the time budget"
+	}
+	return err.Error()
+}
