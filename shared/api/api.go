@@ -15,6 +15,7 @@ import (
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 // Deps are what the routes use, built once at cold start.
@@ -34,6 +35,21 @@ type Deps struct {
 	// Function names the function in EMF lines, which go to EMF when set.
 	Function string
 	EMF      io.Writer
+	// Approvals are the approval function's settings.
+	Approvals Approvals
+}
+
+// Approvals are the settings of the approval routes.
+type Approvals struct {
+	// AllowSelfApproval lets a requester decide their own approval
+	// (ALLOW_SELF_APPROVAL).
+	AllowSelfApproval bool
+	// Retention is how long a decided or expired approval is kept
+	// (APPROVAL_RETENTION_HOURS, default 168 h).
+	Retention time.Duration
+	// Guard checks callback URLs; Deliverer sends the webhooks.
+	Guard     *webhook.Guard
+	Deliverer *webhook.Deliverer
 }
 
 // Mount adds a function's routes to the router.

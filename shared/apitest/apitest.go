@@ -28,6 +28,7 @@ import (
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 // APIKey is the key of every test API.
@@ -74,19 +75,47 @@ type Env struct {
 	redis   *redis.Client
 }
 
+// WebhookSecret signs the test API's webhooks.
+const WebhookSecret = "test-webhook-secret"
+
 // New builds the API with the mounts over the backend.
 func New(tb testing.TB, b *upstashtest.Backend, mounts ...api.Mount) *Env {
+	tb.Helper()
+	return NewWith(tb, b, nil, mounts...)
+}
+
+// NewWith is New with a last say over the dependencies. By default,
+// callbacks may use http on loopback (the test receivers), and webhooks are
+// signed with WebhookSecret and retried within a one-second budget.
+func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*api.Deps), mounts ...api.Mount) *Env {
 	tb.Helper()
 	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), Keys: keys.Default(), redis: b.Server.Redis()}
 	e.Metrics = metrics.NewCounters(e.Keys, e.Clock.Now, 0)
 	var opts upstash.Options
 	metrics.Instrument(&opts, e.Metrics)
 	e.Client = b.Client(tb, opts)
-	e.Handler = api.Handler(api.Deps{
+	guard := &webhook.Guard{AllowInsecureLoopback: true}
+	d := api.Deps{
 		Store: e.Client, Keys: e.Keys, Backend: health.BackendLocal, APIKey: APIKey,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Clock.Now, Metrics: e.Metrics,
-	}, mounts...)
+		Approvals: api.Approvals{
+			Guard: guard,
+			Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(WebhookSecret), Guard: guard,
+				Budget: time.Second, Backoff: 10 * time.Millisecond, Now: e.Clock.Now}),
+		},
+	}
+	if configure != nil {
+		configure(&d)
+	}
+	e.Handler = api.Handler(d, mounts...)
 	return e
+}
+
+// ForEachBackendWith is ForEachBackend with NewWith's configure.
+func ForEachBackendWith(t *testing.T, configure func(*api.Deps), fn func(t *testing.T, e *Env), mounts ...api.Mount) {
+	for _, b := range upstashtest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, NewWith(t, b, configure, mounts...)) })
+	}
 }
 
 // ForEachBackend runs fn with an Env over real Redis and one over miniredis.

@@ -122,6 +122,13 @@ func (s Schema) WorkflowKeyPrefix() string { return s.prefix + "workflow_" }
 // (unix ms), which the sweeper reads to expire them.
 func (s Schema) PendingApprovals() string { return s.prefix + "index_approvals_pending" }
 
+// ApprovalIndex is the sorted set of every approval id by created_at
+// (unix ms), for listing without a workflow.
+func (s Schema) ApprovalIndex() string { return s.prefix + "index_approvals" }
+
+// ApprovalKeyPrefix is what every approval key starts with.
+func (s Schema) ApprovalKeyPrefix() string { return s.prefix + "approval_" }
+
 // WorkflowApprovals is the sorted set of a workflow's approval ids by
 // created_at (unix ms).
 func (s Schema) WorkflowApprovals(id WorkflowID) string {
@@ -180,6 +187,7 @@ func (s Schema) Families() []Family {
 		{"workflow index", s.WorkflowIndex(), "sorted set", "none; pruned by the sweeper"},
 		{"workflow status index", s.WorkflowStatusIndex("pending"), "sorted set", "none; pruned by the sweeper"},
 		{"pending approvals", s.PendingApprovals(), "sorted set", "none; pruned by the sweeper"},
+		{"approval index", s.ApprovalIndex(), "sorted set", "none; pruned by the sweeper"},
 		{"workflow approvals", s.WorkflowApprovals(wf), "sorted set", "none; pruned by the sweeper"},
 		{"workflow results", s.WorkflowResults(wf), "sorted set", "none; pruned by the sweeper"},
 		{"webhook outbox", s.Outbox(), "sorted set", "none; entries retried for 24 h"},

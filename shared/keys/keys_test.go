@@ -38,6 +38,8 @@ func TestPlanningDocumentKeys(t *testing.T) {
 	assert.Equal(t, "ai_rails_index_workflows_in_progress", s.WorkflowStatusIndex("in_progress"))
 	assert.Equal(t, "ai_rails_workflow_", s.WorkflowKeyPrefix())
 	assert.Equal(t, "ai_rails_index_approvals_pending", s.PendingApprovals())
+	assert.Equal(t, "ai_rails_index_approvals", s.ApprovalIndex())
+	assert.Equal(t, "ai_rails_approval_", s.ApprovalKeyPrefix())
 	assert.Equal(t, "ai_rails_index_approvals_ABC-123456", s.WorkflowApprovals(wf))
 	assert.Equal(t, "ai_rails_index_results_ABC-123456", s.WorkflowResults(wf))
 	assert.Equal(t, "ai_rails_webhook_outbox", s.Outbox())
@@ -161,7 +163,7 @@ func TestKeysNeverCollide(t *testing.T) {
 		tid, _ := keys.ParseTestID(rapid.StringMatching(keys.TestIDPattern).Draw(t, "test"))
 		rid, _ := keys.ParseResourceID(rapid.StringMatching(keys.ResourceIDPattern).Draw(t, "res"))
 		all := []string{s.Workflow(wf), s.History(wf), s.Approval(ap), s.Audit(ap), s.TestResult(tid),
-			s.Lock(rid), s.WorkflowIndex(), s.PendingApprovals(), s.WorkflowApprovals(wf), s.WorkflowResults(wf), s.Outbox()}
+			s.Lock(rid), s.WorkflowIndex(), s.PendingApprovals(), s.ApprovalIndex(), s.WorkflowApprovals(wf), s.WorkflowResults(wf), s.Outbox()}
 		seen := map[string]bool{}
 		for _, k := range all {
 			if seen[k] {
@@ -177,7 +179,7 @@ func TestKeysNeverCollide(t *testing.T) {
 
 func TestFamiliesListEveryKey(t *testing.T) {
 	fams := keys.Default().Families()
-	assert.Len(t, fams, 14)
+	assert.Len(t, fams, 15)
 	for _, f := range fams {
 		assert.True(t, strings.HasPrefix(f.Example, keys.DefaultPrefix), f.Name)
 		assert.NotEmpty(t, f.TTL, f.Name)

@@ -31,11 +31,14 @@ const (
 	WorkflowDeleted = "workflow_deleted"
 	LockAcquired    = "lock_acquired"
 	LockConflicts   = "lock_conflicts"
+	ApprovalCreated = "approval_created"
+	ApprovalDecided = "approval_decided"
 )
 
 // Names lists every counter, in the order answers list them.
 var Names = []string{Requests, Errors, ClientErrors, RoundTrips,
-	WorkflowCreated, WorkflowUpdated, WorkflowDeleted, LockAcquired, LockConflicts}
+	WorkflowCreated, WorkflowUpdated, WorkflowDeleted, LockAcquired, LockConflicts,
+	ApprovalCreated, ApprovalDecided}
 
 // flushScript adds each ARGV count to its KEYS counter and sets the TTL
 // (ARGV[1], seconds); it is sent whole each time (EVAL), because a

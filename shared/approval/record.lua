@@ -1,0 +1,22 @@
+-- Records webhook attempts in the audit trail, and takes the delivery out of
+-- the outbox, or moves its next attempt on.
+--
+-- KEYS: 1 audit, 2 outbox.
+-- ARGV: 1 outbox member, 2 delivered ("1" or "0"), 3 next attempt ms,
+--       4 number of attempts, then per attempt: type, at, detail (JSON).
+-- Returns the number of audit events written.
+
+local written = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for i = 0, tonumber(ARGV[4]) - 1 do
+    local base = 5 + i * 3
+    redis.call('XADD', KEYS[1], '*', 'type', ARGV[base], 'actor', '', 'detail', ARGV[base + 2], 'at', ARGV[base + 1])
+    written = written + 1
+  end
+end
+if ARGV[2] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
+end
+return written

@@ -1,0 +1,119 @@
+package approval
+
+import (
+	"context"
+	"unicode/utf8"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/webhook"
+)
+
+// createBody is the body of POST /api/approval.
+type createBody struct {
+	WorkflowID       *string `json:"workflow_id"`
+	RequestType      *string `json:"request_type"`
+	Content          *string `json:"content"`
+	Requester        *string `json:"requester"`
+	ExpiresInSeconds *int    `json:"expires_in_seconds"`
+	CallbackURL      *string `json:"callback_url"`
+}
+
+// CreateRequest is a validated create. Its canonical JSON is the request's
+// fingerprint for Idempotency-Key.
+type CreateRequest struct {
+	WorkflowID       keys.WorkflowID `json:"-"`
+	Workflow         string          `json:"workflow_id"`
+	RequestType      string          `json:"request_type"`
+	Content          string          `json:"content"`
+	Requester        string          `json:"requester"`
+	ExpiresInSeconds int             `json:"expires_in_seconds"`
+	CallbackURL      *string         `json:"callback_url"`
+}
+
+func textField(errs *apperr.Collector, v *string, field string, min, max int) string {
+	if v == nil {
+		errs.Add(field, "is required")
+		return ""
+	}
+	if n := utf8.RuneCountInString(*v); n < min || n > max {
+		errs.Add(field, "must be %d to %d characters", min, max)
+	}
+	return *v
+}
+
+// ParseCreate validates a create body. The callback URL is checked by the
+// guard, which resolves its host.
+func ParseCreate(ctx context.Context, b createBody, guard *webhook.Guard) (CreateRequest, error) {
+	var errs apperr.Collector
+	var r CreateRequest
+	if b.WorkflowID == nil {
+		errs.Add("workflow_id", "is required")
+	} else if id, err := keys.ParseWorkflowID(*b.WorkflowID); err != nil {
+		errs.Add("workflow_id", "must match %s", keys.WorkflowIDPattern)
+	} else {
+		r.WorkflowID, r.Workflow = id, id.String()
+	}
+	if b.RequestType == nil || !requestTypes[*b.RequestType] {
+		errs.Add("request_type", "must be one of test, code, deploy")
+	} else {
+		r.RequestType = *b.RequestType
+	}
+	r.Content = textField(&errs, b.Content, "content", 1, MaxContent)
+	r.Requester = textField(&errs, b.Requester, "requester", 1, MaxRequester)
+	r.ExpiresInSeconds = DefaultExpiresIn
+	if b.ExpiresInSeconds != nil {
+		if *b.ExpiresInSeconds < MinExpiresIn || *b.ExpiresInSeconds > MaxExpiresIn {
+			errs.Add("expires_in_seconds", "must be an integer from %d to %d", MinExpiresIn, MaxExpiresIn)
+		}
+		r.ExpiresInSeconds = *b.ExpiresInSeconds
+	}
+	if err := errs.Err(); err != nil {
+		return CreateRequest{}, err
+	}
+	if b.CallbackURL != nil {
+		if guard == nil {
+			guard = &webhook.Guard{}
+		}
+		u, err := guard.CheckURL(ctx, *b.CallbackURL)
+		if err != nil {
+			return CreateRequest{}, apperr.Invalid(apperr.Field("callback_url", "is refused: %v", err))
+		}
+		s := u.String()
+		r.CallbackURL = &s
+	}
+	return r, nil
+}
+
+// decideBody is the body of POST /api/approval/{approval_id}/decision.
+type decideBody struct {
+	Decision *string `json:"decision"`
+	Approver *string `json:"approver"`
+	Comment  *string `json:"comment"`
+}
+
+// DecideRequest is a validated decision.
+type DecideRequest struct {
+	Decision string
+	Approver string
+	Comment  *string
+}
+
+// ParseDecide validates a decision body.
+func ParseDecide(b decideBody) (DecideRequest, error) {
+	var errs apperr.Collector
+	var r DecideRequest
+	if b.Decision == nil || (*b.Decision != string(Approved) && *b.Decision != string(Rejected)) {
+		errs.Add("decision", "must be approved or rejected")
+	} else {
+		r.Decision = *b.Decision
+	}
+	r.Approver = textField(&errs, b.Approver, "approver", 1, MaxApprover)
+	if b.Comment != nil {
+		if utf8.RuneCountInString(*b.Comment) > MaxComment {
+			errs.Add("comment", "must be at most %d characters", MaxComment)
+		}
+		r.Comment = b.Comment
+	}
+	return r, errs.Err()
+}

@@ -1,0 +1,337 @@
+package approval
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/listing"
+	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/webhook"
+)
+
+var (
+	//go:embed create.lua
+	createLua string
+	//go:embed decide.lua
+	decideLua string
+	//go:embed record.lua
+	recordLua string
+
+	createScript = luajson.Script(createLua)
+	decideScript = luajson.Script(decideLua)
+	recordScript = luajson.Script(recordLua)
+)
+
+// RetryDelay is how long an undelivered webhook waits in the outbox before
+// the sweeper tries it again.
+const RetryDelay = time.Minute
+
+// Store keeps approvals, one round trip per call.
+type Store struct {
+	c         *upstash.Client
+	keys      keys.Schema
+	now       func() time.Time
+	retention time.Duration
+	deliverer *webhook.Deliverer
+	log       *slog.Logger
+}
+
+// Config configures a Store.
+type Config struct {
+	Retention time.Duration      // default DefaultRetention
+	Deliverer *webhook.Deliverer // nil: webhooks wait in the outbox
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// NewStore returns a Store.
+func NewStore(c *upstash.Client, k keys.Schema, cfg Config) *Store {
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Store{c: c, keys: k, now: cfg.Now, retention: cfg.Retention, deliverer: cfg.Deliverer, log: cfg.Logger}
+}
+
+func canonical(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func decode(doc string) (Approval, error) {
+	var a Approval
+	if err := json.Unmarshal([]byte(doc), &a); err != nil {
+		return Approval{}, fmt.Errorf("stored approval does not parse: %w", err)
+	}
+	return a, nil
+}
+
+// Create stores a new approval for a workflow that exists. With an
+// idempotency key, a repeat of the same request answers the first answer,
+// and a different request under the key is refused. It reports whether the
+// answer is a replay.
+func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.IdempotencyKey) (Approval, bool, error) {
+	now := s.now()
+	id := keys.NewApprovalID()
+	expires := now.Add(time.Duration(in.ExpiresInSeconds) * time.Second)
+	a := Approval{
+		ApprovalID: id.String(), WorkflowID: in.WorkflowID.String(), RequestType: in.RequestType,
+		Content: in.Content, Requester: in.Requester, CreatedAt: luajson.FormatTime(now),
+		ExpiresAt: luajson.FormatTime(expires), Status: Pending, CallbackURL: in.CallbackURL,
+	}
+	doc := canonical(a)
+	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
+	detail := canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
+	hasIdem, idemKey, fp := "0", s.keys.Approval(id), ""
+	if idem != nil {
+		hasIdem, idemKey = "1", s.keys.Idempotency(idempotencyScope, *idem)
+		sum := sha256.Sum256(canonical(in))
+		fp = hex.EncodeToString(sum[:])
+	}
+	res, err := upstash.Strings(createScript.Run(ctx, s.c,
+		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
+			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex(), idemKey},
+		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), a.Requester, detail,
+		a.CreatedAt, hasIdem, fp, keys.IdempotencyTTL.Milliseconds()))
+	if err != nil {
+		return Approval{}, false, fmt.Errorf("create approval: %w", err)
+	}
+	switch res[0] {
+	case "no_workflow":
+		return Approval{}, false, apperr.New(apperr.NotFound, "workflow %s not found", in.WorkflowID)
+	case "mismatch":
+		return Approval{}, false, apperr.New(apperr.Unprocessable, "this Idempotency-Key was used with a different request in the last 24 hours")
+	}
+	out, err := decode(res[1])
+	return out, res[0] == "replay", err
+}
+
+// Get reads one approval, as it reads now.
+func (s *Store) Get(ctx context.Context, id keys.ApprovalID) (Approval, error) {
+	doc, err := upstash.String(s.c.Do(ctx, "GET", s.keys.Approval(id)))
+	if errors.Is(err, upstash.ErrNil) {
+		return Approval{}, apperr.New(apperr.NotFound, "approval %s not found", id)
+	}
+	if err != nil {
+		return Approval{}, fmt.Errorf("get approval %s: %w", id, err)
+	}
+	a, err := decode(doc)
+	return a.AsOf(s.now()), err
+}
+
+// Decide records the first decision; see decide.lua for the rules. A
+// decision on an approval with a callback is then delivered within the
+// deliverer's budget, and what is not delivered waits in the outbox.
+func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, error) {
+	now := s.now()
+	comment := ""
+	if in.Comment != nil {
+		comment = string(canonical(*in.Comment))
+	}
+	self := "0"
+	if allowSelf {
+		self = "1"
+	}
+	res, err := upstash.Strings(decideScript.Run(ctx, s.c,
+		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
+		in.Decision, string(canonical(in.Approver)), comment, luajson.FormatTime(now), self,
+		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli()))
+	if err != nil {
+		return Approval{}, fmt.Errorf("decide approval %s: %w", id, err)
+	}
+	var a Approval
+	if len(res) > 1 {
+		if a, err = decode(res[1]); err != nil {
+			return Approval{}, err
+		}
+		a = a.AsOf(now)
+	}
+	switch res[0] {
+	case "not_found":
+		return Approval{}, apperr.New(apperr.NotFound, "approval %s not found", id)
+	case "decided":
+		return Approval{}, apperr.New(apperr.Conflict, "approval %s was already %s by %s", id, a.Decision.Decision, a.Decision.Approver).With("approval", a)
+	case "gone":
+		return Approval{}, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
+	case "self":
+		return Approval{}, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
+	case "ok":
+		if res[2] != "" {
+			s.deliver(context.WithoutCancel(ctx), res[2], a)
+		}
+	}
+	return a, nil
+}
+
+// Entry is an outbox entry: "delivery id|approval id|event|first attempt ms".
+type Entry struct {
+	delivery, event string
+	approval        keys.ApprovalID
+	first           int64
+	member          string
+}
+
+func ParseEntry(member string) (Entry, error) {
+	p := strings.Split(member, "|")
+	if len(p) != 4 {
+		return Entry{}, fmt.Errorf("outbox Entry %q is malformed", member)
+	}
+	id, err := keys.ParseApprovalID(p[1])
+	if err != nil {
+		return Entry{}, err
+	}
+	first, err := strconv.ParseInt(p[3], 10, 64)
+	if err != nil {
+		return Entry{}, fmt.Errorf("outbox Entry %q is malformed", member)
+	}
+	return Entry{delivery: p[0], approval: id, event: p[2], first: first, member: member}, nil
+}
+
+// deliver sends an outbox Entry's webhook and records the attempts. Errors
+// are logged, not returned: the Entry stays in the outbox for the sweeper.
+func (s *Store) deliver(ctx context.Context, member string, a Approval) {
+	e, err := ParseEntry(member)
+	if err == nil {
+		err = s.Deliver(ctx, e, a)
+	}
+	if err != nil {
+		s.log.Error("webhook delivery not recorded; the sweeper will retry it", "approval_id", a.ApprovalID, "error", err)
+	}
+}
+
+// Deliver sends the webhook of an outbox Entry for the approval, within the
+// deliverer's budget, and records each attempt in the audit trail, taking
+// the Entry out of the outbox or moving its next attempt on.
+func (s *Store) Deliver(ctx context.Context, e Entry, a Approval) error {
+	if s.deliverer == nil || a.CallbackURL == nil {
+		return nil
+	}
+	body := canonical(Payload{Approval: a, Event: e.event})
+	attempts := s.deliverer.Deliver(ctx, webhook.Delivery{ID: e.delivery, Event: e.event, URL: *a.CallbackURL, Body: body})
+	args := []any{e.member, "0", s.now().Add(RetryDelay).UnixMilli(), len(attempts)}
+	for i, at := range attempts {
+		typ := "webhook_failed"
+		if at.Delivered {
+			typ, args[1] = "webhook_delivered", "1"
+		}
+		detail := map[string]any{"delivery_id": e.delivery, "event": e.event, "attempt": i + 1}
+		if at.StatusCode != 0 {
+			detail["status_code"] = at.StatusCode
+		}
+		if at.Error != "" {
+			detail["error"] = at.Error
+		}
+		args = append(args, typ, luajson.FormatTime(at.At), string(canonical(detail)))
+	}
+	_, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()}, args...)
+	if err != nil {
+		return fmt.Errorf("record webhook of approval %s: %w", e.approval, err)
+	}
+	return nil
+}
+
+// Page is one page of approvals.
+type Page struct {
+	Items      []Approval `json:"items"`
+	NextCursor *string    `json:"next_cursor"`
+}
+
+const cursorKind = "a1"
+
+// ParseCursor decodes a cursor of the approval list.
+func ParseCursor(s string) (*listing.Cursor, error) {
+	c, err := listing.Parse(cursorKind, s, func(m string) error { _, err := keys.ParseApprovalID(m); return err })
+	return &c, err
+}
+
+// List returns approvals newest first, of one workflow or of all, optionally
+// of one status (as they read now).
+func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, limit int, after *listing.Cursor) (Page, error) {
+	now := s.now()
+	q := listing.Query{Index: s.keys.ApprovalIndex(), KeyPrefix: s.keys.ApprovalKeyPrefix(), Limit: limit, After: after,
+		Status: string(status), Expiring: string(Pending), Now: luajson.FormatTime(now)}
+	if wf != nil {
+		q.Index = s.keys.WorkflowApprovals(*wf)
+	}
+	docs, next, err := listing.List(ctx, s.c, q)
+	if err != nil {
+		return Page{}, fmt.Errorf("list approvals: %w", err)
+	}
+	page := Page{Items: make([]Approval, 0, len(docs))}
+	for _, d := range docs {
+		a, err := decode(d)
+		if err != nil {
+			return Page{}, err
+		}
+		page.Items = append(page.Items, a.AsOf(now))
+	}
+	if next != nil {
+		c := next.Encode(cursorKind)
+		page.NextCursor = &c
+	}
+	return page, nil
+}
+
+// Audit reads an approval's audit trail. It is not found only when neither
+// the trail nor the approval exists.
+func (s *Store) Audit(ctx context.Context, id keys.ApprovalID) (Audit, error) {
+	res, err := s.c.Pipeline(ctx, []any{"XRANGE", s.keys.Audit(id), "-", "+"}, []any{"EXISTS", s.keys.Approval(id)})
+	if err == nil {
+		err = errors.Join(res[0].Err, res[1].Err)
+	}
+	if err != nil {
+		return Audit{}, fmt.Errorf("audit of approval %s: %w", id, err)
+	}
+	entries, _ := res[0].Value.([]any)
+	if len(entries) == 0 && res[1].Value == int64(0) {
+		return Audit{}, apperr.New(apperr.NotFound, "approval %s not found", id)
+	}
+	out := Audit{ApprovalID: id.String(), Events: make([]AuditEvent, 0, len(entries))}
+	for _, e := range entries {
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return Audit{}, fmt.Errorf("audit of approval %s: malformed Entry", id)
+		}
+		fields, err := upstash.Strings(pair[1], nil)
+		if err != nil {
+			return Audit{}, err
+		}
+		f := map[string]string{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			f[fields[i]] = fields[i+1]
+		}
+		ev := AuditEvent{Type: f["type"], At: f["at"], Detail: json.RawMessage("null")}
+		ev.ID, _ = pair[0].(string)
+		if v := f["actor"]; v != "" {
+			ev.Actor = &v
+		}
+		if d := f["detail"]; d != "" && json.Valid([]byte(d)) {
+			ev.Detail = json.RawMessage(d)
+		}
+		out.Events = append(out.Events, ev)
+	}
+	return out, nil
+}
