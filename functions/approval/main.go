@@ -1,7 +1,13 @@
-// Command approval is the approval Lambda function. It serves its routes of API.md
-// behind API Gateway, and GET /api/health as every function does.
+// Command approval is the approval Lambda function: human approvals with
+// signed webhooks (API.md), plus GET /api/health and GET /api/metrics.
 package main
 
-import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
+import (
+	"github.com/ai-rails/state-service/functions/internal/lambdahttp"
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/approval"
+)
 
-func main() { lambdahttp.Start("approval") }
+func main() {
+	lambdahttp.Start(lambdahttp.Function{Name: "approval", Mounts: []api.Mount{approval.Mount}, Webhooks: true})
+}

@@ -23,14 +23,14 @@ type Config struct {
 	WebhookSecret string
 	DataDir       string        // DATA_DIR
 	SweepInterval time.Duration // SWEEP_INTERVAL
-	// AllowInsecureCallbacks lets approvals call back to http://localhost
-	// (ALLOW_INSECURE_CALLBACKS).
-	AllowInsecureCallbacks bool
-	RedisURL               string // REDIS_URL: a real Redis instead of the embedded one
-	UpstashURL             string // UPSTASH_REDIS_REST_URL: a remote store instead
-	UpstashToken           string // UPSTASH_REDIS_REST_TOKEN
-	KeyPrefix              string // KEY_PREFIX
-	LogLevel               string // LOG_LEVEL
+	// Approvals are the approval settings; ALLOW_INSECURE_CALLBACKS defaults
+	// to true here, so that approvals may call back to http://localhost.
+	Approvals    config.Approvals
+	RedisURL     string // REDIS_URL: a real Redis instead of the embedded one
+	UpstashURL   string // UPSTASH_REDIS_REST_URL: a remote store instead
+	UpstashToken string // UPSTASH_REDIS_REST_TOKEN
+	KeyPrefix    string // KEY_PREFIX
+	LogLevel     string // LOG_LEVEL
 
 	// Generated names the secrets that were generated rather than set.
 	Generated []string
@@ -42,19 +42,19 @@ type Config struct {
 func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	e := config.NewEnv(lookup)
 	c := Config{
-		Addr:                   e.String("LOCAL_ADDR", "127.0.0.1:3000"),
-		RESTAddr:               e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
-		RESTToken:              e.String("LOCAL_REST_TOKEN", ""),
-		APIKey:                 e.String("API_KEY", ""),
-		WebhookSecret:          e.String("WEBHOOK_SECRET", ""),
-		DataDir:                e.String("DATA_DIR", "./.data"),
-		SweepInterval:          e.Duration("SWEEP_INTERVAL", 60*time.Second),
-		AllowInsecureCallbacks: e.Bool("ALLOW_INSECURE_CALLBACKS", true),
-		RedisURL:               e.String("REDIS_URL", ""),
-		UpstashURL:             e.String("UPSTASH_REDIS_REST_URL", ""),
-		UpstashToken:           e.String("UPSTASH_REDIS_REST_TOKEN", ""),
-		KeyPrefix:              e.String("KEY_PREFIX", ""),
-		LogLevel:               e.String("LOG_LEVEL", "info"),
+		Addr:          e.String("LOCAL_ADDR", "127.0.0.1:3000"),
+		RESTAddr:      e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
+		RESTToken:     e.String("LOCAL_REST_TOKEN", ""),
+		APIKey:        e.String("API_KEY", ""),
+		WebhookSecret: e.String("WEBHOOK_SECRET", ""),
+		DataDir:       e.String("DATA_DIR", "./.data"),
+		SweepInterval: e.Duration("SWEEP_INTERVAL", 60*time.Second),
+		Approvals:     config.ReadApprovals(e, true),
+		RedisURL:      e.String("REDIS_URL", ""),
+		UpstashURL:    e.String("UPSTASH_REDIS_REST_URL", ""),
+		UpstashToken:  e.String("UPSTASH_REDIS_REST_TOKEN", ""),
+		KeyPrefix:     e.String("KEY_PREFIX", ""),
+		LogLevel:      e.String("LOG_LEVEL", "info"),
 	}
 	if c.UpstashURL != "" && c.UpstashToken == "" {
 		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))
@@ -68,6 +68,7 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if err := c.fillSecrets(); err != nil {
 		return Config{}, err
 	}
+	c.Approvals.WebhookSecret = c.WebhookSecret
 	return c, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -98,8 +99,9 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	if s.Store == "upstash" {
 		backend = health.BackendUpstash
 	}
-	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters},
-		workflow.Mount, lock.Mount, serveOpenAPI)
+	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters,
+		Approvals: api.NewApprovals(cfg.Approvals, cfg.WebhookSecret, nil)},
+		workflow.Mount, lock.Mount, approval.Mount, serveOpenAPI)
 	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
 	if err != nil {
 		return fmt.Errorf("LOCAL_ADDR: %w", err)

@@ -1,7 +1,7 @@
-// Command results is the results Lambda function. It serves its routes of API.md
-// behind API Gateway, and GET /api/health as every function does.
+// Command results is the results Lambda function. For now it serves what
+// every function serves: GET /api/health and GET /api/metrics.
 package main
 
 import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
 
-func main() { lambdahttp.Start("results") }
+func main() { lambdahttp.Start(lambdahttp.Function{Name: "results"}) }

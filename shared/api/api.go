@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -71,4 +72,16 @@ func Handler(d Deps, mounts ...Mount) http.Handler {
 		APIKey: d.APIKey, Logger: d.Logger,
 		Observe: []httpapi.Middleware{metrics.Middleware(d.Metrics, d.Function, d.EMF)},
 	}, rt)
+}
+
+// NewApprovals builds the approval settings from the configuration and the
+// webhook secret.
+func NewApprovals(cfg config.Approvals, secret string, now func() time.Time) Approvals {
+	guard := &webhook.Guard{AllowInsecureLoopback: cfg.AllowInsecureCallbacks, Allowlist: cfg.CallbackHostAllowlist}
+	return Approvals{
+		AllowSelfApproval: cfg.AllowSelfApproval,
+		Retention:         time.Duration(cfg.RetentionHours) * time.Hour,
+		Guard:             guard,
+		Deliverer:         webhook.NewDeliverer(webhook.Options{Secret: []byte(secret), Guard: guard, Budget: cfg.WebhookBudget, Now: now}),
+	}
 }

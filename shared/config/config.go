@@ -136,3 +136,49 @@ func ReadStore(e *Env) Store {
 func MapLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
+
+// Approvals are the approval routes' settings.
+type Approvals struct {
+	AllowSelfApproval      bool          // ALLOW_SELF_APPROVAL, default false
+	RetentionHours         int           // APPROVAL_RETENTION_HOURS, default 168
+	WebhookSecret          string        // WEBHOOK_SECRET, locally
+	WebhookSecretARN       string        // WEBHOOK_SECRET_ARN, in AWS
+	AllowInsecureCallbacks bool          // ALLOW_INSECURE_CALLBACKS
+	CallbackHostAllowlist  []string      // CALLBACK_HOST_ALLOWLIST, comma-separated host suffixes
+	WebhookBudget          time.Duration // WEBHOOK_BUDGET, default 2s
+}
+
+// ReadApprovals reads the approval settings. insecureDefault is the default
+// of ALLOW_INSECURE_CALLBACKS: true for the local stack, false in AWS.
+func ReadApprovals(e *Env, insecureDefault bool) Approvals {
+	a := Approvals{
+		AllowSelfApproval:      e.Bool("ALLOW_SELF_APPROVAL", false),
+		RetentionHours:         e.Int("APPROVAL_RETENTION_HOURS", 168, 1, 24*365),
+		WebhookSecret:          e.String("WEBHOOK_SECRET", ""),
+		WebhookSecretARN:       e.String("WEBHOOK_SECRET_ARN", ""),
+		AllowInsecureCallbacks: e.Bool("ALLOW_INSECURE_CALLBACKS", insecureDefault),
+		WebhookBudget:          e.Duration("WEBHOOK_BUDGET", 2*time.Second),
+	}
+	for _, h := range strings.Split(e.String("CALLBACK_HOST_ALLOWLIST", ""), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			a.CallbackHostAllowlist = append(a.CallbackHostAllowlist, h)
+		}
+	}
+	return a
+}
+
+// String describes the settings without the secret.
+func (a Approvals) String() string {
+	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s}",
+		a.AllowSelfApproval, a.RetentionHours, redact(a.WebhookSecret), a.WebhookSecretARN, a.AllowInsecureCallbacks, a.CallbackHostAllowlist, a.WebhookBudget)
+}
+
+// GoString is String.
+func (a Approvals) GoString() string { return a.String() }
+
+func redact(s string) string {
+	if s == "" {
+		return "<unset>"
+	}
+	return "<redacted>"
+}

@@ -56,3 +56,21 @@ func TestReadStore(t *testing.T) {
 	config.ReadStore(e)
 	assert.NoError(t, e.Err())
 }
+
+func TestReadApprovals(t *testing.T) {
+	e := env(map[string]string{"ALLOW_SELF_APPROVAL": "true", "APPROVAL_RETENTION_HOURS": "24", "WEBHOOK_SECRET": "whsec",
+		"CALLBACK_HOST_ALLOWLIST": " n8n.example.com, ,hooks.example.org ", "WEBHOOK_BUDGET": "500ms"})
+	a := config.ReadApprovals(e, false)
+	assert.NoError(t, e.Err())
+	assert.True(t, a.AllowSelfApproval)
+	assert.Equal(t, 24, a.RetentionHours)
+	assert.False(t, a.AllowInsecureCallbacks)
+	assert.Equal(t, []string{"n8n.example.com", "hooks.example.org"}, a.CallbackHostAllowlist)
+	assert.Equal(t, 500*time.Millisecond, a.WebhookBudget)
+	assert.NotContains(t, fmt.Sprintf("%v %#v", a, a), "whsec")
+
+	d := config.ReadApprovals(env(map[string]string{}), true)
+	assert.Equal(t, 168, d.RetentionHours)
+	assert.True(t, d.AllowInsecureCallbacks)
+	assert.Contains(t, d.String(), "<unset>")
+}

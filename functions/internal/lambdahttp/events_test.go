@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -112,7 +113,7 @@ func TestWorkflowEventsInProcess(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token, "METRICS_FLUSH_INTERVAL": "1ms",
-			}), &discard{}, "workflow", workflow.Mount, lock.Mount)
+			}), &discard{}, Function{Name: "workflow", Mounts: []api.Mount{workflow.Mount, lock.Mount}})
 			require.NoError(t, err)
 			adapter := httpadapter.New(h)
 			answers := runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse {

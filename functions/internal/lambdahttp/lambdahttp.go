@@ -6,6 +6,7 @@ package lambdahttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,11 +29,25 @@ import (
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
+// Function describes an HTTP function.
+type Function struct {
+	Name   string
+	Mounts []api.Mount
+	// Webhooks is true for a function that sends approval webhooks, which
+	// then needs WEBHOOK_SECRET_ARN (or WEBHOOK_SECRET under sam local).
+	Webhooks bool
+}
+
 // Handler builds the function's API from the environment. Logs and EMF
 // metric lines go to out.
-func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Writer, function string, mounts ...api.Mount) (http.Handler, error) {
+func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Writer, fn Function) (http.Handler, error) {
+	function, mounts := fn.Name, fn.Mounts
 	env := config.NewEnv(lookup)
 	st := config.ReadStore(env)
+	ap := config.ReadApprovals(env, false)
+	if fn.Webhooks && ap.WebhookSecret == "" && ap.WebhookSecretARN == "" {
+		env.Fail(errors.New("set WEBHOOK_SECRET_ARN (in AWS) or WEBHOOK_SECRET (locally): approval webhooks are signed"))
+	}
 	level := env.String("LOG_LEVEL", "info")
 	flushEvery := env.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second)
 	function = env.String("AWS_LAMBDA_FUNCTION_NAME", function)
@@ -43,15 +58,22 @@ func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Wri
 	if err != nil {
 		return nil, err
 	}
-	token := st.Token
-	if st.TokenSecretARN != "" {
+	token, secret := st.Token, ap.WebhookSecret
+	if st.TokenSecretARN != "" || (fn.Webhooks && ap.WebhookSecretARN != "") {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS config: %w", err)
 		}
-		token, err = awssecrets.Fetch(ctx, secretsmanager.NewFromConfig(awsCfg), st.TokenSecretARN, "token")
-		if err != nil {
-			return nil, err
+		sm := secretsmanager.NewFromConfig(awsCfg)
+		if st.TokenSecretARN != "" {
+			if token, err = awssecrets.Fetch(ctx, sm, st.TokenSecretARN, "token"); err != nil {
+				return nil, err
+			}
+		}
+		if fn.Webhooks && ap.WebhookSecretARN != "" {
+			if secret, err = awssecrets.Fetch(ctx, sm, ap.WebhookSecretARN, "secret"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	schema, err := keys.New(st.KeyPrefix)
@@ -68,6 +90,7 @@ func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Wri
 	return api.Handler(api.Deps{
 		Store: client, Keys: schema, Logger: logger, Backend: backendOf(st.URL),
 		APIKey: env.String("API_KEY", ""), Metrics: counters, Function: function, EMF: out,
+		Approvals: api.NewApprovals(ap, secret, nil),
 	}, mounts...), nil
 }
 
@@ -83,8 +106,8 @@ func backendOf(storeURL string) string {
 // Start builds the handler and serves Lambda invocations; it does not
 // return. A configuration error ends the process, so that Lambda reports a
 // failed init rather than serving errors.
-func Start(function string, mounts ...api.Mount) {
-	h, err := Handler(context.Background(), os.LookupEnv, os.Stdout, function, mounts...)
+func Start(fn Function) {
+	h, err := Handler(context.Background(), os.LookupEnv, os.Stdout, fn)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)

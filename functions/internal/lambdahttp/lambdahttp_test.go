@@ -32,7 +32,7 @@ func TestHandlerWithTokenInEnv(t *testing.T) {
 	var logs bytes.Buffer
 	h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
-	}), &logs, "workflow")
+	}), &logs, Function{Name: "workflow"})
 	require.NoError(t, err)
 	assert.Equal(t, "local", getHealth(t, h)["store"].(map[string]any)["backend"], "a loopback store is the local stack")
 	assert.NotContains(t, logs.String(), upstashtest.Token)
@@ -51,14 +51,14 @@ func TestHandlerReadsTokenFromSecretsManager(t *testing.T) {
 	var logs bytes.Buffer
 	h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": arn,
-	}), &logs, "workflow")
+	}), &logs, Function{Name: "workflow"})
 	require.NoError(t, err)
 	assert.Equal(t, "healthy", getHealth(t, h)["status"])
 	assert.NotContains(t, logs.String(), upstashtest.Token)
 
 	_, err = Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": arn + "-gone",
-	}), &logs, "workflow")
+	}), &logs, Function{Name: "workflow"})
 	assert.ErrorContains(t, err, "ResourceNotFoundException")
 }
 
@@ -69,7 +69,7 @@ func TestHandlerConfigErrors(t *testing.T) {
 		"bad prefix":    {"UPSTASH_REDIS_REST_URL": "https://x.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "t", "KEY_PREFIX": "a b"},
 		"bad log level": {"UPSTASH_REDIS_REST_URL": "https://x.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "t", "LOG_LEVEL": "loud"},
 	} {
-		_, err := Handler(context.Background(), config.MapLookup(env), &bytes.Buffer{}, "workflow")
+		_, err := Handler(context.Background(), config.MapLookup(env), &bytes.Buffer{}, Function{Name: "workflow"})
 		assert.Error(t, err, name)
 	}
 	assert.Equal(t, "upstash", backendOf("https://eu1-x.upstash.io"))

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
 
@@ -126,7 +127,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./"+fn)
 			url, _ := startRIE(t, rie, bootstrap, []string{
 				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
-				"AWS_LAMBDA_FUNCTION_TIMEOUT=10",
+				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true",
 			})
 			out := invoke(t, url, event)
 			assert.Equal(t, http.StatusOK, out.StatusCode, out.Body)
