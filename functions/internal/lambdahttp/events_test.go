@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
@@ -95,6 +97,57 @@ func runWorkflowEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayPr
 	return answers
 }
 
+// sampleApprovalID is the approval id in events/approval/*.json, which the
+// test replaces with the id the create answered.
+const sampleApprovalID = "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"
+
+// runApprovalEvents sends the sample events of the approval function in
+// order, for workflow ABC-123456, which must exist.
+func runApprovalEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayProxyResponse) {
+	t.Helper()
+	var id string
+	send := func(name string, want int) events.APIGatewayProxyResponse {
+		t.Helper()
+		ev, raw := loadEvent(t, "approval/"+name+".json")
+		if id != "" {
+			raw = []byte(strings.ReplaceAll(string(raw), sampleApprovalID, id))
+			ev.Path = strings.ReplaceAll(ev.Path, sampleApprovalID, id)
+		}
+		out := invoke(raw)
+		require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
+		assert.Equal(t, "sample-approval-"+name, header(out, "X-Request-Id"), name)
+		target := ev.Path
+		if len(ev.QueryStringParameters) > 0 {
+			var q []string
+			for k, v := range ev.QueryStringParameters {
+				q = append(q, k+"="+v)
+			}
+			target += "?" + joinAmp(q)
+		}
+		h := http.Header{}
+		for k, v := range out.MultiValueHeaders {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
+		return out
+	}
+	created := send("create", 201)
+	var a map[string]any
+	require.NoError(t, json.Unmarshal([]byte(created.Body), &a))
+	id = a["approval_id"].(string)
+	replay := send("create", 201)
+	assert.Equal(t, created.Body, replay.Body, "the Idempotency-Key replays the first answer")
+	send("get", 200)
+	list := send("list", 200)
+	assert.Contains(t, list.Body, id)
+	decided := send("decide", 200)
+	assert.Contains(t, decided.Body, `"status":"approved"`)
+	audit := send("audit", 200)
+	for _, typ := range []string{`"created"`, `"decided"`, `"webhook_failed"`} {
+		assert.Contains(t, audit.Body, typ, "nobody listens on localhost:5678, so the webhook failed and waits in the outbox")
+	}
+}
+
 func joinAmp(q []string) string {
 	out := ""
 	for i, s := range q {
@@ -129,6 +182,38 @@ func TestWorkflowEventsInProcess(t *testing.T) {
 			assert.Equal(t, `"3"`, header(answers["patch"], "ETag"))
 		})
 	}
+}
+
+// TestApprovalEventsInProcess feeds events/approval/*.json through the
+// adapter, over both backends.
+func TestApprovalEventsInProcess(t *testing.T) {
+	for _, b := range upstashtest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			seedWorkflow(t, b)
+			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
+				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
+				"WEBHOOK_SECRET": apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS": "true", "WEBHOOK_BUDGET": "300ms",
+			}), &discard{}, Function{Name: "approval", Mounts: []api.Mount{approval.Mount}, Webhooks: true})
+			require.NoError(t, err)
+			adapter := httpadapter.New(h)
+			runApprovalEvents(t, func(raw []byte) events.APIGatewayProxyResponse {
+				var ev events.APIGatewayProxyRequest
+				require.NoError(t, json.Unmarshal(raw, &ev))
+				out, err := adapter.ProxyWithContext(context.Background(), ev)
+				require.NoError(t, err)
+				return out
+			})
+		})
+	}
+}
+
+// seedWorkflow creates workflow ABC-123456, which the approval events need.
+func seedWorkflow(t *testing.T, b *upstashtest.Backend) {
+	t.Helper()
+	id, _ := keys.ParseWorkflowID("ABC-123456")
+	_, _, err := workflow.NewStore(b.Client(t, upstash.Options{}), keys.Default(), nil).Save(context.Background(),
+		workflow.Change{ID: id, FeatureDescription: json.RawMessage(`"Add login"`)})
+	require.NoError(t, err)
 }
 
 type discard struct{}

@@ -127,7 +127,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./"+fn)
 			url, _ := startRIE(t, rie, bootstrap, []string{
 				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
-				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true",
+				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true", "WEBHOOK_BUDGET=300ms",
 			})
 			out := invoke(t, url, event)
 			assert.Equal(t, http.StatusOK, out.StatusCode, out.Body)
@@ -138,8 +138,12 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(out.Body), &body))
 			assert.Equal(t, "healthy", body["status"])
 			assert.Equal(t, "local", body["store"].(map[string]any)["backend"])
-			if fn == "workflow" {
+			switch fn {
+			case "workflow":
 				runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) }, b)
+			case "approval":
+				seedWorkflow(t, b)
+				runApprovalEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) })
 			}
 		})
 	}
