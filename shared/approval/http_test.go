@@ -444,3 +444,32 @@ func TestSlowReceiverDoesNotHoldTheDecision(t *testing.T) {
 		srv.CloseClientConnections()
 	})
 }
+
+// TestRoundTrips checks the store round trips of each approval route once
+// the scripts are loaded: one each, and one more to record a webhook.
+func TestRoundTrips(t *testing.T) {
+	each(t, func(t *testing.T, e *apitest.Env) {
+		h := &hook{}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		warm := id(t, create(t, e, map[string]any{"callback_url": srv.URL}))
+		decide(e, warm, map[string]any{"decision": "approved", "approver": "a"})
+		e.Do(req{Method: "GET", Path: "/api/approval"})
+
+		trips := func(r req) uint64 {
+			before := e.Client.Stats().RoundTrips
+			a := e.Do(r)
+			require.Less(t, a.Status, 300, "%s %s: %s", r.Method, r.Path, a.Raw)
+			return e.Client.Stats().RoundTrips - before
+		}
+		plain := id(t, create(t, e, nil))
+		hooked := id(t, create(t, e, map[string]any{"callback_url": srv.URL}))
+		assert.Equal(t, uint64(1), trips(req{Method: "POST", Path: "/api/approval", Body: createBody(nil)}))
+		assert.Equal(t, uint64(1), trips(req{Method: "GET", Path: "/api/approval/" + plain.String()}))
+		assert.Equal(t, uint64(1), trips(req{Method: "GET", Path: "/api/approval?status=pending"}))
+		assert.Equal(t, uint64(1), trips(req{Method: "GET", Path: "/api/approval/" + plain.String() + "/audit"}))
+		assert.Equal(t, uint64(1), trips(req{Method: "POST", Path: "/api/approval/" + plain.String() + "/decision", Body: map[string]any{"decision": "approved", "approver": "a"}}))
+		assert.Equal(t, uint64(2), trips(req{Method: "POST", Path: "/api/approval/" + hooked.String() + "/decision", Body: map[string]any{"decision": "approved", "approver": "a"}}),
+			"the decision, then the record of its webhook")
+	})
+}
