@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# End-to-end run of events/n8n/approval-flow.json in a real n8n (1.123.x, the
+# newest line that runs on Node 20): the local stack, n8n importing the
+# workflow and a Header Auth credential, one run approved and one rejected.
+# Heavy (n8n is about 1.8 GB of npm packages), so it is not part of
+# make test. Usage: scripts/n8n-e2e.sh [n8n folder, default /tmp/n8n]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n8n_dir=${1:-/tmp/n8n}
+work=$(mktemp -d)
+api=http://127.0.0.1:3000
+
+if [[ ! -x $n8n_dir/node_modules/.bin/n8n ]]; then
+  mkdir -p "$n8n_dir"
+  cat > "$n8n_dir/package.json" <<'JSON'
+{ "private": true, "dependencies": { "n8n": "1.123.81" }, "overrides": { "xlsx": "0.18.5" } }
+JSON
+  (cd "$n8n_dir" && npm install --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3)
+fi
+
+cleanup() { kill "${stack_pid:-}" "${n8n_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work/local" ./functions/local
+DATA_DIR=$work/data LOG_LEVEL=warn "$work/local" > "$work/stack.out" 2>&1 &
+stack_pid=$!
+for _ in $(seq 50); do [[ -f $work/data/secrets.json ]] && curl -sf -o /dev/null "$api/api/openapi.json" -H "x-api-key: $(jq -r .api_key "$work/data/secrets.json")" && break; sleep 0.2; done
+key=$(jq -r .api_key "$work/data/secrets.json")
+
+export N8N_USER_FOLDER=$work/n8n N8N_EXPRESSION_ENGINE=legacy N8N_RUNNERS_ENABLED=false \
+       N8N_DIAGNOSTICS_ENABLED=false N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=false AI_RAILS_URL=$api
+n8n=$n8n_dir/node_modules/.bin/n8n
+printf '[{"id":"airails-api-key","name":"AI Rails API key","type":"httpHeaderAuth","data":{"name":"x-api-key","value":"%s"}}]' "$key" > "$work/creds.json"
+"$n8n" import:credentials --input="$work/creds.json" >/dev/null
+"$n8n" import:workflow --input=events/n8n/approval-flow.json >/dev/null
+"$n8n" update:workflow --id=AiRailsApproval1 --active=true >/dev/null 2>&1
+"$n8n" start > "$work/n8n.log" 2>&1 &
+n8n_pid=$!
+for _ in $(seq 90); do curl -sf -o /dev/null http://localhost:5678/healthz && break; sleep 1; done
+
+run() { # workflow id, decision, expected stage
+  # The trigger's webhook is registered a little after n8n reports healthy.
+  for _ in $(seq 60); do
+    curl -sf -X POST -H 'Content-Type: application/json' -d "{\"workflow_id\":\"$1\",\"feature_description\":\"e2e\"}" \
+      http://localhost:5678/webhook/ai-rails-approval-flow >/dev/null && break
+    sleep 0.5
+  done
+  local aid=""
+  for _ in $(seq 50); do
+    aid=$(curl -s -H "x-api-key: $key" "$api/api/approval?workflow_id=$1" | jq -r '.items[0].approval_id // empty')
+    [[ -n $aid ]] && break; sleep 0.2
+  done
+  [[ -n $aid ]] || { echo "FAIL: n8n requested no approval for $1"; return 1; }
+  curl -sf -H "x-api-key: $key" -H 'Content-Type: application/json' -d "{\"decision\":\"$2\",\"approver\":\"e2e\"}" \
+    "$api/api/approval/$aid/decision" >/dev/null
+  local stage=""
+  for _ in $(seq 50); do
+    stage=$(curl -s -H "x-api-key: $key" "$api/api/workflow/state/$1" | jq -r .current_stage)
+    [[ $stage == "$3" ]] && break; sleep 0.2
+  done
+  [[ $stage == "$3" ]] || { echo "FAIL: $1 is at stage '$stage', want '$3'"; return 1; }
+  curl -s -H "x-api-key: $key" "$api/api/approval/$aid/audit" | jq -e '[.events[].type] | index("webhook_delivered")' >/dev/null \
+    || { echo "FAIL: no webhook_delivered in the audit of $aid"; return 1; }
+  echo "ok   $1: $2, n8n resumed and set stage $3"
+}
+run NEN-000001 approved approved
+run NEN-000002 rejected rejected
