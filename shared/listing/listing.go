@@ -17,11 +17,19 @@ import (
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
-//go:embed list.lua
-var listLua string
+var (
+	//go:embed page.lua
+	pageLua string
+	//go:embed list.lua
+	listLua string
+)
+
+// Lib returns the Lua of list_page, for scripts that page and do more in
+// the same round trip; put it after luajson's helpers.
+func Lib() string { return pageLua }
 
 // Listing changes nothing, so it may be retried.
-var listScript = luajson.Script(listLua).RetrySafe()
+var listScript = luajson.Script(pageLua + "\n" + listLua).RetrySafe()
 
 // Budget bounds how many index entries one call examines, so that a run of
 // expired or filtered-out entries cannot make a call slow; the cursor then
