@@ -113,6 +113,9 @@ func (c *Collector) Add(field, format string, args ...any) {
 	c.fields = append(c.fields, Field(field, format, args...))
 }
 
+// Fields returns the field errors added so far.
+func (c *Collector) Fields() []FieldError { return c.fields }
+
 // Err returns a validation error of every field added, or nil.
 func (c *Collector) Err() error {
 	if len(c.fields) == 0 {

@@ -93,6 +93,9 @@ func (s Schema) Audit(id ApprovalID) string { return s.prefix + "audit_" + id.v 
 // TestResult is a test result (string, JSON; TTL TestResultTTL).
 func (s Schema) TestResult(id TestID) string { return s.prefix + "test_" + id.v }
 
+// TestResultPrefix is what every test result key starts with.
+func (s Schema) TestResultPrefix() string { return s.prefix + "test_" }
+
 // Lock is a lock (string, the holder's token; TTL at most LockMaxTTL).
 func (s Schema) Lock(id ResourceID) string { return s.prefix + "lock_" + id.v }
 

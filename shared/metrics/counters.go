@@ -33,12 +33,13 @@ const (
 	LockConflicts   = "lock_conflicts"
 	ApprovalCreated = "approval_created"
 	ApprovalDecided = "approval_decided"
+	ResultsStored   = "results_stored"
 )
 
 // Names lists every counter, in the order answers list them.
 var Names = []string{Requests, Errors, ClientErrors, RoundTrips,
 	WorkflowCreated, WorkflowUpdated, WorkflowDeleted, LockAcquired, LockConflicts,
-	ApprovalCreated, ApprovalDecided}
+	ApprovalCreated, ApprovalDecided, ResultsStored}
 
 // flushScript adds each ARGV count to its KEYS counter and sets the TTL
 // (ARGV[1], seconds); it is sent whole each time (EVAL), because a

@@ -1,0 +1,110 @@
+package results
+
+import (
+	"bytes"
+	"net/http"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/listing"
+	"github.com/ai-rails/state-service/shared/metrics"
+)
+
+// Mount adds the results routes of API.md.
+func Mount(rt *httpapi.Router, d api.Deps) {
+	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
+	rt.HandleFunc("POST /api/results", h.create)
+	rt.HandleFunc("GET /api/results", h.list)
+	rt.HandleFunc("GET /api/results/{test_id}", h.get)
+}
+
+type handlers struct{ store *Store }
+
+// The media types POST /api/results takes.
+var uploadTypes = map[string]bool{
+	"application/json": true, "application/xml": true, "text/xml": true, "application/x-ndjson": true,
+}
+
+func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
+	body, mediaType, err := httpapi.ReadBody(w, r, uploadTypes)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	now := h.store.now()
+	var in Input
+	switch mediaType {
+	case "application/json":
+		var b jsonBody
+		if err = httpapi.Unmarshal(body, &b); err == nil {
+			in, err = ParseJSON(b, now)
+		}
+	default:
+		if in, err = ParseQuery(r.URL.Query(), now); err != nil {
+			break
+		}
+		var rep Report
+		if mediaType == "application/x-ndjson" {
+			rep, err = ParseGoTest(bytes.NewReader(body))
+		} else {
+			rep, err = ParseJUnit(bytes.NewReader(body))
+		}
+		in.Result.Passed, in.Result.Failed, in.Result.Skipped = rep.Passed, rep.Failed, rep.Skipped
+		in.Result.DurationSeconds, in.Result.FailureDetails = rep.DurationSeconds, rep.Failures
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	res, err := h.store.Create(r.Context(), in)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	metrics.Count(r.Context(), metrics.ResultsStored)
+	w.Header().Set("Location", "/api/results/"+res.TestID)
+	httpapi.WriteJSON(w, http.StatusCreated, res)
+}
+
+func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
+	id, err := keys.ParseTestID(r.PathValue("test_id"))
+	if err != nil {
+		httpapi.WriteError(w, r, apperr.Invalid(apperr.Field("test_id", "must match %s", keys.TestIDPattern)))
+		return
+	}
+	res, err := h.store.Get(r.Context(), id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, res)
+}
+
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var errs apperr.Collector
+	wf, err := keys.ParseWorkflowID(q.Get("workflow_id"))
+	if err != nil {
+		errs.Add("workflow_id", "is required, matching %s", keys.WorkflowIDPattern)
+	}
+	limit, cursor := httpapi.ListParams(q, &errs)
+	if err := errs.Err(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var after *listing.Cursor
+	if cursor != "" {
+		if after, err = ParseCursor(cursor); err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+	}
+	page, err := h.store.List(r.Context(), wf, limit, after)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+}

@@ -1,0 +1,184 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/url"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/luajson"
+)
+
+// jsonBody is the JSON form of POST /api/results.
+type jsonBody struct {
+	TestID          *string         `json:"test_id"`
+	WorkflowID      *string         `json:"workflow_id"`
+	TestSuite       *string         `json:"test_suite"`
+	Passed          *int64          `json:"passed"`
+	Failed          *int64          `json:"failed"`
+	Skipped         *int64          `json:"skipped"`
+	DurationSeconds *float64        `json:"duration_seconds"`
+	FailureDetails  []failureBody   `json:"failure_details"`
+	CoveragePercent json.RawMessage `json:"coverage_percent"`
+	ExecutedAt      *string         `json:"executed_at"`
+}
+
+type failureBody struct {
+	Test    *string `json:"test"`
+	Message *string `json:"message"`
+	File    *string `json:"file"`
+	Line    *int    `json:"line"`
+}
+
+// Input is a validated result before it is stored; TestID may be zero, to be
+// minted.
+type Input struct {
+	TestID     keys.TestID
+	HasTestID  bool
+	WorkflowID keys.WorkflowID
+	Result     TestResults
+	Executed   time.Time
+}
+
+// ParseJSON validates the JSON form.
+func ParseJSON(b jsonBody, now time.Time) (Input, error) {
+	var errs apperr.Collector
+	var in Input
+	r := &in.Result
+	head(&errs, &in, b.TestID, b.WorkflowID, b.TestSuite)
+	for _, c := range []struct {
+		name string
+		v    *int64
+		dst  *int64
+	}{{"passed", b.Passed, &r.Passed}, {"failed", b.Failed, &r.Failed}, {"skipped", b.Skipped, &r.Skipped}} {
+		switch {
+		case c.v == nil:
+			errs.Add(c.name, "is required, an integer of at least 0")
+		case *c.v < 0:
+			errs.Add(c.name, "must be an integer of at least 0")
+		default:
+			*c.dst = *c.v
+		}
+	}
+	if b.DurationSeconds == nil || *b.DurationSeconds < 0 || math.IsInf(*b.DurationSeconds, 0) {
+		errs.Add("duration_seconds", "is required, a number of at least 0")
+	} else {
+		r.DurationSeconds = *b.DurationSeconds
+	}
+	if len(b.FailureDetails) > MaxFailureDetails {
+		errs.Add("failure_details", "must hold at most %d items", MaxFailureDetails)
+	}
+	r.FailureDetails = make([]FailureDetail, 0, len(b.FailureDetails))
+	for i, f := range b.FailureDetails {
+		field := "failure_details[" + strconv.Itoa(i) + "]"
+		switch {
+		case f.Test == nil || *f.Test == "" || len(*f.Test) > 1024:
+			errs.Add(field+".test", "is required, 1 to 1024 bytes")
+		case f.Message == nil || len(*f.Message) > MaxMessageBytes:
+			errs.Add(field+".message", "is required, at most %d bytes", MaxMessageBytes)
+		case f.File != nil && len(*f.File) > 1024:
+			errs.Add(field+".file", "must be at most 1024 bytes")
+		case f.Line != nil && *f.Line < 0:
+			errs.Add(field+".line", "must be at least 0")
+		default:
+			r.FailureDetails = append(r.FailureDetails, FailureDetail{Test: *f.Test, Message: *f.Message, File: f.File, Line: f.Line})
+		}
+		if len(errs.Fields()) > 20 {
+			break
+		}
+	}
+	if raw := bytes.TrimSpace(b.CoveragePercent); len(raw) > 0 && string(raw) != "null" {
+		c, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || c < 0 || c > 100 {
+			errs.Add("coverage_percent", "must be a number from 0 to 100, or null")
+		} else {
+			r.CoveragePercent = &c
+		}
+	}
+	in.Executed = executedAt(&errs, b.ExecutedAt, now)
+	return in, errs.Err()
+}
+
+// head validates the fields every form has: test_id (optional),
+// workflow_id and test_suite.
+func head(errs *apperr.Collector, in *Input, testID, workflowID, suite *string) {
+	if testID != nil {
+		id, err := keys.ParseTestID(*testID)
+		if err != nil {
+			errs.Add("test_id", "must match %s", keys.TestIDPattern)
+		}
+		in.TestID, in.HasTestID = id, true
+	}
+	if workflowID == nil {
+		errs.Add("workflow_id", "is required")
+	} else if id, err := keys.ParseWorkflowID(*workflowID); err != nil {
+		errs.Add("workflow_id", "must match %s", keys.WorkflowIDPattern)
+	} else {
+		in.WorkflowID = id
+	}
+	if suite == nil || *suite == "" || utf8.RuneCountInString(*suite) > MaxSuite {
+		errs.Add("test_suite", "is required, 1 to %d characters", MaxSuite)
+	} else {
+		in.Result.TestSuite = *suite
+	}
+}
+
+// executedAt reads an RFC 3339 time no more than MaxFuture ahead of now;
+// missing means now.
+func executedAt(errs *apperr.Collector, v *string, now time.Time) time.Time {
+	if v == nil {
+		return now
+	}
+	t, err := time.Parse(time.RFC3339Nano, *v)
+	if err != nil {
+		errs.Add("executed_at", "must be an RFC 3339 time")
+		return now
+	}
+	if t.After(now.Add(MaxFuture)) {
+		errs.Add("executed_at", "may be at most 5 minutes in the future")
+	}
+	return t
+}
+
+// ParseQuery validates the query of an XML or NDJSON upload: workflow_id
+// and test_suite, and optionally test_id, coverage_percent and executed_at.
+func ParseQuery(q url.Values, now time.Time) (Input, error) {
+	var errs apperr.Collector
+	var in Input
+	opt := func(name string) *string {
+		if !q.Has(name) {
+			return nil
+		}
+		v := q.Get(name)
+		return &v
+	}
+	head(&errs, &in, opt("test_id"), opt("workflow_id"), opt("test_suite"))
+	if v := opt("coverage_percent"); v != nil {
+		c, err := strconv.ParseFloat(*v, 64)
+		if err != nil || c < 0 || c > 100 {
+			errs.Add("coverage_percent", "must be a number from 0 to 100")
+		} else {
+			in.Result.CoveragePercent = &c
+		}
+	}
+	in.Executed = executedAt(&errs, opt("executed_at"), now)
+	return in, errs.Err()
+}
+
+// finish fills in the stored form: the test id, the executed_at text.
+func (in *Input) finish() {
+	if !in.HasTestID {
+		in.TestID = keys.NewTestID()
+	}
+	in.Result.TestID = in.TestID.String()
+	in.Result.WorkflowID = in.WorkflowID.String()
+	in.Result.ExecutedAt = luajson.FormatTime(in.Executed)
+	if in.Result.FailureDetails == nil {
+		in.Result.FailureDetails = []FailureDetail{}
+	}
+}
