@@ -257,7 +257,7 @@ func ParseGoTest(r io.Reader) (Report, error) {
 			return Report{}, badReport("line %d is not a go test -json event", lineNo)
 		}
 		if ev.Test == "" {
-			if (ev.Action == "pass" || ev.Action == "fail") && ev.Elapsed != nil {
+			if (ev.Action == "pass" || ev.Action == "fail") && ev.Elapsed != nil && *ev.Elapsed >= 0 {
 				pkgTime, hasPkg = pkgTime+*ev.Elapsed, true
 			}
 			continue
@@ -284,7 +284,7 @@ func ParseGoTest(r io.Reader) (Report, error) {
 			}
 		case "pass", "fail", "skip":
 			t.action = ev.Action
-			if ev.Elapsed != nil && !strings.Contains(ev.Test, "/") {
+			if ev.Elapsed != nil && *ev.Elapsed >= 0 && !strings.Contains(ev.Test, "/") {
 				testTime += *ev.Elapsed
 			}
 		}

@@ -1,0 +1,104 @@
+package results
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func seedFiles(f *testing.F, dir string) {
+	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*"))
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+func checkReport(t *testing.T, rep Report) {
+	t.Helper()
+	if rep.Passed < 0 || rep.Failed < 0 || rep.Skipped < 0 || rep.DurationSeconds < 0 {
+		t.Fatalf("negative figures: %+v", rep)
+	}
+	if len(rep.Failures) > MaxFailureDetails || int64(len(rep.Failures)) > rep.Failed {
+		t.Fatalf("%d failure details for %d failures", len(rep.Failures), rep.Failed)
+	}
+	for _, f := range rep.Failures {
+		if len(f.Message) > MaxMessageBytes || !utf8.ValidString(f.Message) && utf8.ValidString(f.Test) {
+			t.Fatalf("message of %d bytes", len(f.Message))
+		}
+	}
+}
+
+// FuzzJUnit: the JUnit parser never panics, and what it returns is sane.
+func FuzzJUnit(f *testing.F) {
+	seedFiles(f, "junit")
+	f.Add([]byte(strings.Repeat("<testsuite>", 100)))
+	f.Add([]byte(`<testsuites time="-1"><testsuite time="x"><testcase><failure/><error/><skipped/></testcase></testsuite></testsuites>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rep, err := ParseJUnit(bytes.NewReader(body))
+		if err == nil {
+			checkReport(t, rep)
+		}
+	})
+}
+
+// FuzzGoTest: the go test -json parser never panics either.
+func FuzzGoTest(f *testing.F) {
+	seedFiles(f, "gotest")
+	f.Add([]byte(`{"Action":"fail","Test":"T","Output":"x_test.go:1: y"}`))
+	f.Add([]byte("{}\n{\"Action\":\"pass\",\"Elapsed\":-1}"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rep, err := ParseGoTest(bytes.NewReader(body))
+		if err == nil {
+			checkReport(t, rep)
+		}
+	})
+}
+
+func TestDeepNestingIsRefusedEarly(t *testing.T) {
+	// A million levels: the depth limit stops the parser after MaxDepth
+	// elements, whatever follows.
+	body := strings.Repeat("<testsuite>", 1_000_000)
+	_, err := ParseJUnit(strings.NewReader(body))
+	if err == nil || !strings.Contains(err.Error(), "nests deeper") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// BenchmarkParseJUnit shows the parser's cost per byte stays flat as
+// reports grow, for flat and for nested suites.
+func BenchmarkParseJUnit(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		for _, shape := range []string{"flat", "nested"} {
+			var buf strings.Builder
+			buf.WriteString("<testsuites>")
+			for i := range n {
+				if shape == "nested" && i%50 == 0 {
+					buf.WriteString(strings.Repeat("<testsuite>", 40))
+				}
+				fmt.Fprintf(&buf, `<testcase classname="pkg" name="T%d" time="0.001"><failure message="m">f_test.go:%d: x</failure></testcase>`, i, i)
+				if shape == "nested" && i%50 == 49 {
+					buf.WriteString(strings.Repeat("</testsuite>", 40))
+				}
+			}
+			if shape == "nested" && n%50 != 0 {
+				buf.WriteString(strings.Repeat("</testsuite>", 40))
+			}
+			buf.WriteString("</testsuites>")
+			body := []byte(buf.String())
+			b.Run(fmt.Sprintf("%s-%d", shape, n), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				for b.Loop() {
+					if _, err := ParseJUnit(bytes.NewReader(body)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
