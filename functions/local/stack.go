@@ -21,6 +21,7 @@ import (
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
+	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -101,7 +102,7 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	}
 	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters,
 		Approvals: api.NewApprovals(cfg.Approvals, cfg.WebhookSecret, nil)},
-		workflow.Mount, lock.Mount, approval.Mount, serveOpenAPI)
+		workflow.Mount, lock.Mount, approval.Mount, results.Mount, serveOpenAPI)
 	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
 	if err != nil {
 		return fmt.Errorf("LOCAL_ADDR: %w", err)

@@ -1,7 +1,14 @@
-// Command results is the results Lambda function. For now it serves what
-// every function serves: GET /api/health and GET /api/metrics.
+// Command results is the results Lambda function: test results from JSON,
+// JUnit XML or go test -json (API.md), plus GET /api/health and
+// GET /api/metrics.
 package main
 
-import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
+import (
+	"github.com/ai-rails/state-service/functions/internal/lambdahttp"
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/results"
+)
 
-func main() { lambdahttp.Start(lambdahttp.Function{Name: "results"}) }
+func main() {
+	lambdahttp.Start(lambdahttp.Function{Name: "results", Mounts: []api.Mount{results.Mount}})
+}

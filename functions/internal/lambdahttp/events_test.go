@@ -21,6 +21,7 @@ import (
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -180,6 +181,62 @@ func TestWorkflowEventsInProcess(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(answers["patch"].Body), &st))
 			assert.Equal(t, map[string]any{"pr": float64(42), "coverage": 91.5}, st["metadata"])
 			assert.Equal(t, `"3"`, header(answers["patch"], "ETag"))
+		})
+	}
+}
+
+// runResultsEvents sends the sample events of the results function.
+func runResultsEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayProxyResponse) {
+	t.Helper()
+	send := func(name string, want int) events.APIGatewayProxyResponse {
+		t.Helper()
+		ev, raw := loadEvent(t, "results/"+name+".json")
+		out := invoke(raw)
+		require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
+		assert.Equal(t, "sample-results-"+name, header(out, "X-Request-Id"), name)
+		target := ev.Path
+		if len(ev.QueryStringParameters) > 0 {
+			var q []string
+			for k, v := range ev.QueryStringParameters {
+				q = append(q, k+"="+v)
+			}
+			target += "?" + joinAmp(q)
+		}
+		h := http.Header{}
+		for k, v := range out.MultiValueHeaders {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
+		return out
+	}
+	send("store-json", 201)
+	send("store-json", 409)
+	junit := send("store-junit", 201)
+	assert.Contains(t, junit.Body, `"failed":1`)
+	gotest := send("store-gotest", 201)
+	assert.Contains(t, gotest.Body, `"failed":3`)
+	send("get", 200)
+	list := send("list", 200)
+	assert.Contains(t, list.Body, `"runs":3`)
+}
+
+// TestResultsEventsInProcess feeds events/results/*.json through the
+// adapter, over both backends.
+func TestResultsEventsInProcess(t *testing.T) {
+	for _, b := range upstashtest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
+				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
+			}), &discard{}, Function{Name: "results", Mounts: []api.Mount{results.Mount}})
+			require.NoError(t, err)
+			adapter := httpadapter.New(h)
+			runResultsEvents(t, func(raw []byte) events.APIGatewayProxyResponse {
+				var ev events.APIGatewayProxyRequest
+				require.NoError(t, json.Unmarshal(raw, &ev))
+				out, err := adapter.ProxyWithContext(context.Background(), ev)
+				require.NoError(t, err)
+				return out
+			})
 		})
 	}
 }

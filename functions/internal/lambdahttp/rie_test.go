@@ -141,6 +141,8 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			switch fn {
 			case "workflow":
 				runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) }, b)
+			case "results":
+				runResultsEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) })
 			case "approval":
 				seedWorkflow(t, b)
 				runApprovalEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) })
