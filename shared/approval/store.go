@@ -1,7 +1,6 @@
 package approval
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -73,14 +72,6 @@ func NewStore(c *upstash.Client, k keys.Schema, cfg Config) *Store {
 	return &Store{c: c, keys: k, now: cfg.Now, retention: cfg.Retention, deliverer: cfg.Deliverer, log: cfg.Logger}
 }
 
-func canonical(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
-
 func decode(doc string) (Approval, error) {
 	var a Approval
 	if err := json.Unmarshal([]byte(doc), &a); err != nil {
@@ -102,13 +93,13 @@ func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.Idempot
 		Content: in.Content, Requester: in.Requester, CreatedAt: luajson.FormatTime(now),
 		ExpiresAt: luajson.FormatTime(expires), Status: Pending, CallbackURL: in.CallbackURL,
 	}
-	doc := canonical(a)
+	doc := luajson.Canonical(a)
 	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
-	detail := canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
+	detail := luajson.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
 	hasIdem, idemKey, fp := "0", s.keys.Approval(id), ""
 	if idem != nil {
 		hasIdem, idemKey = "1", s.keys.Idempotency(idempotencyScope, *idem)
-		sum := sha256.Sum256(canonical(in))
+		sum := sha256.Sum256(luajson.Canonical(in))
 		fp = hex.EncodeToString(sum[:])
 	}
 	res, err := upstash.Strings(createScript.Run(ctx, s.c,
@@ -149,7 +140,7 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 	now := s.now()
 	comment := ""
 	if in.Comment != nil {
-		comment = string(canonical(*in.Comment))
+		comment = string(luajson.Canonical(*in.Comment))
 	}
 	self := "0"
 	if allowSelf {
@@ -157,7 +148,7 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 	}
 	res, err := upstash.Strings(decideScript.Run(ctx, s.c,
 		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
-		in.Decision, string(canonical(in.Approver)), comment, luajson.FormatTime(now), self,
+		in.Decision, string(luajson.Canonical(in.Approver)), comment, luajson.FormatTime(now), self,
 		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli()))
 	if err != nil {
 		return Approval{}, fmt.Errorf("decide approval %s: %w", id, err)
@@ -229,7 +220,7 @@ func (s *Store) Deliver(ctx context.Context, e Entry, a Approval) error {
 	if s.deliverer == nil || a.CallbackURL == nil {
 		return nil
 	}
-	body := canonical(Payload{Approval: a, Event: e.event})
+	body := luajson.Canonical(Payload{Approval: a, Event: e.event})
 	attempts := s.deliverer.Deliver(ctx, webhook.Delivery{ID: e.delivery, Event: e.event, URL: *a.CallbackURL, Body: body})
 	args := []any{e.member, "0", s.now().Add(RetryDelay).UnixMilli(), len(attempts)}
 	for i, at := range attempts {
@@ -244,7 +235,7 @@ func (s *Store) Deliver(ctx context.Context, e Entry, a Approval) error {
 		if at.Error != "" {
 			detail["error"] = at.Error
 		}
-		args = append(args, typ, luajson.FormatTime(at.At), string(canonical(detail)))
+		args = append(args, typ, luajson.FormatTime(at.At), string(luajson.Canonical(detail)))
 	}
 	_, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()}, args...)
 	if err != nil {

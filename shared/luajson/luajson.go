@@ -5,7 +5,9 @@
 package luajson
 
 import (
+	"bytes"
 	_ "embed"
+	"encoding/json"
 	"time"
 
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -27,3 +29,14 @@ const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // FormatTime formats t in TimeLayout.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Canonical encodes v as the store keeps JSON: compact, map keys sorted, no
+// HTML escaping. The scripts compare keys and values by their text, so every
+// document they read must be written this way.
+func Canonical(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}

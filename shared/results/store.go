@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -42,20 +41,12 @@ func NewStore(c *upstash.Client, k keys.Schema, now func() time.Time) *Store {
 	return &Store{c: c, keys: k, now: now}
 }
 
-func canonical(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
-
 // Create stores a result for TestResultTTL, unless its test_id is taken.
 func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 	in.finish()
 	res, err := upstash.Strings(createScript.Run(ctx, s.c,
 		[]string{s.keys.TestResult(in.TestID), s.keys.WorkflowResults(in.WorkflowID)},
-		canonical(in.Result), in.TestID.String(), keys.TestResultTTL.Milliseconds(), in.Executed.UnixMilli()))
+		luajson.Canonical(in.Result), in.TestID.String(), keys.TestResultTTL.Milliseconds(), in.Executed.UnixMilli()))
 	if err != nil {
 		return TestResults{}, fmt.Errorf("store result %s: %w", in.TestID, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/luajson"
 )
 
 // saveBody is the body of POST /api/workflow/state. Raw fields tell a field
@@ -131,16 +132,8 @@ func depth(v any) int {
 	return 0
 }
 
-// canonical encodes v as the store keeps JSON: compact, map keys sorted,
-// no HTML escaping. The scripts compare keys by their text, so every
-// document must be written this way.
-func canonical(v any) json.RawMessage {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
+// canonical is luajson.Canonical, as a RawMessage.
+func canonical(v any) json.RawMessage { return luajson.Canonical(v) }
 
 // ParseSave validates the body of POST /api/workflow/state.
 func ParseSave(body saveBody) (Change, error) {

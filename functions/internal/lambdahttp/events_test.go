@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,31 +50,57 @@ func header(out events.APIGatewayProxyResponse, name string) string {
 	return out.Headers[name]
 }
 
+// eventSender sends the sample events of one folder of events/ through
+// invoke, checks each answer's status, request id and contract, and
+// replaces the sample ids with real ones first.
+type eventSender struct {
+	t       *testing.T
+	invoke  func(raw []byte) events.APIGatewayProxyResponse
+	dir     string            // "workflow", "approval", "results"
+	replace map[string]string // sample id to real id
+}
+
+func (s *eventSender) send(name string, want int) events.APIGatewayProxyResponse {
+	t := s.t
+	t.Helper()
+	ev, raw := loadEvent(t, s.dir+"/"+name+".json")
+	for from, to := range s.replace {
+		raw = []byte(strings.ReplaceAll(string(raw), from, to))
+		ev.Path = strings.ReplaceAll(ev.Path, from, to)
+	}
+	out := s.invoke(raw)
+	require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
+	prefix := "sample-" + s.dir + "-"
+	if s.dir == "workflow" {
+		prefix = "sample-"
+	}
+	assert.Equal(t, prefix+name, header(out, "X-Request-Id"), name)
+	target := ev.Path
+	if len(ev.QueryStringParameters) > 0 {
+		q := url.Values{}
+		for k, v := range ev.QueryStringParameters {
+			q.Set(k, v)
+		}
+		target += "?" + q.Encode()
+	}
+	h := http.Header{}
+	for k, v := range out.MultiValueHeaders {
+		h[http.CanonicalHeaderKey(k)] = v
+	}
+	assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
+	return out
+}
+
 // runWorkflowEvents sends the sample events of the workflow function in a
 // realistic order, checks each answer's status and its contract, and
 // returns the answers by event name.
 func runWorkflowEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayProxyResponse, b *upstashtest.Backend) map[string]events.APIGatewayProxyResponse {
 	t.Helper()
 	answers := map[string]events.APIGatewayProxyResponse{}
+	s := &eventSender{t: t, invoke: invoke, dir: "workflow"}
 	send := func(name string, want int) events.APIGatewayProxyResponse {
 		t.Helper()
-		ev, raw := loadEvent(t, "workflow/"+name+".json")
-		out := invoke(raw)
-		require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
-		assert.Equal(t, "sample-"+name, header(out, "X-Request-Id"), name)
-		target := ev.Path
-		if len(ev.QueryStringParameters) > 0 {
-			q := make([]string, 0)
-			for k, v := range ev.QueryStringParameters {
-				q = append(q, k+"="+v)
-			}
-			target += "?" + joinAmp(q)
-		}
-		h := http.Header{}
-		for k, v := range out.MultiValueHeaders {
-			h[http.CanonicalHeaderKey(k)] = v
-		}
-		assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
+		out := s.send(name, want)
 		answers[name] = out
 		return out
 	}
@@ -106,36 +133,13 @@ const sampleApprovalID = "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"
 // order, for workflow ABC-123456, which must exist.
 func runApprovalEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayProxyResponse) {
 	t.Helper()
-	var id string
-	send := func(name string, want int) events.APIGatewayProxyResponse {
-		t.Helper()
-		ev, raw := loadEvent(t, "approval/"+name+".json")
-		if id != "" {
-			raw = []byte(strings.ReplaceAll(string(raw), sampleApprovalID, id))
-			ev.Path = strings.ReplaceAll(ev.Path, sampleApprovalID, id)
-		}
-		out := invoke(raw)
-		require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
-		assert.Equal(t, "sample-approval-"+name, header(out, "X-Request-Id"), name)
-		target := ev.Path
-		if len(ev.QueryStringParameters) > 0 {
-			var q []string
-			for k, v := range ev.QueryStringParameters {
-				q = append(q, k+"="+v)
-			}
-			target += "?" + joinAmp(q)
-		}
-		h := http.Header{}
-		for k, v := range out.MultiValueHeaders {
-			h[http.CanonicalHeaderKey(k)] = v
-		}
-		assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
-		return out
-	}
+	s := &eventSender{t: t, invoke: invoke, dir: "approval", replace: map[string]string{}}
+	send := s.send
 	created := send("create", 201)
 	var a map[string]any
 	require.NoError(t, json.Unmarshal([]byte(created.Body), &a))
-	id = a["approval_id"].(string)
+	id := a["approval_id"].(string)
+	s.replace[sampleApprovalID] = id
 	replay := send("create", 201)
 	assert.Equal(t, created.Body, replay.Body, "the Idempotency-Key replays the first answer")
 	send("get", 200)
@@ -147,17 +151,6 @@ func runApprovalEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayPr
 	for _, typ := range []string{`"created"`, `"decided"`, `"webhook_failed"`} {
 		assert.Contains(t, audit.Body, typ, "nobody listens on localhost:5678, so the webhook failed and waits in the outbox")
 	}
-}
-
-func joinAmp(q []string) string {
-	out := ""
-	for i, s := range q {
-		if i > 0 {
-			out += "&"
-		}
-		out += s
-	}
-	return out
 }
 
 // TestWorkflowEventsInProcess feeds events/workflow/*.json through the same
@@ -188,27 +181,7 @@ func TestWorkflowEventsInProcess(t *testing.T) {
 // runResultsEvents sends the sample events of the results function.
 func runResultsEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayProxyResponse) {
 	t.Helper()
-	send := func(name string, want int) events.APIGatewayProxyResponse {
-		t.Helper()
-		ev, raw := loadEvent(t, "results/"+name+".json")
-		out := invoke(raw)
-		require.Equal(t, want, out.StatusCode, "%s: %s", name, out.Body)
-		assert.Equal(t, "sample-results-"+name, header(out, "X-Request-Id"), name)
-		target := ev.Path
-		if len(ev.QueryStringParameters) > 0 {
-			var q []string
-			for k, v := range ev.QueryStringParameters {
-				q = append(q, k+"="+v)
-			}
-			target += "?" + joinAmp(q)
-		}
-		h := http.Header{}
-		for k, v := range out.MultiValueHeaders {
-			h[http.CanonicalHeaderKey(k)] = v
-		}
-		assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
-		return out
-	}
+	send := (&eventSender{t: t, invoke: invoke, dir: "results"}).send
 	send("store-json", 201)
 	send("store-json", 409)
 	junit := send("store-junit", 201)
