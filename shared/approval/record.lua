@@ -2,7 +2,8 @@
 -- the outbox, or moves its next attempt on.
 --
 -- KEYS: 1 audit, 2 outbox.
--- ARGV: 1 outbox member, 2 delivered ("1" or "0"), 3 next attempt ms,
+-- ARGV: 1 outbox member, 2 "1" (delivered), "0" (try again at ARGV[3]) or
+--       "giveup" (take it out undelivered), 3 next attempt ms,
 --       4 number of attempts, then per attempt: type, at, detail (JSON).
 -- Returns the number of audit events written.
 
@@ -14,7 +15,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     written = written + 1
   end
 end
-if ARGV[2] == '1' then
+if ARGV[2] == '1' or ARGV[2] == 'giveup' then
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
   redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])

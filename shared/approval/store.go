@@ -30,10 +30,13 @@ var (
 	decideLua string
 	//go:embed record.lua
 	recordLua string
+	//go:embed expire.lua
+	expireLua string
 
 	createScript = luajson.Script(createLua)
 	decideScript = luajson.Script(decideLua)
 	recordScript = luajson.Script(recordLua)
+	expireScript = luajson.Script(expireLua)
 )
 
 // RetryDelay is how long an undelivered webhook waits in the outbox before
@@ -206,7 +209,7 @@ func ParseEntry(member string) (Entry, error) {
 func (s *Store) deliver(ctx context.Context, member string, a Approval) {
 	e, err := ParseEntry(member)
 	if err == nil {
-		err = s.Deliver(ctx, e, a)
+		_, err = s.Deliver(ctx, e, a, s.now().Add(RetryDelay))
 	}
 	if err != nil {
 		s.log.Error("webhook delivery not recorded; the sweeper will retry it", "approval_id", a.ApprovalID, "error", err)
@@ -215,14 +218,14 @@ func (s *Store) deliver(ctx context.Context, member string, a Approval) {
 
 // Deliver sends the webhook of an outbox Entry for the approval, within the
 // deliverer's budget, and records each attempt in the audit trail, taking
-// the Entry out of the outbox or moving its next attempt on.
-func (s *Store) Deliver(ctx context.Context, e Entry, a Approval) error {
+// the Entry out of the outbox or moving its next attempt to retryAt.
+func (s *Store) Deliver(ctx context.Context, e Entry, a Approval, retryAt time.Time) (bool, error) {
 	if s.deliverer == nil || a.CallbackURL == nil {
-		return nil
+		return false, nil
 	}
 	body := luajson.Canonical(Payload{Approval: a, Event: e.event})
 	attempts := s.deliverer.Deliver(ctx, webhook.Delivery{ID: e.delivery, Event: e.event, URL: *a.CallbackURL, Body: body})
-	args := []any{e.member, "0", s.now().Add(RetryDelay).UnixMilli(), len(attempts)}
+	args := []any{e.member, "0", retryAt.UnixMilli(), len(attempts)}
 	for i, at := range attempts {
 		typ := "webhook_failed"
 		if at.Delivered {
@@ -239,9 +242,102 @@ func (s *Store) Deliver(ctx context.Context, e Entry, a Approval) error {
 	}
 	_, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()}, args...)
 	if err != nil {
-		return fmt.Errorf("record webhook of approval %s: %w", e.approval, err)
+		return false, fmt.Errorf("record webhook of approval %s: %w", e.approval, err)
 	}
-	return nil
+	return args[1] == "1", nil
+}
+
+// ExpireDue expires up to limit pending approvals whose expires_at is not
+// after now, and queues their approval.expired webhooks. It returns how
+// many it expired, and whether more may be due.
+func (s *Store) ExpireDue(ctx context.Context, limit int) (int, bool, error) {
+	now := s.now()
+	ids, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.PendingApprovals(), "-inf", now.UnixMilli(), "LIMIT", 0, limit))
+	if err != nil || len(ids) == 0 {
+		return 0, false, err
+	}
+	ks := []string{s.keys.PendingApprovals(), s.keys.Outbox()}
+	args := []any{luajson.FormatTime(now), now.UnixMilli(), s.retention.Milliseconds()}
+	for _, raw := range ids {
+		id, err := keys.ParseApprovalID(raw)
+		if err != nil {
+			// Not an id this service wrote: drop it from the index.
+			_, _ = s.c.Do(ctx, "ZREM", s.keys.PendingApprovals(), raw)
+			continue
+		}
+		ks = append(ks, s.keys.Approval(id), s.keys.Audit(id))
+		args = append(args, id.String(), uuid.NewString())
+	}
+	n, err := upstash.Int64(expireScript.Run(ctx, s.c, ks, args...))
+	if err != nil {
+		return 0, false, fmt.Errorf("expire approvals: %w", err)
+	}
+	return int(n), len(ids) == limit, nil
+}
+
+// OutboxGiveUp is how long an undelivered webhook is retried.
+const OutboxGiveUp = 24 * time.Hour
+
+// Backoff is the wait before the next try of a webhook first tried age
+// ago: half its age, from RetryDelay up to an hour.
+func Backoff(age time.Duration) time.Duration {
+	return min(max(age/2, RetryDelay), time.Hour)
+}
+
+// DeliveryReport counts what DeliverDue did.
+type DeliveryReport struct {
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+	GaveUp    int `json:"gave_up"`
+	Dropped   int `json:"dropped"` // their approval is gone
+}
+
+// DeliverDue tries up to limit outbox entries that are due, with backoff,
+// and gives up on those first tried more than OutboxGiveUp ago.
+func (s *Store) DeliverDue(ctx context.Context, limit int) (DeliveryReport, error) {
+	var rep DeliveryReport
+	now := s.now()
+	members, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.Outbox(), "-inf", now.UnixMilli(), "LIMIT", 0, limit))
+	if err != nil {
+		return rep, fmt.Errorf("read the outbox: %w", err)
+	}
+	for _, m := range members {
+		e, err := ParseEntry(m)
+		if err != nil {
+			_, _ = s.c.Do(ctx, "ZREM", s.keys.Outbox(), m)
+			rep.Dropped++
+			continue
+		}
+		age := now.Sub(time.UnixMilli(e.first))
+		if age > OutboxGiveUp {
+			detail := luajson.Canonical(map[string]any{"delivery_id": e.delivery, "event": e.event, "error": "gave up after 24 hours"})
+			if _, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()},
+				e.member, "giveup", 0, 1, "webhook_failed", luajson.FormatTime(now), string(detail)); err != nil {
+				return rep, fmt.Errorf("give up on webhook of approval %s: %w", e.approval, err)
+			}
+			rep.GaveUp++
+			continue
+		}
+		a, err := s.Get(ctx, e.approval)
+		if apperr.KindOf(err) == apperr.NotFound {
+			_, _ = s.c.Do(ctx, "ZREM", s.keys.Outbox(), m)
+			rep.Dropped++
+			continue
+		}
+		if err != nil {
+			return rep, err
+		}
+		ok, err := s.Deliver(ctx, e, a, now.Add(Backoff(age)))
+		if err != nil {
+			return rep, err
+		}
+		if ok {
+			rep.Delivered++
+		} else {
+			rep.Failed++
+		}
+	}
+	return rep, nil
 }
 
 // Page is one page of approvals.
