@@ -9,7 +9,7 @@ MODULES     := shared functions
 FUZZTIME    ?= 10s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-race cover bench build lint fuzz clean
+.PHONY: help run test test-race cover bench build lint fuzz backup restore clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ lint: ## gofmt and go vet
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	scripts/fuzz.sh $(FUZZTIME)
+
+backup: ## back the store up to DEST (a folder or s3://bucket/prefix; default .data/backups) and print the path
+	@$(GO) run ./functions/sweeper backup $(or $(DEST),.data/backups)
+
+restore: ## restore FROM (a file or s3://bucket/key); FORCE=1 overwrites existing keys, DRY_RUN=1 writes nothing
+	@test -n "$(FROM)" || { echo "usage: make restore FROM=<file|s3://bucket/key> [FORCE=1] [DRY_RUN=1]"; exit 2; }
+	@FORCE=$(FORCE) DRY_RUN=$(DRY_RUN) $(GO) run ./functions/sweeper restore $(FROM)
 
 clean: ## remove build output
 	rm -rf build scripts/upstash-sdk-check/node_modules

@@ -20,9 +20,11 @@ type Config struct {
 	RESTToken string // LOCAL_REST_TOKEN
 	APIKey    string // API_KEY
 	// WebhookSecret signs approval webhooks (WEBHOOK_SECRET).
-	WebhookSecret string
-	DataDir       string        // DATA_DIR
-	SweepInterval time.Duration // SWEEP_INTERVAL
+	WebhookSecret  string
+	DataDir        string        // DATA_DIR
+	SweepInterval  time.Duration // SWEEP_INTERVAL
+	BackupDir      string        // BACKUP_DIR, default DATA_DIR/backups
+	BackupInterval time.Duration // BACKUP_INTERVAL, default 1h
 	// Approvals are the approval settings; ALLOW_INSECURE_CALLBACKS defaults
 	// to true here, so that approvals may call back to http://localhost.
 	Approvals    config.Approvals
@@ -42,19 +44,20 @@ type Config struct {
 func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	e := config.NewEnv(lookup)
 	c := Config{
-		Addr:          e.String("LOCAL_ADDR", "127.0.0.1:3000"),
-		RESTAddr:      e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
-		RESTToken:     e.String("LOCAL_REST_TOKEN", ""),
-		APIKey:        e.String("API_KEY", ""),
-		WebhookSecret: e.String("WEBHOOK_SECRET", ""),
-		DataDir:       e.String("DATA_DIR", "./.data"),
-		SweepInterval: e.Duration("SWEEP_INTERVAL", 60*time.Second),
-		Approvals:     config.ReadApprovals(e, true),
-		RedisURL:      e.String("REDIS_URL", ""),
-		UpstashURL:    e.String("UPSTASH_REDIS_REST_URL", ""),
-		UpstashToken:  e.String("UPSTASH_REDIS_REST_TOKEN", ""),
-		KeyPrefix:     e.String("KEY_PREFIX", ""),
-		LogLevel:      e.String("LOG_LEVEL", "info"),
+		Addr:           e.String("LOCAL_ADDR", "127.0.0.1:3000"),
+		RESTAddr:       e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
+		RESTToken:      e.String("LOCAL_REST_TOKEN", ""),
+		APIKey:         e.String("API_KEY", ""),
+		WebhookSecret:  e.String("WEBHOOK_SECRET", ""),
+		DataDir:        e.String("DATA_DIR", "./.data"),
+		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
+		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
+		Approvals:      config.ReadApprovals(e, true),
+		RedisURL:       e.String("REDIS_URL", ""),
+		UpstashURL:     e.String("UPSTASH_REDIS_REST_URL", ""),
+		UpstashToken:   e.String("UPSTASH_REDIS_REST_TOKEN", ""),
+		KeyPrefix:      e.String("KEY_PREFIX", ""),
+		LogLevel:       e.String("LOG_LEVEL", "info"),
 	}
 	if c.UpstashURL != "" && c.UpstashToken == "" {
 		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))
@@ -69,6 +72,7 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	c.Approvals.WebhookSecret = c.WebhookSecret
+	c.BackupDir = config.NewEnv(lookup).String("BACKUP_DIR", filepath.Join(c.DataDir, "backups"))
 	return c, nil
 }
 

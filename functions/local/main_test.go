@@ -260,3 +260,35 @@ func TestSignalsStopTheBinary(t *testing.T) {
 		})
 	}
 }
+
+func TestDataSurvivesARestart(t *testing.T) {
+	env := testEnv(t, map[string]string{"SWEEP_INTERVAL": "50ms", "BACKUP_INTERVAL": "100ms"})
+	s, cfg, _ := startStack(t, env)
+	_, err := s.Client.Do(context.Background(), "SET", "ai_rails_workflow_ABC-123456", `{"workflow_id":"ABC-123456"}`, "PX", 600000)
+	require.NoError(t, err)
+	_, err = s.Client.Do(context.Background(), "ZADD", "ai_rails_index_workflows", 1, "GON-000001")
+	require.NoError(t, err)
+
+	// The sweeper runs on its own: the entry of a key that is gone is pruned.
+	require.Eventually(t, func() bool {
+		n, _ := upstash.Int64(s.Client.Do(context.Background(), "ZCARD", "ai_rails_index_workflows"))
+		return n == 0
+	}, 5*time.Second, 20*time.Millisecond)
+	// And backups appear.
+	require.Eventually(t, func() bool {
+		files, _ := filepath.Glob(filepath.Join(cfg.BackupDir, "*", "*", "*", "*.jsonl.gz"))
+		return len(files) > 0
+	}, 5*time.Second, 20*time.Millisecond)
+
+	require.NoError(t, s.Shutdown(context.Background()))
+	_, err = os.Stat(filepath.Join(cfg.DataDir, SnapshotName))
+	require.NoError(t, err, "a snapshot on shutdown")
+
+	again, _, banner := startStack(t, env)
+	v, err := upstash.String(again.Client.Do(context.Background(), "GET", "ai_rails_workflow_ABC-123456"))
+	require.NoError(t, err)
+	assert.Equal(t, `{"workflow_id":"ABC-123456"}`, v, "restored on start")
+	ttl, _ := upstash.Int64(again.Client.Do(context.Background(), "PTTL", "ai_rails_workflow_ABC-123456"))
+	assert.Greater(t, ttl, int64(500000), "with its TTL")
+	assert.Contains(t, banner, "restored")
+}

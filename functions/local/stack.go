@@ -8,13 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -22,6 +26,7 @@ import (
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -40,11 +45,26 @@ type Stack struct {
 	rest    *restserver.Server
 	mini    *miniredis.Miniredis
 	errc    chan error
+
+	cfg     Config
+	keys    keys.Schema
+	log     *slog.Logger
+	sweeper *sweep.Sweeper
+	stop    context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
+	downErr error
+	// Restored is what the start restored from the last snapshot.
+	Restored backup.Summary
 }
+
+// SnapshotName is the embedded store's snapshot in DATA_DIR, written on
+// shutdown and restored on start, in the backup format.
+const SnapshotName = "snapshot.jsonl.gz"
 
 // Start brings the stack up and prints how to reach it to out.
 func Start(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (*Stack, error) {
-	s := &Stack{errc: make(chan error, 2)}
+	s := &Stack{errc: make(chan error, 2), cfg: cfg, log: logger, done: make(chan struct{})}
 	if err := s.start(ctx, cfg, logger); err != nil {
 		_ = s.Shutdown(context.Background())
 		return nil, err
@@ -100,14 +120,81 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	if s.Store == "upstash" {
 		backend = health.BackendUpstash
 	}
+	s.keys = schema
+	if s.mini != nil {
+		if err := s.restoreSnapshot(ctx); err != nil {
+			return err
+		}
+	}
+	approvals := api.NewApprovals(cfg.Approvals, cfg.WebhookSecret, nil)
+	s.sweeper = sweep.New(s.Client, schema,
+		approval.NewStore(s.Client, schema, approval.Config{Retention: approvals.Retention, Deliverer: approvals.Deliverer, Logger: logger}),
+		nil, logger, nil)
 	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters,
-		Approvals: api.NewApprovals(cfg.Approvals, cfg.WebhookSecret, nil)},
+		Approvals: approvals},
 		workflow.Mount, lock.Mount, approval.Mount, results.Mount, serveOpenAPI)
 	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
 	if err != nil {
 		return fmt.Errorf("LOCAL_ADDR: %w", err)
 	}
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.background(bg)
 	return nil
+}
+
+// background sweeps every SWEEP_INTERVAL and backs up every
+// BACKUP_INTERVAL, until ctx ends.
+func (s *Stack) background(ctx context.Context) {
+	defer close(s.done)
+	sweepT := time.NewTicker(s.cfg.SweepInterval)
+	backupT := time.NewTicker(s.cfg.BackupInterval)
+	defer sweepT.Stop()
+	defer backupT.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweepT.C:
+			if _, err := s.sweeper.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("local sweep", "error", err)
+			}
+		case <-backupT.C:
+			if m, err := backup.Backup(ctx, s.Client, s.keys, backup.Dir(s.cfg.BackupDir), nil); err != nil {
+				s.log.Error("local backup", "error", err)
+			} else {
+				s.log.Info("local backup written", "location", m.Location, "keys", m.Keys)
+			}
+		}
+	}
+}
+
+func (s *Stack) snapshotPath() string { return filepath.Join(s.cfg.DataDir, SnapshotName) }
+
+// restoreSnapshot loads the last snapshot into the empty embedded store.
+func (s *Stack) restoreSnapshot(ctx context.Context) error {
+	path := s.snapshotPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	sum, err := backup.Restore(ctx, s.Client, open, backup.RestoreOptions{Force: true})
+	if err != nil {
+		return fmt.Errorf("restore the snapshot %s: %w (move it away to start empty)", path, err)
+	}
+	s.Restored = sum
+	s.log.Info("snapshot restored", "path", path, "summary", sum.String())
+	return nil
+}
+
+// snapshot writes the embedded store to DATA_DIR, replacing the last one
+// only once the new one is complete.
+func (s *Stack) snapshot(ctx context.Context) error {
+	_, err := backup.Dir(s.cfg.DataDir).Put(ctx, SnapshotName, func(w io.Writer) error {
+		_, err := backup.Dump(ctx, s.Client, s.keys, w, nil)
+		return err
+	})
+	return err
 }
 
 // serveOpenAPI mounts GET /api/openapi.json, which only the local stack
@@ -134,12 +221,29 @@ func (s *Stack) serve(addr string, h http.Handler) (*http.Server, string, error)
 // Err delivers a server's failure.
 func (s *Stack) Err() <-chan error { return s.errc }
 
-// Shutdown stops the API first, then the REST endpoint and the store, letting
+// Shutdown stops the API and the background work first, snapshots the
+// embedded store, then stops the REST endpoint and the store, letting
 // requests in flight finish until ctx ends.
 func (s *Stack) Shutdown(ctx context.Context) error {
+	s.once.Do(func() { s.downErr = s.shutdown(ctx) })
+	return s.downErr
+}
+
+func (s *Stack) shutdown(ctx context.Context) error {
 	var errs []error
 	if s.apiSrv != nil {
 		errs = append(errs, s.apiSrv.Shutdown(ctx))
+	}
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+		if s.mini != nil {
+			if err := s.snapshot(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("snapshot: %w", err))
+			} else {
+				s.log.Info("snapshot written", "path", s.snapshotPath())
+			}
+		}
 	}
 	if s.rest != nil {
 		errs = append(errs, s.rest.Close())
@@ -171,7 +275,10 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 		fmt.Fprintf(&b, "  REST token     %s\n", cfg.RESTToken)
 	}
 	fmt.Fprintf(&b, "  webhook secret %s\n", cfg.WebhookSecret)
-	fmt.Fprintf(&b, "  data           %s\n", cfg.DataDir)
+	fmt.Fprintf(&b, "  data           %s (backups every %s in %s; sweep every %s)\n", cfg.DataDir, cfg.BackupInterval, cfg.BackupDir, cfg.SweepInterval)
+	if s.Restored.Keys > 0 {
+		fmt.Fprintf(&b, "  restored       %s from %s\n", s.Restored, s.snapshotPath())
+	}
 	if len(cfg.Generated) > 0 {
 		fmt.Fprintf(&b, "  (%s generated and kept in %s/secrets.json)\n", strings.Join(cfg.Generated, ", "), cfg.DataDir)
 	}

@@ -119,7 +119,7 @@ func TestRoundTrip(t *testing.T) {
 					var s3c *s3.Client
 					if dest == "s3" {
 						s3c = fakeS3(t)
-						d = backup.S3{Client: s3c, Bucket: "backups", Prefix: "prod"}
+						d = backup.S3{Client: s3c, Bucket: "backups", Prefix: "prod/backups"}
 					}
 					at := time.Date(2026, 11, 26, 10, 4, 5, 0, time.UTC)
 					m, err := backup.Backup(ctx, src, keys.Default(), d, func() time.Time { return at })
@@ -130,7 +130,7 @@ func TestRoundTrip(t *testing.T) {
 					if dest == "s3" {
 						assert.Equal(t, "s3://backups/prod/backups/2026/11/26/100405Z.jsonl.gz", m.Location)
 					} else {
-						assert.True(t, strings.HasSuffix(m.Location, filepath.FromSlash("backups/2026/11/26/100405Z.jsonl.gz")), m.Location)
+						assert.True(t, strings.HasSuffix(m.Location, filepath.FromSlash("2026/11/26/100405Z.jsonl.gz")), m.Location)
 						_, err := os.Stat(strings.TrimSuffix(m.Location, ".jsonl.gz") + ".manifest.json")
 						assert.NoError(t, err)
 					}

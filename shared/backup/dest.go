@@ -26,9 +26,12 @@ type Dest interface {
 	Put(ctx context.Context, name string, fn func(io.Writer) error) (string, error)
 }
 
-// ObjectName is a backup's name: backups/{yyyy}/{mm}/{dd}/{hhmmss}Z.jsonl.gz.
+// ObjectName is a backup's name under its destination:
+// {yyyy}/{mm}/{dd}/{hhmmss}Z.jsonl.gz. Destinations add the "backups"
+// folder or prefix: BACKUP_DIR defaults to DATA_DIR/backups, and
+// BACKUP_PREFIX to "backups".
 func ObjectName(at time.Time) string {
-	return at.UTC().Format("backups/2006/01/02/150405Z") + ".jsonl.gz"
+	return at.UTC().Format("2006/01/02/150405Z") + ".jsonl.gz"
 }
 
 // Backup dumps the store into dest and writes the manifest beside it.

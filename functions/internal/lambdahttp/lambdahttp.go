@@ -41,7 +41,18 @@ type Function struct {
 // Handler builds the function's API from the environment. Logs and EMF
 // metric lines go to out.
 func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Writer, fn Function) (http.Handler, error) {
-	function, mounts := fn.Name, fn.Mounts
+	d, err := Setup(ctx, lookup, out, fn)
+	if err != nil {
+		return nil, err
+	}
+	return api.Handler(d, fn.Mounts...), nil
+}
+
+// Setup reads the configuration and builds what a function uses: the store
+// client (its token from Secrets Manager in AWS), the key schema, the
+// logger, the metric counters and, for webhooks, the signing secret.
+func Setup(ctx context.Context, lookup func(string) (string, bool), out io.Writer, fn Function) (api.Deps, error) {
+	function := fn.Name
 	env := config.NewEnv(lookup)
 	st := config.ReadStore(env)
 	ap := config.ReadApprovals(env, false)
@@ -52,46 +63,46 @@ func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Wri
 	flushEvery := env.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second)
 	function = env.String("AWS_LAMBDA_FUNCTION_NAME", function)
 	if err := env.Err(); err != nil {
-		return nil, err
+		return api.Deps{}, err
 	}
 	logger, err := observe.NewLogger(out, level)
 	if err != nil {
-		return nil, err
+		return api.Deps{}, err
 	}
 	token, secret := st.Token, ap.WebhookSecret
 	if st.TokenSecretARN != "" || (fn.Webhooks && ap.WebhookSecretARN != "") {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("load AWS config: %w", err)
+			return api.Deps{}, fmt.Errorf("load AWS config: %w", err)
 		}
 		sm := secretsmanager.NewFromConfig(awsCfg)
 		if st.TokenSecretARN != "" {
 			if token, err = awssecrets.Fetch(ctx, sm, st.TokenSecretARN, "token"); err != nil {
-				return nil, err
+				return api.Deps{}, err
 			}
 		}
 		if fn.Webhooks && ap.WebhookSecretARN != "" {
 			if secret, err = awssecrets.Fetch(ctx, sm, ap.WebhookSecretARN, "secret"); err != nil {
-				return nil, err
+				return api.Deps{}, err
 			}
 		}
 	}
 	schema, err := keys.New(st.KeyPrefix)
 	if err != nil {
-		return nil, err
+		return api.Deps{}, err
 	}
 	counters := metrics.NewCounters(schema, nil, flushEvery)
 	opts := upstash.Options{URL: st.URL, Token: token, Logger: logger}
 	metrics.Instrument(&opts, counters)
 	client, err := upstash.New(opts)
 	if err != nil {
-		return nil, err
+		return api.Deps{}, err
 	}
-	return api.Handler(api.Deps{
+	return api.Deps{
 		Store: client, Keys: schema, Logger: logger, Backend: backendOf(st.URL),
 		APIKey: env.String("API_KEY", ""), Metrics: counters, Function: function, EMF: out,
 		Approvals: api.NewApprovals(ap, secret, nil),
-	}, mounts...), nil
+	}, nil
 }
 
 // backendOf names the store for health: a loopback endpoint is the local

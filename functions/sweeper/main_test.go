@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/sweep"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+)
+
+var ctx = context.Background()
+
+func envFor(b *upstashtest.Backend, extra map[string]string) func(string) (string, bool) {
+	m := map[string]string{"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
+		"WEBHOOK_SECRET": "s", "ALLOW_INSECURE_CALLBACKS": "true", "LOG_LEVEL": "error"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return config.MapLookup(m)
+}
+
+func TestCLIBackupAndRestore(t *testing.T) {
+	from, to := upstashtest.Real(t), upstashtest.Mini(t)
+	src := from.Client(t, upstash.Options{})
+	for _, cmd := range [][]any{{"SET", "ai_rails_a", "1", "PX", 600000}, {"HSET", "ai_rails_h", "f", "v"}, {"SADD", "ai_rails_s", "m"}} {
+		_, err := src.Do(ctx, cmd...)
+		require.NoError(t, err)
+	}
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	require.NoError(t, cli(ctx, []string{"backup", dir}, envFor(from, nil), &out, &errOut), errOut.String())
+	loc := strings.TrimSpace(out.String())
+	assert.True(t, strings.HasPrefix(loc, dir), loc)
+	_, err := os.Stat(loc)
+	require.NoError(t, err)
+
+	out.Reset()
+	require.NoError(t, cli(ctx, []string{"restore", loc}, envFor(to, map[string]string{"DRY_RUN": "1"}), &out, &errOut))
+	assert.Equal(t, "dry run: 3 keys: 3 restored, 0 skipped as expired, 0 skipped as existing\n", out.String())
+	dst := to.Client(t, upstash.Options{})
+	n, _ := upstash.Int64(dst.Do(ctx, "DBSIZE"))
+	assert.Zero(t, n)
+
+	out.Reset()
+	require.NoError(t, cli(ctx, []string{"restore", loc}, envFor(to, nil), &out, &errOut))
+	assert.Equal(t, "3 keys: 3 restored, 0 skipped as expired, 0 skipped as existing\n", out.String())
+	out.Reset()
+	require.NoError(t, cli(ctx, []string{"restore", loc}, envFor(to, nil), &out, &errOut))
+	assert.Equal(t, "3 keys: 0 restored, 0 skipped as expired, 3 skipped as existing\n", out.String())
+	out.Reset()
+	require.NoError(t, cli(ctx, []string{"restore", loc}, envFor(to, map[string]string{"FORCE": "1"}), &out, &errOut))
+	assert.Equal(t, "3 keys: 3 restored, 0 skipped as expired, 0 skipped as existing\n", out.String())
+	v, _ := upstash.String(dst.Do(ctx, "GET", "ai_rails_a"))
+	assert.Equal(t, "1", v)
+
+	// A corrupt file is refused, and the summary says nothing was restored.
+	bad := filepath.Join(dir, "bad.jsonl.gz")
+	require.NoError(t, os.WriteFile(bad, []byte("not gzip"), 0o600))
+	out.Reset()
+	err = cli(ctx, []string{"restore", bad}, envFor(to, nil), &out, &errOut)
+	assert.ErrorContains(t, err, "corrupt")
+	assert.Contains(t, out.String(), "0 restored")
+
+	assert.Error(t, cli(ctx, nil, envFor(to, nil), &out, &errOut))
+	assert.Error(t, cli(ctx, []string{"backup"}, envFor(to, nil), &out, &errOut))
+}
+
+func TestCLIDefaultsToTheLocalStack(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets.json"), []byte(`{"rest_token":"tok","webhook_secret":"ws"}`), 0o600))
+	look := localDefaults(config.MapLookup(map[string]string{"DATA_DIR": dir, "LOCAL_REST_ADDR": "127.0.0.1:9999"}))
+	for k, want := range map[string]string{"UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9999", "UPSTASH_REDIS_REST_TOKEN": "tok", "WEBHOOK_SECRET": "ws"} {
+		v, _ := look(k)
+		assert.Equal(t, want, v, k)
+	}
+	set := localDefaults(config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x.upstash.io"}))
+	_, ok := set("UPSTASH_REDIS_REST_TOKEN")
+	assert.False(t, ok, "a configured store is used as it is")
+}
+
+func TestScheduledEvents(t *testing.T) {
+	b := upstashtest.Mini(t)
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	t.Setenv("AWS_CA_BUNDLE", "")
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("eu-west-1"),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")))
+	require.NoError(t, err)
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(srv.URL); o.UsePathStyle = true })
+	_, err = s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("ai-rails-backups")})
+	require.NoError(t, err)
+
+	tk, err := newTasks(ctx, envFor(b, map[string]string{"BACKUP_BUCKET": "ai-rails-backups", "BACKUP_PREFIX": "prod/backups"}), &bytes.Buffer{}, true)
+	require.NoError(t, err)
+	tk.s3 = s3c
+
+	read := func(name string) json.RawMessage {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "events", "sweeper", name))
+		require.NoError(t, err)
+		return raw
+	}
+	out, err := tk.handle(ctx, read("sweep.json"))
+	require.NoError(t, err)
+	assert.IsType(t, sweep.Report{}, out)
+
+	_, err = b.Client(t, upstash.Options{}).Do(ctx, "SET", "ai_rails_x", "1")
+	require.NoError(t, err)
+	out, err = tk.handle(ctx, read("backup.json"))
+	require.NoError(t, err)
+	m, _ := json.Marshal(out)
+	assert.Contains(t, string(m), `"location":"s3://ai-rails-backups/prod/backups/`)
+	assert.Contains(t, string(m), `"keys":1`)
+
+	_, err = tk.handle(ctx, json.RawMessage(`{"task":"dance"}`))
+	assert.ErrorContains(t, err, "want sweep or backup")
+	_, err = tk.handle(ctx, json.RawMessage(`nope`))
+	assert.Error(t, err)
+}
