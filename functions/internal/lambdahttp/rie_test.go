@@ -150,6 +150,27 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 		})
 	}
 
+	t.Run("sweeper", func(t *testing.T) {
+		dir := filepath.Join(bin, "sweeper")
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		bootstrap := filepath.Join(dir, "bootstrap")
+		goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./sweeper")
+		url, _ := startRIE(t, rie, bootstrap, []string{
+			"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
+			"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret,
+		})
+		ev, err := os.ReadFile(filepath.Join(root, "..", "events", "sweeper", "sweep.json"))
+		require.NoError(t, err)
+		resp, err := http.Post(url, "application/json", bytes.NewReader(ev))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var rep map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
+		assert.Equal(t, false, rep["skipped"], "%v", rep)
+		assert.Contains(t, rep, "expired")
+		assert.Contains(t, rep, "pruned")
+	})
+
 	t.Run("bad configuration fails the init", func(t *testing.T) {
 		bootstrap := filepath.Join(bin, "workflow", "bootstrap")
 		url, logs := startRIE(t, rie, bootstrap, []string{"UPSTASH_REDIS_REST_URL=", "UPSTASH_REDIS_REST_TOKEN=", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"})
