@@ -142,7 +142,7 @@ type Approvals struct {
 	AllowSelfApproval      bool          // ALLOW_SELF_APPROVAL, default false
 	RetentionHours         int           // APPROVAL_RETENTION_HOURS, default 168
 	WebhookSecret          string        // WEBHOOK_SECRET, locally
-	WebhookSecretARN       string        // WEBHOOK_SECRET_ARN, in AWS
+	WebhookSecretARN       string        // WEBHOOK_SECRET_SECRET_ARN, in AWS
 	AllowInsecureCallbacks bool          // ALLOW_INSECURE_CALLBACKS
 	CallbackHostAllowlist  []string      // CALLBACK_HOST_ALLOWLIST, comma-separated host suffixes
 	WebhookBudget          time.Duration // WEBHOOK_BUDGET, default 2s
@@ -155,7 +155,7 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 		AllowSelfApproval:      e.Bool("ALLOW_SELF_APPROVAL", false),
 		RetentionHours:         e.Int("APPROVAL_RETENTION_HOURS", 168, 1, 24*365),
 		WebhookSecret:          e.String("WEBHOOK_SECRET", ""),
-		WebhookSecretARN:       e.String("WEBHOOK_SECRET_ARN", ""),
+		WebhookSecretARN:       e.String("WEBHOOK_SECRET_SECRET_ARN", ""),
 		AllowInsecureCallbacks: e.Bool("ALLOW_INSECURE_CALLBACKS", insecureDefault),
 		WebhookBudget:          e.Duration("WEBHOOK_BUDGET", 2*time.Second),
 	}

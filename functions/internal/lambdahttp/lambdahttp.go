@@ -34,7 +34,7 @@ type Function struct {
 	Name   string
 	Mounts []api.Mount
 	// Webhooks is true for a function that sends approval webhooks, which
-	// then needs WEBHOOK_SECRET_ARN (or WEBHOOK_SECRET under sam local).
+	// then needs WEBHOOK_SECRET_SECRET_ARN (or WEBHOOK_SECRET under sam local).
 	Webhooks bool
 }
 
@@ -57,7 +57,7 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), out io.Write
 	st := config.ReadStore(env)
 	ap := config.ReadApprovals(env, false)
 	if fn.Webhooks && ap.WebhookSecret == "" && ap.WebhookSecretARN == "" {
-		env.Fail(errors.New("set WEBHOOK_SECRET_ARN (in AWS) or WEBHOOK_SECRET (locally): approval webhooks are signed"))
+		env.Fail(errors.New("set WEBHOOK_SECRET_SECRET_ARN (in AWS) or WEBHOOK_SECRET (locally): approval webhooks are signed"))
 	}
 	level := env.String("LOG_LEVEL", "info")
 	flushEvery := env.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second)
