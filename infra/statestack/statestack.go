@@ -1,0 +1,379 @@
+// Package statestack is the AWS CDK stack of the state service: four Lambda
+// functions behind an API Gateway REST API with an API key and a usage plan,
+// EventBridge schedules for the sweeper, the S3 backup bucket, the secrets,
+// alarms and a dashboard.
+package statestack
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// StateStackProps are the stack's settings. Zero fields take the CDK
+// context's value of the same name (see Context), then the default.
+type StateStackProps struct {
+	awscdk.StackProps
+
+	// Stage names the API stage and prefixes resource names. Default "prod".
+	Stage string
+	// UpstashURL is UPSTASH_REDIS_REST_URL. Required.
+	UpstashURL string
+	// UpstashTokenSecretARN and WebhookSecretARN name existing secrets; when
+	// empty the stack makes new ones (put the Upstash token in yours after
+	// the first deploy; the webhook secret is generated).
+	UpstashTokenSecretARN string
+	WebhookSecretARN      string
+	// CodeDir holds <function>.zip, as make build writes them. Default
+	// "../build".
+	CodeDir string
+	// KeyPrefix is KEY_PREFIX. Default "ai_rails_".
+	KeyPrefix string
+	// CallbackHostAllowlist is CALLBACK_HOST_ALLOWLIST.
+	CallbackHostAllowlist string
+	// BackupRetentionDays is how long backups are kept. Default 30.
+	BackupRetentionDays float64
+	// SweepRate and BackupRate are the schedules. Defaults 5 minutes and
+	// 1 hour.
+	SweepRate, BackupRate awscdk.Duration
+	// Usage plan limits. Defaults: 50 requests/s, bursts of 100, 100,000 a
+	// day.
+	ThrottleRate, ThrottleBurst, DailyQuota float64
+	// Alarm thresholds. Defaults: 1 error, 1 throttle, a p99 of 3 s, 5
+	// API 5xx answers, each over 5 minutes.
+	ErrorThreshold, ThrottleThreshold, P99DurationMillis, Api5xxThreshold float64
+}
+
+// Function describes one Lambda function of the stack.
+type Function struct {
+	Name     string // "workflow", "approval", "results", "sweeper"
+	Memory   float64
+	Timeout  float64 // seconds
+	Webhooks bool
+}
+
+// Functions lists the four functions.
+var Functions = []Function{
+	{Name: "workflow", Memory: 256, Timeout: 10},
+	{Name: "approval", Memory: 256, Timeout: 15, Webhooks: true},
+	{Name: "results", Memory: 512, Timeout: 15},
+	{Name: "sweeper", Memory: 512, Timeout: 300, Webhooks: true},
+}
+
+func (p *StateStackProps) fill(scope constructs.Construct) error {
+	ctx := func(name string) string {
+		if v, ok := scope.Node().TryGetContext(jsii.String(name)).(string); ok {
+			return v
+		}
+		return ""
+	}
+	str := func(dst *string, name, def string) {
+		if *dst == "" {
+			*dst = ctx(name)
+		}
+		if *dst == "" {
+			*dst = def
+		}
+	}
+	str(&p.Stage, "stage", "prod")
+	str(&p.UpstashURL, "upstashUrl", "")
+	str(&p.UpstashTokenSecretARN, "upstashTokenSecretArn", "")
+	str(&p.WebhookSecretARN, "webhookSecretArn", "")
+	str(&p.CodeDir, "codeDir", filepath.Join("..", "build"))
+	str(&p.KeyPrefix, "keyPrefix", "ai_rails_")
+	str(&p.CallbackHostAllowlist, "callbackHostAllowlist", "")
+	num := func(dst *float64, def float64) {
+		if *dst == 0 {
+			*dst = def
+		}
+	}
+	num(&p.BackupRetentionDays, 30)
+	num(&p.ThrottleRate, 50)
+	num(&p.ThrottleBurst, 100)
+	num(&p.DailyQuota, 100000)
+	num(&p.ErrorThreshold, 1)
+	num(&p.ThrottleThreshold, 1)
+	num(&p.P99DurationMillis, 3000)
+	num(&p.Api5xxThreshold, 5)
+	if p.SweepRate == nil {
+		p.SweepRate = awscdk.Duration_Minutes(jsii.Number(5))
+	}
+	if p.BackupRate == nil {
+		p.BackupRate = awscdk.Duration_Hours(jsii.Number(1))
+	}
+	if !strings.HasPrefix(p.UpstashURL, "https://") {
+		return fmt.Errorf("set the Upstash REST URL (props.UpstashURL or context upstashUrl), https://...: got %q", p.UpstashURL)
+	}
+	return nil
+}
+
+// NewStateStack builds the stack.
+func NewStateStack(scope constructs.Construct, id string, props *StateStackProps) awscdk.Stack {
+	if props == nil {
+		props = &StateStackProps{}
+	}
+	if err := props.fill(scope); err != nil {
+		panic(err)
+	}
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	s := &builder{stack: stack, p: props, fns: map[string]awslambda.Function{}}
+	s.secrets()
+	s.bucket()
+	for _, f := range Functions {
+		s.function(f)
+	}
+	s.api()
+	s.schedules()
+	s.alarms()
+	s.outputs()
+	return stack
+}
+
+type builder struct {
+	stack   awscdk.Stack
+	p       *StateStackProps
+	fns     map[string]awslambda.Function
+	token   awssecretsmanager.ISecret
+	webhook awssecretsmanager.ISecret
+	backups awss3.Bucket
+	restAPI awsapigateway.RestApi
+	apiKey  awsapigateway.IApiKey
+}
+
+func (b *builder) name(s string) *string { return jsii.String("ai-rails-" + b.p.Stage + "-" + s) }
+
+func (b *builder) secrets() {
+	if b.p.UpstashTokenSecretARN != "" {
+		b.token = awssecretsmanager.Secret_FromSecretCompleteArn(b.stack, jsii.String("UpstashToken"), &b.p.UpstashTokenSecretARN)
+	} else {
+		b.token = awssecretsmanager.NewSecret(b.stack, jsii.String("UpstashToken"), &awssecretsmanager.SecretProps{
+			SecretName:  b.name("upstash-token"),
+			Description: jsii.String("The Upstash REST token (UPSTASH_REDIS_REST_TOKEN): put it here, as the secret's string or as {\"token\": \"...\"}."),
+		})
+	}
+	if b.p.WebhookSecretARN != "" {
+		b.webhook = awssecretsmanager.Secret_FromSecretCompleteArn(b.stack, jsii.String("WebhookSecret"), &b.p.WebhookSecretARN)
+	} else {
+		b.webhook = awssecretsmanager.NewSecret(b.stack, jsii.String("WebhookSecret"), &awssecretsmanager.SecretProps{
+			SecretName:  b.name("webhook-secret"),
+			Description: jsii.String("Signs approval webhooks (X-AIRails-Signature-256)."),
+			GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+				ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(48),
+			},
+		})
+	}
+}
+
+func (b *builder) bucket() {
+	b.backups = awss3.NewBucket(b.stack, jsii.String("Backups"), &awss3.BucketProps{
+		Versioned:         jsii.Bool(true),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("expire-backups"),
+			Prefix:                              jsii.String("backups/"),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(b.p.BackupRetentionDays)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(7)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+	})
+}
+
+func (b *builder) function(f Function) {
+	id := strings.ToUpper(f.Name[:1]) + f.Name[1:]
+	logs := awslogs.NewLogGroup(b.stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + *b.name(f.Name)),
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	env := map[string]*string{
+		"UPSTASH_REDIS_REST_URL":              &b.p.UpstashURL,
+		"UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": b.token.SecretArn(),
+		"KEY_PREFIX":                          &b.p.KeyPrefix,
+		"LOG_LEVEL":                           jsii.String("info"),
+	}
+	if f.Webhooks {
+		env["WEBHOOK_SECRET_SECRET_ARN"] = b.webhook.SecretArn()
+		if b.p.CallbackHostAllowlist != "" {
+			env["CALLBACK_HOST_ALLOWLIST"] = &b.p.CallbackHostAllowlist
+		}
+	}
+	if f.Name == "sweeper" {
+		env["BACKUP_BUCKET"] = b.backups.BucketName()
+		env["BACKUP_PREFIX"] = jsii.String("backups")
+	}
+	fn := awslambda.NewFunction(b.stack, jsii.String(id), &awslambda.FunctionProps{
+		FunctionName: b.name(f.Name),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(b.p.CodeDir, f.Name+".zip")), nil),
+		MemorySize:   jsii.Number(f.Memory),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(f.Timeout)),
+		Tracing:      awslambda.Tracing_ACTIVE,
+		LogGroup:     logs,
+		Environment:  &env,
+		Description:  jsii.String("AI Rails state service: " + f.Name),
+	})
+	b.token.GrantRead(fn, nil)
+	if f.Webhooks {
+		b.webhook.GrantRead(fn, nil)
+	}
+	if f.Name == "sweeper" {
+		b.backups.GrantWrite(fn, nil, nil)
+	}
+	b.fns[f.Name] = fn
+}
+
+// Routes maps each route of API.md to its function.
+var Routes = []struct{ Method, Path, Function string }{
+	{"POST", "/api/workflow/state", "workflow"},
+	{"GET", "/api/workflow/state", "workflow"},
+	{"GET", "/api/workflow/state/{workflow_id}", "workflow"},
+	{"PATCH", "/api/workflow/state/{workflow_id}", "workflow"},
+	{"DELETE", "/api/workflow/state/{workflow_id}", "workflow"},
+	{"GET", "/api/workflow/state/{workflow_id}/history", "workflow"},
+	{"POST", "/api/lock/{resource_id}", "workflow"},
+	{"PUT", "/api/lock/{resource_id}", "workflow"},
+	{"DELETE", "/api/lock/{resource_id}", "workflow"},
+	{"POST", "/api/approval", "approval"},
+	{"GET", "/api/approval", "approval"},
+	{"GET", "/api/approval/{approval_id}", "approval"},
+	{"POST", "/api/approval/{approval_id}/decision", "approval"},
+	{"GET", "/api/approval/{approval_id}/audit", "approval"},
+	{"POST", "/api/results", "results"},
+	{"GET", "/api/results", "results"},
+	{"GET", "/api/results/{test_id}", "results"},
+	{"GET", "/api/health", "workflow"},
+	{"GET", "/api/metrics", "workflow"},
+}
+
+func (b *builder) api() {
+	access := awslogs.NewLogGroup(b.stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	b.restAPI = awsapigateway.NewRestApi(b.stack, jsii.String("Api"), &awsapigateway.RestApiProps{
+		RestApiName: b.name("api"),
+		Description: jsii.String("AI Rails state service (API.md)"),
+		DeployOptions: &awsapigateway.StageOptions{
+			StageName:            &b.p.Stage,
+			TracingEnabled:       jsii.Bool(true),
+			MetricsEnabled:       jsii.Bool(true),
+			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(access),
+			AccessLogFormat: awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
+				Caller: jsii.Bool(false), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true), Protocol: jsii.Bool(true),
+				RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true), ResponseLength: jsii.Bool(true),
+				Status: jsii.Bool(true), User: jsii.Bool(false),
+			}),
+			ThrottlingRateLimit:  jsii.Number(b.p.ThrottleRate),
+			ThrottlingBurstLimit: jsii.Number(b.p.ThrottleBurst),
+		},
+		DefaultMethodOptions: &awsapigateway.MethodOptions{ApiKeyRequired: jsii.Bool(true)},
+		CloudWatchRole:       jsii.Bool(true),
+	})
+	resources := map[string]awsapigateway.IResource{"": b.restAPI.Root()}
+	var resource func(path string) awsapigateway.IResource
+	resource = func(path string) awsapigateway.IResource {
+		if r, ok := resources[path]; ok {
+			return r
+		}
+		i := strings.LastIndex(path, "/")
+		r := resource(path[:i]).AddResource(jsii.String(path[i+1:]), nil)
+		resources[path] = r
+		return r
+	}
+	integrations := map[string]awsapigateway.LambdaIntegration{}
+	for _, rt := range Routes {
+		in, ok := integrations[rt.Function]
+		if !ok {
+			in = awsapigateway.NewLambdaIntegration(b.fns[rt.Function], nil)
+			integrations[rt.Function] = in
+		}
+		resource(rt.Path).AddMethod(jsii.String(rt.Method), in, nil)
+	}
+	b.apiKey = b.restAPI.AddApiKey(jsii.String("ApiKey"), &awsapigateway.ApiKeyOptions{ApiKeyName: b.name("n8n")})
+	plan := b.restAPI.AddUsagePlan(jsii.String("UsagePlan"), &awsapigateway.UsagePlanProps{
+		Name:     b.name("usage-plan"),
+		Throttle: &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(b.p.ThrottleRate), BurstLimit: jsii.Number(b.p.ThrottleBurst)},
+		Quota:    &awsapigateway.QuotaSettings{Limit: jsii.Number(b.p.DailyQuota), Period: awsapigateway.Period_DAY},
+	})
+	plan.AddApiKey(b.apiKey, nil)
+	plan.AddApiStage(&awsapigateway.UsagePlanPerApiStage{Api: b.restAPI, Stage: b.restAPI.DeploymentStage()})
+}
+
+func (b *builder) schedules() {
+	for _, s := range []struct {
+		id   string
+		rate awscdk.Duration
+		task string
+	}{{"SweepSchedule", b.p.SweepRate, "sweep"}, {"BackupSchedule", b.p.BackupRate, "backup"}} {
+		awsevents.NewRule(b.stack, jsii.String(s.id), &awsevents.RuleProps{
+			RuleName: b.name(s.task),
+			Schedule: awsevents.Schedule_Rate(s.rate),
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(b.fns["sweeper"], &awseventstargets.LambdaFunctionProps{
+				Event: awsevents.RuleTargetInput_FromObject(map[string]any{"task": s.task}),
+			})},
+		})
+	}
+}
+
+func (b *builder) alarms() {
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	alarm := func(id string, m awscloudwatch.Metric, threshold float64, desc string) {
+		m.CreateAlarm(b.stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+			AlarmName:          b.name(strings.ToLower(id)),
+			AlarmDescription:   jsii.String(desc),
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+	dash := awscloudwatch.NewDashboard(b.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{DashboardName: b.name("dashboard")})
+	for _, f := range Functions {
+		fn := b.fns[f.Name]
+		id := strings.ToUpper(f.Name[:1]) + f.Name[1:]
+		errs := fn.MetricErrors(&awscloudwatch.MetricOptions{Period: five})
+		throttles := fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: five})
+		p99 := fn.MetricDuration(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99")})
+		alarm(id+"Errors", errs, b.p.ErrorThreshold, f.Name+" returned errors")
+		alarm(id+"Throttles", throttles, b.p.ThrottleThreshold, f.Name+" was throttled")
+		alarm(id+"P99Duration", p99, b.p.P99DurationMillis, f.Name+"'s p99 duration is high")
+		dash.AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(f.Name), Width: jsii.Number(12),
+			Left:  &[]awscloudwatch.IMetric{fn.MetricInvocations(&awscloudwatch.MetricOptions{Period: five}), errs, throttles},
+			Right: &[]awscloudwatch.IMetric{p99},
+		}))
+	}
+	server := b.restAPI.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")})
+	alarm("Api5xx", server, b.p.Api5xxThreshold, "the API answered 5xx")
+	dash.AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("API"), Width: jsii.Number(24),
+		Left: &[]awscloudwatch.IMetric{
+			b.restAPI.MetricCount(&awscloudwatch.MetricOptions{Period: five}),
+			b.restAPI.MetricClientError(&awscloudwatch.MetricOptions{Period: five}), server,
+		},
+		Right: &[]awscloudwatch.IMetric{b.restAPI.MetricLatency(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99")})},
+	}))
+}
+
+func (b *builder) outputs() {
+	awscdk.NewCfnOutput(b.stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: b.restAPI.Url(), Description: jsii.String("The API's base URL (the stage's)")})
+	awscdk.NewCfnOutput(b.stack, jsii.String("ApiKeyId"), &awscdk.CfnOutputProps{Value: b.apiKey.KeyId(), Description: jsii.String("aws apigateway get-api-key --include-value --api-key <id>")})
+	awscdk.NewCfnOutput(b.stack, jsii.String("BackupBucket"), &awscdk.CfnOutputProps{Value: b.backups.BucketName()})
+	awscdk.NewCfnOutput(b.stack, jsii.String("UpstashTokenSecretArn"), &awscdk.CfnOutputProps{Value: b.token.SecretArn()})
+}

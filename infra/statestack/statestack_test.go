@@ -1,0 +1,250 @@
+package statestack_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/infra/statestack"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// codeDir holds stand-in zips: the assertions read the template, not the
+// code.
+func codeDir(t *testing.T) string {
+	dir := t.TempDir()
+	for _, f := range statestack.Functions {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f.Name+".zip"), []byte("zip of "+f.Name), 0o600))
+	}
+	return dir
+}
+
+type template struct {
+	t   *testing.T
+	tpl assertions.Template
+}
+
+func synth(t *testing.T, props *statestack.StateStackProps) template {
+	app := awscdk.NewApp(nil)
+	if props.CodeDir == "" {
+		props.CodeDir = codeDir(t)
+	}
+	stack := statestack.NewStateStack(app, "Test", props)
+	return template{t, assertions.Template_FromStack(stack, nil)}
+}
+
+// resources returns the resources of a type, as plain maps.
+func (tp template) resources(typ string) map[string]map[string]any {
+	raw := tp.tpl.FindResources(jsii.String(typ), nil)
+	b, err := json.Marshal(raw)
+	require.NoError(tp.t, err)
+	var out map[string]map[string]any
+	require.NoError(tp.t, json.Unmarshal(b, &out))
+	return out
+}
+
+func props(r map[string]any) map[string]any { p, _ := r["Properties"].(map[string]any); return p }
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+var base = statestack.StateStackProps{UpstashURL: "https://eu1-fine-cat-12345.upstash.io", Stage: "test"}
+
+func TestFunctions(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	fns := tp.resources("AWS::Lambda::Function")
+	require.Len(t, fns, 4)
+	byName := map[string]map[string]any{}
+	for _, r := range fns {
+		pr := props(r)
+		byName[pr["FunctionName"].(string)] = pr
+	}
+	for _, f := range statestack.Functions {
+		pr, ok := byName["ai-rails-test-"+f.Name]
+		require.True(t, ok, f.Name)
+		assert.Equal(t, "provided.al2023", pr["Runtime"])
+		assert.Equal(t, []any{"arm64"}, pr["Architectures"])
+		assert.Equal(t, "bootstrap", pr["Handler"])
+		assert.Equal(t, f.Memory, pr["MemorySize"])
+		assert.Equal(t, f.Timeout, pr["Timeout"])
+		assert.Equal(t, map[string]any{"Mode": "Active"}, pr["TracingConfig"])
+		env := pr["Environment"].(map[string]any)["Variables"].(map[string]any)
+		assert.Equal(t, "https://eu1-fine-cat-12345.upstash.io", env["UPSTASH_REDIS_REST_URL"])
+		assert.Contains(t, env, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN")
+		for k := range env {
+			assert.NotEqual(t, "UPSTASH_REDIS_REST_TOKEN", k, "no token in plain environment variables")
+			assert.NotEqual(t, "WEBHOOK_SECRET", k)
+		}
+		_, hasWebhook := env["WEBHOOK_SECRET_SECRET_ARN"]
+		assert.Equal(t, f.Webhooks, hasWebhook, f.Name)
+		_, hasBucket := env["BACKUP_BUCKET"]
+		assert.Equal(t, f.Name == "sweeper", hasBucket, f.Name)
+		assert.Contains(t, mustJSON(pr["LoggingConfig"]), "LogGroup", "its own log group")
+	}
+	logs := tp.resources("AWS::Logs::LogGroup")
+	assert.Len(t, logs, 5, "four functions and the API's access log")
+	for _, r := range logs {
+		assert.Equal(t, float64(30), props(r)["RetentionInDays"])
+	}
+}
+
+func TestAPI(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	methods := tp.resources("AWS::ApiGateway::Method")
+	assert.Len(t, methods, len(statestack.Routes), "one method per route of API.md")
+	for id, r := range methods {
+		assert.Equal(t, true, props(r)["ApiKeyRequired"], id)
+		in := props(r)["Integration"].(map[string]any)
+		assert.Equal(t, "AWS_PROXY", in["Type"], id)
+	}
+	tp.tpl.ResourceCountIs(jsii.String("AWS::ApiGateway::ApiKey"), jsii.Number(1))
+	tp.tpl.ResourceCountIs(jsii.String("AWS::ApiGateway::UsagePlanKey"), jsii.Number(1))
+	tp.tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::UsagePlan"), map[string]any{
+		"Throttle": map[string]any{"RateLimit": 50, "BurstLimit": 100},
+		"Quota":    map[string]any{"Limit": 100000, "Period": "DAY"},
+		"ApiStages": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Stage": assertions.Match_AnyValue(),
+		})}),
+	})
+	tp.tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+		"StageName":        "test",
+		"TracingEnabled":   true,
+		"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{"DestinationArn": assertions.Match_AnyValue()}),
+		"MethodSettings":   assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"ThrottlingRateLimit": 50})}),
+	})
+	// The paths of API.md, as resources.
+	paths := map[string]bool{}
+	for _, r := range tp.resources("AWS::ApiGateway::Resource") {
+		paths[props(r)["PathPart"].(string)] = true
+	}
+	for _, part := range []string{"api", "workflow", "state", "{workflow_id}", "history", "lock", "{resource_id}", "approval",
+		"{approval_id}", "decision", "audit", "results", "{test_id}", "health", "metrics"} {
+		assert.True(t, paths[part], part)
+	}
+	outputs := tp.tpl.FindOutputs(jsii.String("*"), nil)
+	for _, o := range []string{"ApiUrl", "ApiKeyId", "BackupBucket"} {
+		assert.Contains(t, *outputs, o)
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	rules := tp.resources("AWS::Events::Rule")
+	require.Len(t, rules, 2)
+	got := map[string]string{}
+	for _, r := range rules {
+		pr := props(r)
+		targets := pr["Targets"].([]any)
+		require.Len(t, targets, 1)
+		got[pr["ScheduleExpression"].(string)] = targets[0].(map[string]any)["Input"].(string)
+	}
+	assert.JSONEq(t, `{"task":"sweep"}`, got["rate(5 minutes)"])
+	assert.JSONEq(t, `{"task":"backup"}`, got["rate(1 hour)"])
+	events := 0
+	for _, r := range tp.resources("AWS::Lambda::Permission") {
+		if props(r)["Principal"] == "events.amazonaws.com" {
+			events++
+		}
+	}
+	assert.Equal(t, 2, events, "EventBridge may invoke the sweeper, once per rule")
+}
+
+func TestBucket(t *testing.T) {
+	p := base
+	p.BackupRetentionDays = 45
+	tp := synth(t, &p)
+	tp.tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+		"VersioningConfiguration": map[string]any{"Status": "Enabled"},
+		"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
+			"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}}}},
+		"PublicAccessBlockConfiguration": map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true,
+			"IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+		"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"ExpirationInDays": 45, "Prefix": "backups/", "Status": "Enabled",
+			"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 7},
+		})})},
+	})
+	policy := tp.resources("AWS::S3::BucketPolicy")
+	require.Len(t, policy, 1)
+	for _, r := range policy {
+		assert.Contains(t, mustJSON(props(r)), `"aws:SecureTransport":"false"`, "TLS is enforced")
+	}
+	// Only the sweeper may write backups.
+	for id, r := range tp.resources("AWS::IAM::Policy") {
+		doc := mustJSON(props(r)["PolicyDocument"])
+		writes := strings.Contains(doc, "s3:PutObject")
+		assert.Equal(t, strings.Contains(id, "Sweeper"), writes, id)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 2, "new secrets for the token and the webhook")
+	for id, r := range tp.resources("AWS::IAM::Policy") {
+		doc := mustJSON(props(r)["PolicyDocument"])
+		assert.Contains(t, doc, "secretsmanager:GetSecretValue", id)
+		assert.Contains(t, doc, "UpstashToken", id)
+		webhook := strings.Contains(doc, "WebhookSecret")
+		assert.Equal(t, strings.Contains(id, "Approval") || strings.Contains(id, "Sweeper"), webhook, id)
+	}
+
+	existing := base
+	existing.UpstashTokenSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-AbCdEf"
+	existing.WebhookSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook-AbCdEf"
+	tp = synth(t, &existing)
+	assert.Empty(t, tp.resources("AWS::SecretsManager::Secret"), "existing secrets are used, not made")
+	for _, r := range tp.resources("AWS::Lambda::Function") {
+		env := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		assert.Equal(t, existing.UpstashTokenSecretARN, env["UPSTASH_REDIS_REST_TOKEN_SECRET_ARN"])
+	}
+}
+
+func TestAlarmsAndDashboard(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	alarms := tp.resources("AWS::CloudWatch::Alarm")
+	assert.Len(t, alarms, 3*len(statestack.Functions)+1)
+	metrics := map[string]int{}
+	for _, r := range alarms {
+		pr := props(r)
+		name, _ := pr["MetricName"].(string)
+		metrics[name]++
+		if ext, ok := pr["ExtendedStatistic"]; ok {
+			assert.Equal(t, "p99", ext)
+			assert.Equal(t, float64(3000), pr["Threshold"])
+		}
+	}
+	assert.Equal(t, map[string]int{"Errors": 4, "Throttles": 4, "Duration": 4, "5XXError": 1}, metrics)
+	tp.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
+}
+
+func TestContextAndValidation(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{
+		"stage": "staging", "upstashUrl": "https://x.upstash.io", "codeDir": codeDir(t),
+	}})
+	stack := statestack.NewStateStack(app, "FromContext", nil)
+	tpl := assertions.Template_FromStack(stack, nil)
+	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{"FunctionName": "ai-rails-staging-workflow"})
+	tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{"StageName": "staging"})
+
+	assert.Panics(t, func() {
+		statestack.NewStateStack(awscdk.NewApp(nil), "NoURL", &statestack.StateStackProps{CodeDir: codeDir(t)})
+	}, "the Upstash URL is required")
+}
