@@ -5,11 +5,14 @@ SHELL       := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO          ?= go
 GOARCH      ?= arm64
-MODULES     := shared functions
+MODULES     := shared functions infra
+STAGE       ?= prod
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
 FUZZTIME    ?= 10s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-race cover bench build lint fuzz backup restore clean
+.PHONY: help run test test-race cover bench build lint fuzz backup restore synth deploy sam-invoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +25,12 @@ SDK_CHECK := scripts/upstash-sdk-check/node_modules/.package-lock.json
 # The official Upstash SDK, which the REST server's tests run against it.
 $(SDK_CHECK): scripts/upstash-sdk-check/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/upstash-sdk-check
+
+CDK_CLI := infra/node_modules/.package-lock.json
+
+# The aws-cdk CLI, pinned in infra/package.json.
+$(CDK_CLI): infra/package-lock.json
+	npm ci --no-audit --no-fund --prefix infra
 
 test: $(SDK_CHECK) ## run every module's tests (CI=true turns a missing redis-server into a failure)
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
@@ -42,7 +51,7 @@ build: ## build/<function>/bootstrap and build/<function>.zip for linux/$(GOARCH
 	GOARCH=$(GOARCH) VERSION=$(VERSION) scripts/build.sh
 
 lint: ## gofmt and go vet
-	@out=$$(gofmt -l shared functions); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l shared functions infra); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
@@ -55,5 +64,23 @@ restore: ## restore FROM (a file or s3://bucket/key); FORCE=1 overwrites existin
 	@test -n "$(FROM)" || { echo "usage: make restore FROM=<file|s3://bucket/key> [FORCE=1] [DRY_RUN=1]"; exit 2; }
 	@FORCE=$(FORCE) DRY_RUN=$(DRY_RUN) $(GO) run ./functions/sweeper restore $(FROM)
 
+synth: build $(CDK_CLI) ## write infra/cdk.out/AiRailsState-$(STAGE).template.json (UPSTASH_URL=https://... for a real one)
+	cd infra && ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) \
+	  -c upstashUrl=$(or $(UPSTASH_URL),https://replace-me.upstash.io) --output cdk.out
+	@echo "wrote infra/cdk.out/AiRailsState-$(STAGE).template.json"
+
+deploy: build $(CDK_CLI) ## deploy to AWS: UPSTASH_URL=https://... [STAGE=prod] [UPSTASH_TOKEN_SECRET_ARN=...] (see README)
+	@test -n "$(UPSTASH_URL)" || { echo "usage: make deploy UPSTASH_URL=https://<db>.upstash.io [STAGE=prod] [UPSTASH_TOKEN_SECRET_ARN=arn] [WEBHOOK_SECRET_ARN=arn]"; exit 2; }
+	cd infra && ./node_modules/.bin/cdk deploy --no-notices -c stage=$(STAGE) -c upstashUrl=$(UPSTASH_URL) \
+	  $(if $(UPSTASH_TOKEN_SECRET_ARN),-c upstashTokenSecretArn=$(UPSTASH_TOKEN_SECRET_ARN)) \
+	  $(if $(WEBHOOK_SECRET_ARN),-c webhookSecretArn=$(WEBHOOK_SECRET_ARN)) AiRailsState-$(STAGE)
+
+sam-invoke: ## sam local invoke FN=<workflow|approval|results|sweeper> EVENT=events/... against the synthesized template
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make sam-invoke FN=workflow EVENT=events/workflow/get.json [ENV_VARS=env.json]"; exit 2; }
+	@test -f infra/cdk.out/AiRailsState-$(STAGE).template.json || $(MAKE) synth
+	sam local invoke -t infra/cdk.out/AiRailsState-$(STAGE).template.json --docker-network host \
+	  $(if $(ENV_VARS),--env-vars $(ENV_VARS)) -e $(EVENT) \
+	  $$(jq -r --arg n ai-rails-$(STAGE)-$(FN) '.Resources | to_entries[] | select(.value.Properties.FunctionName == $$n) | .key' infra/cdk.out/AiRailsState-$(STAGE).template.json)
+
 clean: ## remove build output
-	rm -rf build scripts/upstash-sdk-check/node_modules
+	rm -rf build scripts/upstash-sdk-check/node_modules infra/node_modules infra/cdk.out

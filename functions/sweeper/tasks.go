@@ -57,7 +57,8 @@ func (t *tasks) s3Client(ctx context.Context, loc string) (*s3.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	t.s3 = s3.NewFromConfig(cfg)
+	pathStyle := config.NewEnv(t.lookup).Bool("BACKUP_S3_PATH_STYLE", false)
+	t.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
 	return t.s3, nil
 }
 

@@ -6,15 +6,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -79,6 +83,21 @@ func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *syncB
 	return "", nil
 }
 
+var initDuration = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// logInit logs the binary's size and the emulator's INIT duration, the cold
+// start figures.
+func logInit(t *testing.T, fn, bootstrap string, logs *syncBuffer) {
+	fi, err := os.Stat(bootstrap)
+	require.NoError(t, err)
+	m := initDuration.FindStringSubmatch(logs.String())
+	init := "?"
+	if m != nil {
+		init = m[1] + " ms"
+	}
+	t.Logf("%s: bootstrap %.1f MB, INIT %s", fn, float64(fi.Size())/(1<<20), init)
+}
+
 // syncBuffer is a bytes.Buffer safe for the emulator's concurrent writes.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -125,7 +144,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			require.NoError(t, os.MkdirAll(dir, 0o755))
 			bootstrap := filepath.Join(dir, "bootstrap")
 			goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./"+fn)
-			url, _ := startRIE(t, rie, bootstrap, []string{
+			url, logs := startRIE(t, rie, bootstrap, []string{
 				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
 				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true", "WEBHOOK_BUDGET=300ms",
 			})
@@ -138,6 +157,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(out.Body), &body))
 			assert.Equal(t, "healthy", body["status"])
 			assert.Equal(t, "local", body["store"].(map[string]any)["backend"])
+			logInit(t, fn, bootstrap, logs)
 			switch fn {
 			case "workflow":
 				runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) }, b)
@@ -155,20 +175,32 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		bootstrap := filepath.Join(dir, "bootstrap")
 		goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./sweeper")
-		url, _ := startRIE(t, rie, bootstrap, []string{
+		s3srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(true)).Server())
+		defer s3srv.Close()
+		url, logs := startRIE(t, rie, bootstrap, []string{
 			"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
 			"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret,
+			"BACKUP_BUCKET=ai-rails-backups", "AWS_ENDPOINT_URL_S3=" + s3srv.URL, "BACKUP_S3_PATH_STYLE=true",
+			"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=SECRET", "AWS_REGION=eu-west-1", "AWS_CA_BUNDLE=",
 		})
-		ev, err := os.ReadFile(filepath.Join(root, "..", "events", "sweeper", "sweep.json"))
-		require.NoError(t, err)
-		resp, err := http.Post(url, "application/json", bytes.NewReader(ev))
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var rep map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
+		call := func(name string) map[string]any {
+			ev, err := os.ReadFile(filepath.Join(root, "..", "events", "sweeper", name))
+			require.NoError(t, err)
+			resp, err := http.Post(url, "application/json", bytes.NewReader(ev))
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			var out map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+			return out
+		}
+		rep := call("sweep.json")
 		assert.Equal(t, false, rep["skipped"], "%v", rep)
 		assert.Contains(t, rep, "expired")
 		assert.Contains(t, rep, "pruned")
+		m := call("backup.json")
+		assert.Contains(t, m["location"], "s3://ai-rails-backups/backups/", "%v\n%s", m, logs)
+		assert.Positive(t, m["keys"])
+		logInit(t, "sweeper", bootstrap, logs)
 	})
 
 	t.Run("bad configuration fails the init", func(t *testing.T) {
