@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/docs"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
@@ -125,14 +126,7 @@ func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.Idempot
 
 // Get reads one approval, as it reads now.
 func (s *Store) Get(ctx context.Context, id keys.ApprovalID) (Approval, error) {
-	doc, err := upstash.String(s.c.Do(ctx, "GET", s.keys.Approval(id)))
-	if errors.Is(err, upstash.ErrNil) {
-		return Approval{}, apperr.New(apperr.NotFound, "approval %s not found", id)
-	}
-	if err != nil {
-		return Approval{}, fmt.Errorf("get approval %s: %w", id, err)
-	}
-	a, err := decode(doc)
+	a, err := docs.Get[Approval](ctx, s.c, s.keys.Approval(id), "approval "+id.String())
 	return a.AsOf(s.now()), err
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/docs"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
@@ -58,18 +59,7 @@ func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 
 // Get reads one result.
 func (s *Store) Get(ctx context.Context, id keys.TestID) (TestResults, error) {
-	doc, err := upstash.String(s.c.Do(ctx, "GET", s.keys.TestResult(id)))
-	if errors.Is(err, upstash.ErrNil) {
-		return TestResults{}, apperr.New(apperr.NotFound, "result %s not found", id)
-	}
-	if err != nil {
-		return TestResults{}, fmt.Errorf("get result %s: %w", id, err)
-	}
-	var r TestResults
-	if err := json.Unmarshal([]byte(doc), &r); err != nil {
-		return TestResults{}, fmt.Errorf("get result %s: stored result does not parse: %w", id, err)
-	}
-	return r, nil
+	return docs.Get[TestResults](ctx, s.c, s.keys.TestResult(id), "result " + id.String())
 }
 
 const cursorKind = "r1"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/docs"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
@@ -170,18 +171,7 @@ func mustInt(s string) int64 {
 
 // Get reads one workflow.
 func (s *Store) Get(ctx context.Context, id keys.WorkflowID) (State, error) {
-	raw, err := upstash.String(s.c.Do(ctx, "GET", s.keys.Workflow(id)))
-	if errors.Is(err, upstash.ErrNil) {
-		return State{}, apperr.New(apperr.NotFound, "workflow %s not found", id)
-	}
-	if err != nil {
-		return State{}, fmt.Errorf("get workflow %s: %w", id, err)
-	}
-	var st State
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return State{}, fmt.Errorf("get workflow %s: stored state does not parse: %w", id, err)
-	}
-	return st, nil
+	return docs.Get[State](ctx, s.c, s.keys.Workflow(id), "workflow " + id.String())
 }
 
 // Delete deletes a workflow and adds the delete to its history.
