@@ -59,7 +59,7 @@ func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 
 // Get reads one result.
 func (s *Store) Get(ctx context.Context, id keys.TestID) (TestResults, error) {
-	return docs.Get[TestResults](ctx, s.c, s.keys.TestResult(id), "result " + id.String())
+	return docs.Get[TestResults](ctx, s.c, s.keys.TestResult(id), "result "+id.String())
 }
 
 const cursorKind = "r1"

@@ -171,7 +171,7 @@ func mustInt(s string) int64 {
 
 // Get reads one workflow.
 func (s *Store) Get(ctx context.Context, id keys.WorkflowID) (State, error) {
-	return docs.Get[State](ctx, s.c, s.keys.Workflow(id), "workflow " + id.String())
+	return docs.Get[State](ctx, s.c, s.keys.Workflow(id), "workflow "+id.String())
 }
 
 // Delete deletes a workflow and adds the delete to its history.
