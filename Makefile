@@ -26,11 +26,13 @@ SDK_CHECK := scripts/upstash-sdk-check/node_modules/.package-lock.json
 $(SDK_CHECK): scripts/upstash-sdk-check/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/upstash-sdk-check
 
-CDK_CLI := infra/node_modules/.package-lock.json
+CDK_CLI := scripts/cdk-cli/node_modules/.package-lock.json
+CDK     := ../scripts/cdk-cli/node_modules/.bin/cdk
 
-# The aws-cdk CLI, pinned in infra/package.json.
-$(CDK_CLI): infra/package-lock.json
-	npm ci --no-audit --no-fund --prefix infra
+# The aws-cdk CLI, pinned in scripts/cdk-cli/package.json (outside infra/,
+# whose Go module would otherwise take the CLI's Go templates for packages).
+$(CDK_CLI): scripts/cdk-cli/package-lock.json
+	npm ci --no-audit --no-fund --prefix scripts/cdk-cli
 
 test: $(SDK_CHECK) ## run every module's tests (CI=true turns a missing redis-server into a failure)
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
@@ -65,13 +67,13 @@ restore: ## restore FROM (a file or s3://bucket/key); FORCE=1 overwrites existin
 	@FORCE=$(FORCE) DRY_RUN=$(DRY_RUN) $(GO) run ./functions/sweeper restore $(FROM)
 
 synth: build $(CDK_CLI) ## write infra/cdk.out/AiRailsState-$(STAGE).template.json (UPSTASH_URL=https://... for a real one)
-	cd infra && ./node_modules/.bin/cdk synth --no-notices -q -c stage=$(STAGE) \
+	cd infra && $(CDK) synth --no-notices -q -c stage=$(STAGE) \
 	  -c upstashUrl=$(or $(UPSTASH_URL),https://replace-me.upstash.io) --output cdk.out
 	@echo "wrote infra/cdk.out/AiRailsState-$(STAGE).template.json"
 
 deploy: build $(CDK_CLI) ## deploy to AWS: UPSTASH_URL=https://... [STAGE=prod] [UPSTASH_TOKEN_SECRET_ARN=...] (see README)
 	@test -n "$(UPSTASH_URL)" || { echo "usage: make deploy UPSTASH_URL=https://<db>.upstash.io [STAGE=prod] [UPSTASH_TOKEN_SECRET_ARN=arn] [WEBHOOK_SECRET_ARN=arn]"; exit 2; }
-	cd infra && ./node_modules/.bin/cdk deploy --no-notices -c stage=$(STAGE) -c upstashUrl=$(UPSTASH_URL) \
+	cd infra && $(CDK) deploy --no-notices -c stage=$(STAGE) -c upstashUrl=$(UPSTASH_URL) \
 	  $(if $(UPSTASH_TOKEN_SECRET_ARN),-c upstashTokenSecretArn=$(UPSTASH_TOKEN_SECRET_ARN)) \
 	  $(if $(WEBHOOK_SECRET_ARN),-c webhookSecretArn=$(WEBHOOK_SECRET_ARN)) AiRailsState-$(STAGE)
 
@@ -83,4 +85,4 @@ sam-invoke: ## sam local invoke FN=<workflow|approval|results|sweeper> EVENT=eve
 	  $$(jq -r --arg n ai-rails-$(STAGE)-$(FN) '.Resources | to_entries[] | select(.value.Properties.FunctionName == $$n) | .key' infra/cdk.out/AiRailsState-$(STAGE).template.json)
 
 clean: ## remove build output
-	rm -rf build scripts/upstash-sdk-check/node_modules infra/node_modules infra/cdk.out
+	rm -rf build scripts/upstash-sdk-check/node_modules scripts/cdk-cli/node_modules infra/cdk.out
