@@ -9,7 +9,7 @@ MODULES     := shared functions infra
 STAGE       ?= prod
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
-FUZZTIME    ?= 10s
+FUZZTIME    ?= 30s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: help run test test-race cover bench build lint fuzz backup restore synth deploy sam-invoke clean
@@ -56,7 +56,7 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l shared functions infra); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
-fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
+fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	scripts/fuzz.sh $(FUZZTIME)
 
 backup: ## back the store up to DEST (a folder or s3://bucket/prefix; default .data/backups) and print the path
