@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -379,33 +378,14 @@ func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, li
 // Audit reads an approval's audit trail. It is not found only when neither
 // the trail nor the approval exists.
 func (s *Store) Audit(ctx context.Context, id keys.ApprovalID) (Audit, error) {
-	res, err := s.c.Pipeline(ctx, []any{"XRANGE", s.keys.Audit(id), "-", "+"}, []any{"EXISTS", s.keys.Approval(id)})
-	if err == nil {
-		err = errors.Join(res[0].Err, res[1].Err)
-	}
+	entries, err := docs.Stream(ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
 	if err != nil {
-		return Audit{}, fmt.Errorf("audit of approval %s: %w", id, err)
-	}
-	entries, _ := res[0].Value.([]any)
-	if len(entries) == 0 && res[1].Value == int64(0) {
-		return Audit{}, apperr.New(apperr.NotFound, "approval %s not found", id)
+		return Audit{}, err
 	}
 	out := Audit{ApprovalID: id.String(), Events: make([]AuditEvent, 0, len(entries))}
 	for _, e := range entries {
-		pair, ok := e.([]any)
-		if !ok || len(pair) != 2 {
-			return Audit{}, fmt.Errorf("audit of approval %s: malformed Entry", id)
-		}
-		fields, err := upstash.Strings(pair[1], nil)
-		if err != nil {
-			return Audit{}, err
-		}
-		f := map[string]string{}
-		for i := 0; i+1 < len(fields); i += 2 {
-			f[fields[i]] = fields[i+1]
-		}
-		ev := AuditEvent{Type: f["type"], At: f["at"], Detail: json.RawMessage("null")}
-		ev.ID, _ = pair[0].(string)
+		f := e.Fields
+		ev := AuditEvent{ID: e.ID, Type: f["type"], At: f["at"], Detail: json.RawMessage("null")}
 		if v := f["actor"]; v != "" {
 			ev.Actor = &v
 		}

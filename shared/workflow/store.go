@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -253,43 +252,20 @@ func (s *Store) List(ctx context.Context, status Status, limit int, after *Curso
 // History reads a workflow's events, oldest first. It is not found only when
 // neither the history nor the state exists.
 func (s *Store) History(ctx context.Context, id keys.WorkflowID) (History, error) {
-	res, err := s.c.Pipeline(ctx, []any{"XRANGE", s.keys.History(id), "-", "+"}, []any{"EXISTS", s.keys.Workflow(id)})
-	if err == nil {
-		err = errors.Join(res[0].Err, res[1].Err)
-	}
+	entries, err := docs.Stream(ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
 	if err != nil {
-		return History{}, fmt.Errorf("history of workflow %s: %w", id, err)
-	}
-	entries, _ := res[0].Value.([]any)
-	if len(entries) == 0 && res[1].Value == int64(0) {
-		return History{}, apperr.New(apperr.NotFound, "workflow %s has no state and no history", id)
+		return History{}, err
 	}
 	h := History{WorkflowID: id.String(), Events: make([]Event, 0, len(entries))}
 	for _, e := range entries {
-		ev, err := parseEvent(e)
-		if err != nil {
-			return History{}, fmt.Errorf("history of workflow %s: %w", id, err)
-		}
-		h.Events = append(h.Events, ev)
+		h.Events = append(h.Events, parseEvent(e))
 	}
 	return h, nil
 }
 
-func parseEvent(e any) (Event, error) {
-	pair, ok := e.([]any)
-	if !ok || len(pair) != 2 {
-		return Event{}, fmt.Errorf("malformed stream entry %v", e)
-	}
-	id, _ := pair[0].(string)
-	fields, err := upstash.Strings(pair[1], nil)
-	if err != nil {
-		return Event{}, err
-	}
-	f := map[string]string{}
-	for i := 0; i+1 < len(fields); i += 2 {
-		f[fields[i]] = fields[i+1]
-	}
-	ev := Event{ID: id, At: f["at"], Type: f["type"]}
+func parseEvent(e docs.Entry) Event {
+	f := e.Fields
+	ev := Event{ID: e.ID, At: f["at"], Type: f["type"]}
 	ev.Version, _ = strconv.ParseInt(f["version"], 10, 64)
 	if v := f["status_from"]; v != "" {
 		st := Status(v)
@@ -305,5 +281,5 @@ func parseEvent(e any) (Event, error) {
 			ev.Stage = &stage
 		}
 	}
-	return ev, nil
+	return ev
 }
