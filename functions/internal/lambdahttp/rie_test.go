@@ -211,7 +211,11 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		assert.NotContains(t, string(raw), `"statusCode":200`)
-		assert.Contains(t, logs.String(), "init: configuration: UPSTASH_REDIS_REST_URL is required")
-		assert.Contains(t, logs.String(), "Runtime.ExitError")
+		// The emulator may answer before it has logged the failure.
+		assert.Eventually(t, func() bool {
+			s := logs.String()
+			return strings.Contains(s, "init: configuration: UPSTASH_REDIS_REST_URL is required") &&
+				strings.Contains(s, "Runtime.ExitError")
+		}, 5*time.Second, 10*time.Millisecond, "the init failure is not in the emulator's log")
 	})
 }
