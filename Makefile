@@ -47,7 +47,7 @@ cover: ## statement coverage of shared/, from its tests
 
 bench: ## benchmarks (BENCH selects, default all), with allocations and latency percentiles
 	cd shared && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 2s ./...
-	cd functions && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 3s ./local/
+	cd functions && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 3s ./internal/localstack/
 
 build: ## build/<function>/bootstrap and build/<function>.zip for linux/$(GOARCH)
 	GOARCH=$(GOARCH) VERSION=$(VERSION) scripts/build.sh

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ai-rails/state-service/functions/internal/localstack"
 	"github.com/ai-rails/state-service/shared/observe"
 )
 
@@ -27,7 +28,7 @@ func main() {
 
 // run starts the stack and serves until ctx ends or a server fails.
 func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io.Writer) error {
-	cfg, err := ReadConfig(lookup)
+	cfg, err := localstack.ReadConfig(lookup)
 	if err != nil {
 		return err
 	}
@@ -35,7 +36,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 	if err != nil {
 		return err
 	}
-	s, err := Start(ctx, cfg, out, logger)
+	s, err := localstack.Start(ctx, cfg, out, logger)
 	if err != nil {
 		return err
 	}

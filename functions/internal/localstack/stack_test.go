@@ -1,0 +1,228 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/config"
+
+	"github.com/ai-rails/state-service/shared/redistest"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+)
+
+// testEnv is a configuration on free ports with its own data folder.
+func testEnv(t *testing.T, extra map[string]string) map[string]string {
+	m := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func startStack(t *testing.T, env map[string]string) (*Stack, Config, string) {
+	t.Helper()
+	cfg, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	s, err := Start(context.Background(), cfg, &out, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s, cfg, out.String()
+}
+
+func getHealth(t *testing.T, s *Stack, key string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.APIURL+"/api/health", nil)
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	return resp.StatusCode, body
+}
+
+func TestEmbeddedStack(t *testing.T) {
+	s, cfg, banner := startStack(t, testEnv(t, nil))
+	assert.Equal(t, "embedded", s.Store)
+
+	status, body := getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "healthy", body["status"])
+	assert.Equal(t, "local", body["store"].(map[string]any)["backend"])
+	status, _ = getHealth(t, s, "")
+	assert.Equal(t, http.StatusForbidden, status)
+
+	// The REST endpoint is real: any Upstash client can use it.
+	c, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: cfg.RESTToken})
+	require.NoError(t, err)
+	_, err = c.Do(context.Background(), "SET", "hello", "world")
+	require.NoError(t, err)
+	v, err := upstash.String(c.Do(context.Background(), "GET", "hello"))
+	require.NoError(t, err)
+	assert.Equal(t, "world", v)
+	_, body = getHealth(t, s, cfg.APIKey)
+	assert.GreaterOrEqual(t, body["store"].(map[string]any)["keys"], float64(1), "the key set, and metric counters")
+
+	bad, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: "wrong"})
+	require.NoError(t, err)
+	_, err = bad.Do(context.Background(), "GET", "hello")
+	assert.True(t, upstash.HasPrefix(err, "WRONGPASS"))
+
+	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, cfg.WebhookSecret, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
+		assert.Contains(t, banner, want)
+	}
+	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET"}, cfg.Generated)
+}
+
+func TestStackServesTheAPI(t *testing.T) {
+	s, cfg, _ := startStack(t, testEnv(t, nil))
+	do := func(method, path, body string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, s.APIURL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("x-api-key", cfg.APIKey)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.NoError(t, apitest.CheckContract(req, resp.StatusCode, resp.Header, raw), "%s %s", method, path)
+		return resp, raw
+	}
+	resp, raw := do("POST", "/api/workflow/state", `{"workflow_id":"ABC-123456","feature_description":"Add login"}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%s", raw)
+	resp, _ = do("PATCH", "/api/workflow/state/ABC-123456", `{"status":"in_progress"}`)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = do("POST", "/api/lock/build", `{"owner":"me"}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	resp, raw = do("POST", "/api/approval", `{"workflow_id":"ABC-123456","request_type":"code","content":"Review","requester":"bot","callback_url":"http://localhost:1/hook"}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "loopback callbacks are allowed locally: %s", raw)
+	resp, raw = do("POST", "/api/results", `{"workflow_id":"ABC-123456","test_suite":"unit","passed":3,"failed":0,"skipped":0,"duration_seconds":1}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%s", raw)
+	resp, raw = do("GET", "/api/metrics?hours=1", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(raw), `"workflow_created":1`)
+	resp, raw = do("GET", "/api/openapi.json", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(raw), `"openapi":"3.1.0"`)
+}
+
+func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
+	env := testEnv(t, map[string]string{"WEBHOOK_SECRET": "given"})
+	first, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	second, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	assert.Equal(t, first.APIKey, second.APIKey)
+	assert.Equal(t, first.RESTToken, second.RESTToken)
+	assert.Equal(t, "given", second.WebhookSecret)
+	assert.Len(t, first.APIKey, 48)
+	assert.NotEqual(t, first.APIKey, first.RESTToken)
+	fi, err := os.Stat(filepath.Join(env["DATA_DIR"], "secrets.json"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	env["API_KEY"] = "set-by-me"
+	third, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	assert.Equal(t, "set-by-me", third.APIKey)
+	assert.Equal(t, []string{"LOCAL_REST_TOKEN"}, third.Generated)
+}
+
+func TestRealRedisStack(t *testing.T) {
+	rs := redistest.Start(t)
+	s, cfg, banner := startStack(t, testEnv(t, map[string]string{"REDIS_URL": rs.URL()}))
+	assert.Equal(t, "redis", s.Store)
+	assert.Contains(t, banner, "Redis at REDIS_URL")
+	_, err := s.Client.Do(context.Background(), "SET", "k", "v")
+	require.NoError(t, err)
+	status, body := getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, http.StatusOK, status)
+	assert.GreaterOrEqual(t, body["store"].(map[string]any)["keys"], float64(1), "the key set, and metric counters")
+
+	_, err = ReadConfig(config.MapLookup(map[string]string{"REDIS_URL": rs.URL(), "UPSTASH_REDIS_REST_URL": "https://x", "UPSTASH_REDIS_REST_TOKEN": "t"}))
+	assert.ErrorContains(t, err, "not both")
+
+	env := testEnv(t, map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0"})
+	cfg, err = ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorContains(t, err, "reach Redis at REDIS_URL")
+}
+
+func TestRemoteUpstashStack(t *testing.T) {
+	b := upstashtest.Mini(t)
+	s, cfg, banner := startStack(t, testEnv(t, map[string]string{"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token}))
+	assert.Equal(t, "upstash", s.Store)
+	assert.Empty(t, s.RESTURL, "no local REST endpoint")
+	assert.NotContains(t, banner, upstashtest.Token, "the remote token is not printed")
+	status, body := getHealth(t, s, cfg.APIKey)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "upstash", body["store"].(map[string]any)["backend"])
+
+	_, err := ReadConfig(config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x"}))
+	assert.ErrorContains(t, err, "UPSTASH_REDIS_REST_TOKEN is required")
+	_, err = ReadConfig(config.MapLookup(map[string]string{"SWEEP_INTERVAL": "soon"}))
+	assert.ErrorContains(t, err, "SWEEP_INTERVAL")
+}
+
+func TestPortInUse(t *testing.T) {
+	s, _, _ := startStack(t, testEnv(t, nil))
+	env := testEnv(t, map[string]string{"LOCAL_ADDR": strings.TrimPrefix(s.APIURL, "http://")})
+	cfg, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorContains(t, err, "LOCAL_ADDR")
+}
+
+func TestDataSurvivesARestart(t *testing.T) {
+	env := testEnv(t, map[string]string{"SWEEP_INTERVAL": "50ms", "BACKUP_INTERVAL": "100ms"})
+	s, cfg, _ := startStack(t, env)
+	_, err := s.Client.Do(context.Background(), "SET", "ai_rails_workflow_ABC-123456", `{"workflow_id":"ABC-123456"}`, "PX", 600000)
+	require.NoError(t, err)
+	_, err = s.Client.Do(context.Background(), "ZADD", "ai_rails_index_workflows", 1, "GON-000001")
+	require.NoError(t, err)
+
+	// The sweeper runs on its own: the entry of a key that is gone is pruned.
+	require.Eventually(t, func() bool {
+		n, _ := upstash.Int64(s.Client.Do(context.Background(), "ZCARD", "ai_rails_index_workflows"))
+		return n == 0
+	}, 5*time.Second, 20*time.Millisecond)
+	// And backups appear.
+	require.Eventually(t, func() bool {
+		files, _ := filepath.Glob(filepath.Join(cfg.BackupDir, "*", "*", "*", "*.jsonl.gz"))
+		return len(files) > 0
+	}, 5*time.Second, 20*time.Millisecond)
+
+	require.NoError(t, s.Shutdown(context.Background()))
+	_, err = os.Stat(filepath.Join(cfg.DataDir, SnapshotName))
+	require.NoError(t, err, "a snapshot on shutdown")
+
+	again, _, banner := startStack(t, env)
+	v, err := upstash.String(again.Client.Do(context.Background(), "GET", "ai_rails_workflow_ABC-123456"))
+	require.NoError(t, err)
+	assert.Equal(t, `{"workflow_id":"ABC-123456"}`, v, "restored on start")
+	ttl, _ := upstash.Int64(again.Client.Do(context.Background(), "PTTL", "ai_rails_workflow_ABC-123456"))
+	assert.Greater(t, ttl, int64(500000), "with its TTL")
+	assert.Contains(t, banner, "restored")
+}
