@@ -49,10 +49,10 @@ func TestHourlyCounters(t *testing.T) {
 		assert.Equal(t, "2026112610", buckets[1].(map[string]any)["hour"])
 		assert.Equal(t, "2026112609", buckets[2].(map[string]any)["hour"])
 		assert.Equal(t, map[string]any{
-			"requests": float64(5), "errors": float64(0), "client_errors": float64(3), "store_round_trips": float64(6),
+			"requests": float64(5), "errors": float64(0), "client_errors": float64(3), "store_round_trips": float64(4),
 			"workflow_created": float64(1), "workflow_updated": float64(0), "workflow_deleted": float64(0),
 			"lock_acquired": float64(1), "lock_conflicts": float64(1), "approval_created": float64(0), "approval_decided": float64(0), "results_stored": float64(0),
-		}, counters(t, a, 1), "each script's first run is EVALSHA then EVAL: 2 round trips")
+		}, counters(t, a, 1), "one store round trip per request that reaches the store")
 		assert.Equal(t, float64(1), counters(t, a, 0)["requests"], "this hour: the GET; the metrics read itself is counted after it answers")
 		for _, n := range metrics.Names {
 			assert.Equal(t, float64(0), counters(t, a, 2)[n])

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -30,6 +31,7 @@ type Client struct {
 	executor  failsafe.Executor[any]
 	syncToken atomic.Pointer[string]
 	stats     stats
+	scripts   sync.Map // the hashes of the scripts this client has sent
 }
 
 // New returns a Client for the options, after validating them. See Options

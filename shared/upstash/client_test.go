@@ -159,11 +159,11 @@ func TestScriptFallsBackToEvalAfterFlush(t *testing.T) {
 			assert.Equal(t, val, v)
 			return c.Stats().RoundTrips - before
 		}
-		assert.Equal(t, uint64(2), run("first"), "unknown script: EVALSHA, NOSCRIPT, then EVAL")
-		assert.Equal(t, uint64(1), run("second"), "cached script: EVALSHA only")
+		assert.Equal(t, uint64(1), run("first"), "the client's first run: EVAL, which loads the script")
+		assert.Equal(t, uint64(1), run("second"), "sent before: EVALSHA only")
 		_, err := c.Do(ctx, "SCRIPT", "FLUSH")
 		require.NoError(t, err)
-		assert.Equal(t, uint64(2), run("third"), "flushed: EVAL again")
+		assert.Equal(t, uint64(2), run("third"), "flushed: EVALSHA, NOSCRIPT, then EVAL")
 		assert.Equal(t, uint64(1), run("fourth"))
 
 		require.NoError(t, script.Load(ctx, c))

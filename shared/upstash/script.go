@@ -4,11 +4,16 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 )
 
 // Script is a Lua script run by its SHA1 with EVALSHA, falling back to EVAL
 // when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH), so the
 // source is sent only when the server lacks it.
+//
+// A client's first run of a script is an EVAL, which loads the script as it
+// runs it: a fresh process (a Lambda cold start) would otherwise pay an
+// EVALSHA, a NOSCRIPT and an EVAL, two round trips, on its first call.
 type Script struct {
 	src       string
 	hash      string
@@ -37,11 +42,26 @@ func (s *Script) Hash() string { return s.hash }
 func (s *Script) Source() string { return s.src }
 
 // Run runs the script with the keys and arguments, and returns its decoded
-// result as Do does. It is one round trip unless the server lacks the script.
+// result as Do does. It is one round trip unless the server has lost a
+// script that this client sent before.
 func (s *Script) Run(ctx context.Context, c *Client, keys []string, args ...any) (any, error) {
+	if _, sent := c.scripts.Load(s.hash); !sent {
+		return s.eval(ctx, c, keys, args)
+	}
 	v, err := c.do1(ctx, s.retrySafe, s.args("EVALSHA", s.hash, keys, args))
 	if HasPrefix(err, "NOSCRIPT") {
-		return c.do1(ctx, s.retrySafe, s.args("EVAL", s.src, keys, args))
+		return s.eval(ctx, c, keys, args)
+	}
+	return v, err
+}
+
+// eval runs the script by its source and notes, once the server has
+// answered, that the server holds it.
+func (s *Script) eval(ctx context.Context, c *Client, keys []string, args []any) (any, error) {
+	v, err := c.do1(ctx, s.retrySafe, s.args("EVAL", s.src, keys, args))
+	var reply *Error
+	if err == nil || errors.Is(err, ErrNil) || (errors.As(err, &reply) && reply.Prefix != "ERR") {
+		c.scripts.Store(s.hash, struct{}{})
 	}
 	return v, err
 }

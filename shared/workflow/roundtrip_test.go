@@ -19,7 +19,7 @@ import (
 // loaded, and none when the request is refused before the store.
 func TestOneRoundTripPerCall(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
-		// Load every script once (EVALSHA, NOSCRIPT, EVAL).
+		// Run every script once, as the steps below are not all first runs.
 		create(t, e, "WRM-000001", nil)
 		e.Do(req{Method: "DELETE", Path: "/api/workflow/state/WRM-000001"})
 		e.Do(req{Method: "GET", Path: "/api/workflow/state"})

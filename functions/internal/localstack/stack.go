@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -43,8 +44,10 @@ type Stack struct {
 	apiSrv  *http.Server
 	restSrv *http.Server
 	rest    *restserver.Server
-	mini    *miniredis.Miniredis
-	errc    chan error
+	// restRequests counts the requests the REST endpoint has served.
+	restRequests atomic.Int64
+	mini         *miniredis.Miniredis
+	errc         chan error
 
 	cfg     Config
 	keys    keys.Schema
@@ -98,7 +101,11 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		if err := s.rest.Redis().Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("reach Redis at REDIS_URL: %w", err)
 		}
-		s.restSrv, s.RESTURL, err = s.serve(cfg.RESTAddr, s.rest)
+		count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.restRequests.Add(1)
+			s.rest.ServeHTTP(w, r)
+		})
+		s.restSrv, s.RESTURL, err = s.serve(cfg.RESTAddr, count)
 		if err != nil {
 			return fmt.Errorf("LOCAL_REST_ADDR: %w", err)
 		}
@@ -217,6 +224,10 @@ func (s *Stack) serve(addr string, h http.Handler) (*http.Server, string, error)
 	}()
 	return srv, "http://" + l.Addr().String(), nil
 }
+
+// RESTRequests is the number of requests the local REST endpoint has
+// served: the Upstash requests the API made, as Upstash would count them.
+func (s *Stack) RESTRequests() int64 { return s.restRequests.Load() }
 
 // Err delivers a server's failure.
 func (s *Stack) Err() <-chan error { return s.errc }

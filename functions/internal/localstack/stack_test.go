@@ -93,8 +93,11 @@ func TestEmbeddedStack(t *testing.T) {
 
 func TestStackServesTheAPI(t *testing.T) {
 	s, cfg, _ := startStack(t, testEnv(t, nil))
-	do := func(method, path, body string) (*http.Response, []byte) {
+	// do makes one API call and checks that it cost exactly trips requests
+	// at the REST endpoint.
+	do := func(method, path, body string, trips int64) (*http.Response, []byte) {
 		t.Helper()
+		before := s.RESTRequests()
 		req, err := http.NewRequest(method, s.APIURL+path, strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("x-api-key", cfg.APIKey)
@@ -107,24 +110,45 @@ func TestStackServesTheAPI(t *testing.T) {
 		raw, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		assert.NoError(t, apitest.CheckContract(req, resp.StatusCode, resp.Header, raw), "%s %s", method, path)
+		assert.Equal(t, trips, s.RESTRequests()-before, "Upstash requests for %s %s", method, path)
 		return resp, raw
 	}
-	resp, raw := do("POST", "/api/workflow/state", `{"workflow_id":"ABC-123456","feature_description":"Add login"}`)
+	resp, raw := do("POST", "/api/workflow/state", `{"workflow_id":"ABC-123456","feature_description":"Add login"}`, 1)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%s", raw)
-	resp, _ = do("PATCH", "/api/workflow/state/ABC-123456", `{"status":"in_progress"}`)
+	resp, _ = do("PATCH", "/api/workflow/state/ABC-123456", `{"status":"in_progress"}`, 1)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	resp, _ = do("POST", "/api/lock/build", `{"owner":"me"}`)
+	resp, _ = do("GET", "/api/workflow/state/ABC-123456", "", 1)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = do("GET", "/api/workflow/state/ABC-123456/history", "", 1)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = do("POST", "/api/lock/build", `{"owner":"me"}`, 1)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode)
-	resp, raw = do("POST", "/api/approval", `{"workflow_id":"ABC-123456","request_type":"code","content":"Review","requester":"bot","callback_url":"http://localhost:1/hook"}`)
+	resp, raw = do("POST", "/api/approval", `{"workflow_id":"ABC-123456","request_type":"code","content":"Review","requester":"bot","callback_url":"http://localhost:1/hook"}`, 1)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode, "loopback callbacks are allowed locally: %s", raw)
-	resp, raw = do("POST", "/api/results", `{"workflow_id":"ABC-123456","test_suite":"unit","passed":3,"failed":0,"skipped":0,"duration_seconds":1}`)
+	resp, raw = do("POST", "/api/approval", `{"workflow_id":"ABC-123456","request_type":"code","content":"Review","requester":"bot"}`, 1)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", raw)
+	var a struct {
+		ID string `json:"approval_id"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &a))
+	resp, _ = do("GET", "/api/approval/"+a.ID, "", 1)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, raw = do("POST", "/api/approval/"+a.ID+"/decision", `{"decision":"approved","approver":"alice"}`, 1)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "%s", raw)
+	resp, raw = do("POST", "/api/results", `{"workflow_id":"ABC-123456","test_suite":"unit","passed":3,"failed":0,"skipped":0,"duration_seconds":1}`, 1)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%s", raw)
-	resp, raw = do("GET", "/api/metrics?hours=1", "")
+	resp, _ = do("GET", "/api/results?workflow_id=ABC-123456", "", 1)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = do("GET", "/api/workflow/state/ABC-999999", "", 1)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, raw = do("GET", "/api/metrics?hours=1", "", 1)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(raw), `"workflow_created":1`)
-	resp, raw = do("GET", "/api/openapi.json", "")
+	resp, raw = do("GET", "/api/openapi.json", "", 0)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(raw), `"openapi":"3.1.0"`)
+	resp, _ = do("POST", "/api/workflow/state", `{"workflow_id":"bad id"}`, 0)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a bad request never reaches the store")
 }
 
 func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
