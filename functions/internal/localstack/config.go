@@ -25,6 +25,9 @@ type Config struct {
 	SweepInterval  time.Duration // SWEEP_INTERVAL
 	BackupDir      string        // BACKUP_DIR, default DATA_DIR/backups
 	BackupInterval time.Duration // BACKUP_INTERVAL, default 1h
+	// MetricsFlushInterval is METRICS_FLUSH_INTERVAL (default 5s, as in
+	// Lambda): how often the request counters ride along with a store call.
+	MetricsFlushInterval time.Duration
 	// Approvals are the approval settings; ALLOW_INSECURE_CALLBACKS defaults
 	// to true here, so that approvals may call back to http://localhost.
 	Approvals    config.Approvals
@@ -44,20 +47,21 @@ type Config struct {
 func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	e := config.NewEnv(lookup)
 	c := Config{
-		Addr:           e.String("LOCAL_ADDR", "127.0.0.1:3000"),
-		RESTAddr:       e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
-		RESTToken:      e.String("LOCAL_REST_TOKEN", ""),
-		APIKey:         e.String("API_KEY", ""),
-		WebhookSecret:  e.String("WEBHOOK_SECRET", ""),
-		DataDir:        e.String("DATA_DIR", "./.data"),
-		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
-		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
-		Approvals:      config.ReadApprovals(e, true),
-		RedisURL:       e.String("REDIS_URL", ""),
-		UpstashURL:     e.String("UPSTASH_REDIS_REST_URL", ""),
-		UpstashToken:   e.String("UPSTASH_REDIS_REST_TOKEN", ""),
-		KeyPrefix:      e.String("KEY_PREFIX", ""),
-		LogLevel:       e.String("LOG_LEVEL", "info"),
+		Addr:                 e.String("LOCAL_ADDR", "127.0.0.1:3000"),
+		RESTAddr:             e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
+		RESTToken:            e.String("LOCAL_REST_TOKEN", ""),
+		APIKey:               e.String("API_KEY", ""),
+		WebhookSecret:        e.String("WEBHOOK_SECRET", ""),
+		DataDir:              e.String("DATA_DIR", "./.data"),
+		SweepInterval:        e.Duration("SWEEP_INTERVAL", 60*time.Second),
+		BackupInterval:       e.Duration("BACKUP_INTERVAL", time.Hour),
+		MetricsFlushInterval: e.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second),
+		Approvals:            config.ReadApprovals(e, true),
+		RedisURL:             e.String("REDIS_URL", ""),
+		UpstashURL:           e.String("UPSTASH_REDIS_REST_URL", ""),
+		UpstashToken:         e.String("UPSTASH_REDIS_REST_TOKEN", ""),
+		KeyPrefix:            e.String("KEY_PREFIX", ""),
+		LogLevel:             e.String("LOG_LEVEL", "info"),
 	}
 	if c.UpstashURL != "" && c.UpstashToken == "" {
 		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))

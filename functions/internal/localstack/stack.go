@@ -44,6 +44,9 @@ type Stack struct {
 	apiSrv  *http.Server
 	restSrv *http.Server
 	rest    *restserver.Server
+	// counters are the request metrics, flushed with a store call at most
+	// every METRICS_FLUSH_INTERVAL, and at shutdown.
+	counters *metrics.Counters
 	// restRequests counts the requests the REST endpoint has served.
 	restRequests atomic.Int64
 	mini         *miniredis.Miniredis
@@ -116,7 +119,8 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	counters := metrics.NewCounters(schema, nil, 0)
+	s.counters = metrics.NewCounters(schema, nil, cfg.MetricsFlushInterval)
+	counters := s.counters
 	opts := upstash.Options{URL: storeURL, Token: token, Logger: logger}
 	metrics.Instrument(&opts, counters)
 	s.Client, err = upstash.New(opts)
@@ -248,6 +252,12 @@ func (s *Stack) shutdown(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
 		<-s.done
+		if len(s.counters.Pending()) > 0 {
+			// The last counts ride on a PING, as GET /api/metrics would carry them.
+			if _, err := s.Client.Do(metrics.Flush(ctx), "PING"); err != nil {
+				errs = append(errs, fmt.Errorf("flush metrics: %w", err))
+			}
+		}
 		if s.mini != nil {
 			if err := s.snapshot(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("snapshot: %w", err))

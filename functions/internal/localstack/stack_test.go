@@ -250,3 +250,28 @@ func TestDataSurvivesARestart(t *testing.T) {
 	assert.Greater(t, ttl, int64(500000), "with its TTL")
 	assert.Contains(t, banner, "restored")
 }
+
+// Counters not yet flushed when the stack stops are written at shutdown, so
+// the embedded store's snapshot keeps them.
+func TestMetricsAreFlushedAtShutdown(t *testing.T) {
+	env := testEnv(t, map[string]string{"METRICS_FLUSH_INTERVAL": "1h"})
+	s, cfg, _ := startStack(t, env)
+	req, _ := http.NewRequest("POST", s.APIURL+"/api/workflow/state", strings.NewReader(`{"workflow_id":"ABC-123456","feature_description":"x"}`))
+	req.Header.Set("x-api-key", cfg.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.NoError(t, s.Shutdown(context.Background()))
+
+	again, _, _ := startStack(t, env)
+	req, _ = http.NewRequest("GET", again.APIURL+"/api/metrics?hours=1", nil)
+	req.Header.Set("x-api-key", cfg.APIKey)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(raw), `"workflow_created":1`)
+	assert.Contains(t, string(raw), `"requests":1`, "the first stack's one request")
+}

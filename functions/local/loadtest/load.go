@@ -248,4 +248,8 @@ type phaseResult struct {
 	// Store cost, measured over the phase.
 	UpstashRequestsPerCall float64 `json:"upstash_requests_per_api_call"`
 	RedisCommandsPerCall   float64 `json:"redis_commands_per_api_call"`
+	// CPU per call: redis-server's, and this process's (the stack and the
+	// load generator), in microseconds.
+	RedisCPUPerCallUs   float64 `json:"redis_cpu_us_per_call"`
+	ProcessCPUPerCallUs float64 `json:"process_cpu_us_per_call"`
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -111,4 +113,31 @@ func baseline(ctx context.Context, url string, clients int, d time.Duration) (fl
 	}
 	_ = rdb.Del(ctx, keys...).Err()
 	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+// redisCPU is the CPU time Redis has used, user and system, in seconds.
+func redisCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
+	var total float64
+	for _, f := range []string{"used_cpu_user", "used_cpu_sys"} {
+		v, err := infoField(ctx, rdb, "cpu", f)
+		if err != nil {
+			return 0, err
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return 0, fmt.Errorf("INFO cpu %s: %w", f, err)
+		}
+		total += x
+	}
+	return total, nil
+}
+
+// selfCPU is the CPU time this process has used, in seconds: the stack and
+// the load generator together.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

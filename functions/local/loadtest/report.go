@@ -20,6 +20,7 @@ func printTable(out io.Writer, r Results, s settings) {
 	if t := r.Throughput; t != nil {
 		row(fmt.Sprintf("API ops/s, %d clients", t.Clients), fmt.Sprintf("%.0f", t.OpsPerSec), "≥ 10,000")
 		row(fmt.Sprintf("latency p50 / p95 / p99, %d clients", t.Clients), fmt.Sprintf("%.2f / %.2f / %.2f ms", t.P50, t.P95, t.P99), "")
+		row("CPU per call: this process / redis-server", fmt.Sprintf("%.0f / %.0f µs", t.ProcessCPUPerCallUs, t.RedisCPUPerCallUs), "")
 	}
 	if l := r.Latency; l != nil {
 		row(fmt.Sprintf("API ops/s, %d clients", l.Clients), fmt.Sprintf("%.0f", l.OpsPerSec), "")

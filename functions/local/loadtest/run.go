@@ -175,6 +175,11 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
+		redisCPUBefore, err := redisCPU(ctx, rdb)
+		if err != nil {
+			return nil, err
+		}
+		selfBefore := selfCPU()
 		stopProfile, err := startCPUProfile(profile)
 		if err != nil {
 			return nil, err
@@ -185,6 +190,12 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
+		redisCPUAfter, err := redisCPU(ctx, rdb)
+		if err != nil {
+			return nil, err
+		}
+		r.RedisCPUPerCallUs = (redisCPUAfter - redisCPUBefore) * 1e6 / float64(r.Total)
+		r.ProcessCPUPerCallUs = (selfCPU() - selfBefore) * 1e6 / float64(r.Total)
 		r.UpstashRequestsPerCall = float64(stack.RESTRequests()-restBefore) / float64(r.Total)
 		r.RedisCommandsPerCall = float64(cmdAfter-cmdBefore) / float64(r.Total)
 		return &r, nil
