@@ -55,10 +55,10 @@ func printTable(out io.Writer, r Results, s settings) {
 		}
 	}
 	if len(r.Routes) > 0 {
-		fmt.Fprintln(out, "\n| route | Upstash requests | Redis commands |")
-		fmt.Fprintln(out, "|---|---|---|")
+		fmt.Fprintln(out, "\n| route | Upstash requests | Redis commands | Redis CPU |")
+		fmt.Fprintln(out, "|---|---|---|---|")
 		for _, c := range r.Routes {
-			fmt.Fprintf(out, "| `%s` | %.2f | %.2f |\n", c.Route, c.UpstashRequests, c.RedisCommands)
+			fmt.Fprintf(out, "| `%s` | %.2f | %.2f | %.0f µs |\n", c.Route, c.UpstashRequests, c.RedisCommands, c.RedisCPUUs)
 		}
 	}
 	for _, p := range []*phaseResult{r.Throughput, r.Latency} {

@@ -70,6 +70,7 @@ type routeCost struct {
 	Calls           int     `json:"calls"`
 	UpstashRequests float64 `json:"upstash_requests_per_call"`
 	RedisCommands   float64 `json:"redis_commands_per_call"`
+	RedisCPUUs      float64 `json:"redis_cpu_us_per_call"`
 }
 
 var routes = map[string]string{
@@ -319,7 +320,7 @@ func measureMemory(ctx context.Context, rdb *redis.Client, api *apiClient, n int
 // measureRoutes calls each route of the mix on its own and divides what the
 // store counted by the calls.
 func measureRoutes(ctx context.Context, w *workload, stack *localstack.Stack, rdb *redis.Client) ([]routeCost, error) {
-	const calls = 200
+	const calls = 500
 	w.prefix = "RTE"
 	w.created.Store(0)
 	wk := &worker{rng: newRand(), calls: map[string]int64{}, errs: map[string]int64{}}
@@ -330,16 +331,24 @@ func measureRoutes(ctx context.Context, w *workload, stack *localstack.Stack, rd
 		if err != nil {
 			return nil, err
 		}
+		cpuBefore, err := redisCPU(ctx, rdb)
+		if err != nil {
+			return nil, err
+		}
 		for range calls {
 			if !w.step(wk, op) {
 				return nil, fmt.Errorf("%s", wk.last)
 			}
 		}
+		cpuAfter, err := redisCPU(ctx, rdb)
+		if err != nil {
+			return nil, err
+		}
 		cmdAfter, err := commandCalls(ctx, rdb)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, routeCost{Op: op, Route: routes[op], Calls: calls,
+		out = append(out, routeCost{Op: op, Route: routes[op], Calls: calls, RedisCPUUs: (cpuAfter - cpuBefore) * 1e6 / calls,
 			UpstashRequests: float64(stack.RESTRequests()-restBefore) / calls,
 			RedisCommands:   float64(cmdAfter-cmdBefore) / calls})
 	}
