@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -36,11 +37,17 @@ type Entry struct {
 	Fields map[string]string
 }
 
-// Stream reads every entry of the stream at key, oldest first, and whether
-// the document at owner exists, in one pipeline. A trail with no entries
-// whose owner is gone is not found: what names it in errors.
-func Stream(ctx context.Context, c *upstash.Client, key, owner, what string) ([]Entry, error) {
-	res, err := c.Pipeline(ctx, []any{"XRANGE", key, "-", "+"}, []any{"EXISTS", owner})
+// Stream reads the entries of the stream at key, oldest first, and whether
+// the document at owner exists, in one pipeline. With limit > 0 it reads
+// only the newest limit entries, for streams trimmed approximately (MAXLEN
+// ~), which may hold a few more. A trail with no entries whose owner is gone
+// is not found: what names it in errors.
+func Stream(ctx context.Context, c *upstash.Client, key, owner, what string, limit int) ([]Entry, error) {
+	read := []any{"XRANGE", key, "-", "+"}
+	if limit > 0 {
+		read = []any{"XREVRANGE", key, "+", "-", "COUNT", limit}
+	}
+	res, err := c.Pipeline(ctx, read, []any{"EXISTS", owner})
 	if err == nil {
 		err = errors.Join(res[0].Err, res[1].Err)
 	}
@@ -67,6 +74,9 @@ func Stream(ctx context.Context, c *upstash.Client, key, owner, what string) ([]
 			ent.Fields[fields[i]] = fields[i+1]
 		}
 		out = append(out, ent)
+	}
+	if limit > 0 {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

@@ -1,6 +1,8 @@
 package workflow_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
@@ -312,4 +315,30 @@ func TestStoreDownAnswers503(t *testing.T) {
 	}
 	h := e.Do(req{Method: "GET", Path: "/api/health"})
 	assert.Equal(t, http.StatusServiceUnavailable, h.Status)
+}
+
+// A history answers with its newest MaxHistory events, oldest first, and the
+// stream stays bounded: it is trimmed approximately, so it may hold a few
+// more than it answers with.
+func TestHistoryKeepsTheNewestEvents(t *testing.T) {
+	each(t, func(t *testing.T, e *apitest.Env) {
+		create(t, e, id, nil)
+		st := workflow.NewStore(e.Client, e.Keys, nil)
+		extra := workflow.MaxHistory + 150
+		for i := range extra {
+			_, err := st.Patch(context.Background(), workflow.Change{ID: mustID(id), CurrentStage: json.RawMessage(fmt.Sprintf(`"s%d"`, i))})
+			require.NoError(t, err)
+		}
+		h := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		require.Equal(t, http.StatusOK, h.Status)
+		events := h.Body["events"].([]any)
+		require.Len(t, events, workflow.MaxHistory)
+		last := float64(extra + 1)
+		assert.Equal(t, last-float64(workflow.MaxHistory)+1, events[0].(map[string]any)["version"], "the oldest kept")
+		assert.Equal(t, last, events[len(events)-1].(map[string]any)["version"], "the newest last")
+		n, err := upstash.Int64(e.Client.Do(context.Background(), "XLEN", e.Keys.History(mustID(id))))
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, n, int64(workflow.MaxHistory))
+		assert.Less(t, n, int64(extra), "trimmed")
+	})
 }

@@ -252,7 +252,7 @@ func (s *Store) List(ctx context.Context, status Status, limit int, after *Curso
 // History reads a workflow's events, oldest first. It is not found only when
 // neither the history nor the state exists.
 func (s *Store) History(ctx context.Context, id keys.WorkflowID) (History, error) {
-	entries, err := docs.Stream(ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
+	entries, err := docs.Stream(ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String(), MaxHistory)
 	if err != nil {
 		return History{}, err
 	}

@@ -102,7 +102,7 @@ for s in string.gmatch(ARGV[6], '[^,]+') do
   i = i + 1
 end
 
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[19], '*',
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[19], '*',
   'type', old and 'updated' or 'created', 'version', version,
   'status_from', status_from or '', 'status_to', status, 'stage', stage, 'at', last_updated)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)

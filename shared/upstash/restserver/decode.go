@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // readJSONCommand reads the body of POST /: one command as a JSON array.
@@ -98,6 +99,9 @@ func argOf(m json.RawMessage) (string, error) {
 	}
 	switch m[0] {
 	case '"':
+		if s, ok := plainString(m); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(m, &s); err != nil {
 			return "", errors.New("argument is not a valid JSON string")
@@ -117,6 +121,34 @@ func argOf(m json.RawMessage) (string, error) {
 		return n.String(), nil
 	}
 	return "", errors.New("arguments must be strings, numbers or booleans")
+}
+
+// plainString is the fast path for a JSON string with no escapes, the
+// usual argument: its text between the quotes, when that is valid UTF-8 and
+// holds no control characters. Other strings go through encoding/json.
+func plainString(m []byte) (string, bool) {
+	if len(m) < 2 || m[len(m)-1] != '"' {
+		return "", false
+	}
+	in := m[1 : len(m)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			if c >= utf8.RuneSelf && utf8.Valid(in) && bytes.IndexAny(in, "\\\"") < 0 && !hasControl(in) {
+				return string(in), true
+			}
+			return "", false
+		}
+	}
+	return string(in), true
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // pathCommand reads a path-form command: /set/k/v/EX/100, where a POST or PUT

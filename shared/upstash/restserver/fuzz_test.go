@@ -1,6 +1,7 @@
 package restserver_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -11,7 +12,8 @@ import (
 // FuzzParseCommand checks that any body either decodes to a command with a
 // name or is refused, never panics.
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{`["SET","k","v","EX",100]`, `["GET",1.5e3,true]`, `[]`, `[null]`, `{"a":1}`, `["x"] y`, `["\ud800"]`} {
+	for _, s := range []string{`["SET","k","v","EX",100]`, `["GET",1.5e3,true]`, `[]`, `[null]`, `{"a":1}`, `["x"] y`, `["\ud800"]`,
+		"[\"SET\",\"caf\xc3\xa9\",\"\xff\"]", `["SET","a\"b","\u00e9\n"]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -21,6 +23,17 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		if len(cmd) == 0 || cmd[0] == "" {
 			t.Fatalf("accepted a command without a name: %q", cmd)
+		}
+		// Every string argument reads as encoding/json reads it; the fast
+		// path for plain strings must not differ.
+		var raw []any
+		if err := json.Unmarshal(body, &raw); err != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", body, err)
+		}
+		for i, v := range raw {
+			if s, ok := v.(string); ok && s != cmd[i] {
+				t.Fatalf("argument %d of %q: %q, encoding/json reads %q", i, body, cmd[i], s)
+			}
 		}
 	})
 }
