@@ -17,39 +17,38 @@ local function json_members(s)
       if c == 32 or c == 9 or c == 10 or c == 13 then i = i + 1 else return end
     end
   end
+  -- str_end returns the index of the quote that closes the string opening
+  -- at j. string.find skips plain text in C, not a byte at a time in Lua.
   local function str_end(j)
     j = j + 1
-    while j <= n do
-      local c = string.byte(s, j)
-      if c == 92 then j = j + 2
-      elseif c == 34 then return j
-      else j = j + 1 end
+    while true do
+      local q = string.find(s, '["\\]', j)
+      if q == nil then error('json: unterminated string') end
+      if string.byte(s, q) == 34 then return q end
+      j = q + 2
     end
-    error('json: unterminated string')
   end
   local function value_end(j)
     local c = string.byte(s, j)
     if c == 34 then return str_end(j) end
     if c == 123 or c == 91 then
       local depth = 0
-      while j <= n do
+      while true do
+        j = string.find(s, '[{}%[%]"]', j)
+        if j == nil then error('json: unterminated value') end
         c = string.byte(s, j)
         if c == 34 then j = str_end(j)
         elseif c == 123 or c == 91 then depth = depth + 1
-        elseif c == 125 or c == 93 then
+        else
           depth = depth - 1
           if depth == 0 then return j end
         end
         j = j + 1
       end
-      error('json: unterminated value')
     end
-    while j <= n do
-      c = string.byte(s, j)
-      if c == 44 or c == 125 or c == 93 or c == 32 or c == 9 or c == 10 or c == 13 then return j - 1 end
-      j = j + 1
-    end
-    return n
+    local e = string.find(s, '[,}%]%s]', j)
+    if e == nil then return n end
+    return e - 1
   end
   ws()
   if string.byte(s, i) ~= 123 then error('json: not an object') end
