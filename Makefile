@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 FUZZTIME    ?= 30s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-race cover bench build lint fuzz backup restore synth deploy sam-invoke clean
+.PHONY: help run test test-race cover bench bench-micro build lint fuzz backup restore synth deploy sam-invoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,10 @@ cover: ## statement coverage of shared/, from its tests
 	cd shared && $(GO) test -count=1 -coverpkg=./... -coverprofile=../build/cover.out ./... >/dev/null
 	$(GO) tool cover -func=build/cover.out | tail -1
 
-bench: ## benchmarks (BENCH selects, default all), with allocations and latency percentiles
+bench: ## the load test: the local stack over a real Redis (REDIS_URL, or its own redis-server); figures in BENCH_OUT (bench/results.json)
+	$(GO) run ./functions/local/loadtest
+
+bench-micro: ## the go test benchmarks (BENCH selects, default all), with allocations
 	cd shared && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 2s ./...
 	cd functions && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 3s ./internal/localstack/
 

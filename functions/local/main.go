@@ -18,6 +18,7 @@ import (
 )
 
 func main() {
+	localstack.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.LookupEnv, os.Stdout, os.Stderr); err != nil {

@@ -12,12 +12,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ai-rails/state-service/functions/internal/localstack"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
+	localstack.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := readSettings(os.LookupEnv)

@@ -133,10 +133,12 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = stack.Shutdown(context.Background()) }()
-	if s.RedisURL != "" {
-		defer func() { _ = dropPrefix(context.Background(), rdb, prefix) }()
-	}
+	defer func() {
+		_ = stack.Shutdown(context.Background()) // which flushes the last metrics
+		if s.RedisURL != "" {
+			_ = dropPrefix(context.Background(), rdb, prefix)
+		}
+	}()
 	api := newAPIClient(stack.APIURL, cfg.APIKey, max(s.Clients, s.LatencyClients))
 
 	res := Results{
