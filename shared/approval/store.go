@@ -378,7 +378,7 @@ func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, li
 // Audit reads an approval's audit trail. It is not found only when neither
 // the trail nor the approval exists.
 func (s *Store) Audit(ctx context.Context, id keys.ApprovalID) (Audit, error) {
-	entries, err := docs.Stream(ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String(), 0)
+	entries, err := docs.Stream(ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
 	if err != nil {
 		return Audit{}, err
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -37,17 +36,11 @@ type Entry struct {
 	Fields map[string]string
 }
 
-// Stream reads the entries of the stream at key, oldest first, and whether
-// the document at owner exists, in one pipeline. With limit > 0 it reads
-// only the newest limit entries, for streams trimmed approximately (MAXLEN
-// ~), which may hold a few more. A trail with no entries whose owner is gone
-// is not found: what names it in errors.
-func Stream(ctx context.Context, c *upstash.Client, key, owner, what string, limit int) ([]Entry, error) {
-	read := []any{"XRANGE", key, "-", "+"}
-	if limit > 0 {
-		read = []any{"XREVRANGE", key, "+", "-", "COUNT", limit}
-	}
-	res, err := c.Pipeline(ctx, read, []any{"EXISTS", owner})
+// Stream reads every entry of the stream at key, oldest first, and whether
+// the document at owner exists, in one pipeline. A trail with no entries
+// whose owner is gone is not found: what names it in errors.
+func Stream(ctx context.Context, c *upstash.Client, key, owner, what string) ([]Entry, error) {
+	res, err := c.Pipeline(ctx, []any{"XRANGE", key, "-", "+"}, []any{"EXISTS", owner})
 	if err == nil {
 		err = errors.Join(res[0].Err, res[1].Err)
 	}
@@ -75,8 +68,33 @@ func Stream(ctx context.Context, c *upstash.Client, key, owner, what string, lim
 		}
 		out = append(out, ent)
 	}
-	if limit > 0 {
-		slices.Reverse(out)
+	return out, nil
+}
+
+// List reads every element of the list at key, each a JSON document, into
+// T, oldest first, and whether the document at owner exists, in one
+// pipeline. A list with no elements whose owner is gone is not found: what
+// names it in errors.
+func List[T any](ctx context.Context, c *upstash.Client, key, owner, what string) ([]T, error) {
+	res, err := c.Pipeline(ctx, []any{"LRANGE", key, 0, -1}, []any{"EXISTS", owner})
+	if err == nil {
+		err = errors.Join(res[0].Err, res[1].Err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	raw, err := upstash.Strings(res[0].Value, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if len(raw) == 0 && res[1].Value == int64(0) {
+		return nil, apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	out := make([]T, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal([]byte(r), &out[i]); err != nil {
+			return nil, fmt.Errorf("read %s: element %d: %w", what, i, err)
+		}
 	}
 	return out, nil
 }

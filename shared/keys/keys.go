@@ -79,7 +79,7 @@ func (s Schema) Pattern() string { return escapeGlob(s.prefix) + "*" }
 // Workflow is a workflow's state (string, JSON; TTL ttl_hours).
 func (s Schema) Workflow(id WorkflowID) string { return s.prefix + "workflow_" + id.v }
 
-// History is a workflow's event stream (same TTL as the workflow; outlives a
+// History is a workflow's events, a list of JSON (same TTL as the workflow; outlives a
 // delete until it runs out).
 func (s Schema) History(id WorkflowID) string { return s.prefix + "history_" + id.v }
 
@@ -180,7 +180,7 @@ func (s Schema) Families() []Family {
 	ap := ApprovalID{"3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"}
 	return []Family{
 		{"workflow", s.Workflow(wf), "string (JSON)", "ttl_hours, default 86400 s, at most 168 h; reset on each write"},
-		{"history", s.History(wf), "stream", "same as the workflow"},
+		{"history", s.History(wf), "list", "same as the workflow"},
 		{"approval", s.Approval(ap), "string (JSON)", "until expires_at, plus APPROVAL_RETENTION_HOURS after the decision or expiry"},
 		{"audit", s.Audit(ap), "stream", "same as the approval"},
 		{"test result", s.TestResult(TestID{"run-42"}), "string (JSON)", "604800 s"},

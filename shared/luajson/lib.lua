@@ -178,3 +178,17 @@ local function ts_millis(ts)
   return string.format('%.0f', s * 1000 + math.floor(n / 1000000))
 end
 
+
+-- history_push appends an event to a workflow's history, a list of JSON
+-- events capped at max (a list, not a stream: a new stream preallocates a
+-- 4 KB node, ten times a workflow's own size). Ids count up from 1 per
+-- history. from and to are statuses or nil; stage is raw JSON.
+local function history_push(key, max, typ, version, from, to, stage, at)
+  local last = redis.call('LINDEX', key, -1)
+  local seq = 1
+  if last then seq = (tonumber(string.match(last, '^{"id":"(%d+)"')) or 0) + 1 end
+  local function str(v) if v then return '"' .. v .. '"' end return 'null' end
+  redis.call('RPUSH', key, '{"id":"' .. seq .. '","at":"' .. at .. '","type":"' .. typ .. '","version":' .. version ..
+    ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage .. '}')
+  redis.call('LTRIM', key, -max, -1)
+end

@@ -18,9 +18,7 @@ for s in string.gmatch(ARGV[3], '[^,]+') do
   i = i + 1
 end
 local at = ts_after(ARGV[2], json_unquote(f['"last_updated"']))
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
-  'type', 'deleted', 'version', f['"version"'], 'status_from', status, 'status_to', '',
-  'stage', f['"current_stage"'], 'at', at)
+history_push(KEYS[2], tonumber(ARGV[4]), 'deleted', f['"version"'], status, nil, f['"current_stage"'], at)
 if redis.call('PTTL', KEYS[2]) < 0 and ttl_ms > 0 then
   redis.call('PEXPIRE', KEYS[2], ttl_ms)
 end

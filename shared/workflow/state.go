@@ -69,9 +69,7 @@ const (
 	// MaxMetadataDepth bounds nesting, so that no decoder on the way meets
 	// a document deeper than it takes.
 	MaxMetadataDepth = 32
-	// MaxHistory is how many events a workflow's history answers with. The
-	// stream is trimmed approximately (MAXLEN ~, far cheaper than exact
-	// trimming), so it may hold a few more, which reads leave out; older ones
+	// MaxHistory is how many events a workflow's history keeps; older ones
 	// are trimmed, so a long-running workflow cannot grow without bound.
 	MaxHistory = 1000
 )

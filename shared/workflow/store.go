@@ -252,34 +252,9 @@ func (s *Store) List(ctx context.Context, status Status, limit int, after *Curso
 // History reads a workflow's events, oldest first. It is not found only when
 // neither the history nor the state exists.
 func (s *Store) History(ctx context.Context, id keys.WorkflowID) (History, error) {
-	entries, err := docs.Stream(ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String(), MaxHistory)
+	events, err := docs.List[Event](ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
 	if err != nil {
 		return History{}, err
 	}
-	h := History{WorkflowID: id.String(), Events: make([]Event, 0, len(entries))}
-	for _, e := range entries {
-		h.Events = append(h.Events, parseEvent(e))
-	}
-	return h, nil
-}
-
-func parseEvent(e docs.Entry) Event {
-	f := e.Fields
-	ev := Event{ID: e.ID, At: f["at"], Type: f["type"]}
-	ev.Version, _ = strconv.ParseInt(f["version"], 10, 64)
-	if v := f["status_from"]; v != "" {
-		st := Status(v)
-		ev.StatusFrom = &st
-	}
-	if v := f["status_to"]; v != "" {
-		st := Status(v)
-		ev.StatusTo = &st
-	}
-	if raw := f["stage"]; raw != "" {
-		var stage string
-		if err := json.Unmarshal([]byte(raw), &stage); err == nil {
-			ev.Stage = &stage
-		}
-	}
-	return ev
+	return History{WorkflowID: id.String(), Events: events}, nil
 }

@@ -102,8 +102,6 @@ for s in string.gmatch(ARGV[6], '[^,]+') do
   i = i + 1
 end
 
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[19], '*',
-  'type', old and 'updated' or 'created', 'version', version,
-  'status_from', status_from or '', 'status_to', status, 'stage', stage, 'at', last_updated)
+history_push(KEYS[2], tonumber(ARGV[19]), old and 'updated' or 'created', version, status_from, status, stage, last_updated)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)
 return {'ok', doc, old and '0' or '1'}

@@ -6,8 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,6 +78,31 @@ func dropPrefix(ctx context.Context, rdb *redis.Client, prefix string) error {
 	return it.Err()
 }
 
+// watchHWM reads the process's VmHWM (its peak resident set, in kB) every
+// few milliseconds until stop, and returns the last value read.
+func watchHWM(pid int, stop <-chan struct{}) int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var last int64
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil && kb > last {
+						last = kb
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return last
+		case <-t.C:
+		}
+	}
+}
+
 // backupResult is the backup step's figures.
 type backupResult struct {
 	Keys      int64   `json:"keys"`
@@ -96,12 +121,20 @@ func runBackup(ctx context.Context, sweeper, restURL, token, dir string) (backup
 	var out, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return backupResult{}, fmt.Errorf("sweeper backup: %v: %s", err, stderr.String())
+	if err := cmd.Start(); err != nil {
+		return backupResult{}, err
 	}
-	r := backupResult{Seconds: time.Since(start).Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.PeakRSSMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	// The peak is VmHWM, read from /proc while the process runs. wait4's
+	// ru_maxrss would not do: Go starts children with vfork, and Linux
+	// counts the parent's resident set, shared until exec, in the child's.
+	peak := make(chan int64, 1)
+	stop := make(chan struct{})
+	go func() { peak <- watchHWM(cmd.Process.Pid, stop) }()
+	err := cmd.Wait()
+	close(stop)
+	r := backupResult{Seconds: time.Since(start).Seconds(), PeakRSSMB: float64(<-peak) / 1024}
+	if err != nil {
+		return backupResult{}, fmt.Errorf("sweeper backup: %v: %s", err, stderr.String())
 	}
 	path := strings.TrimSpace(out.String())
 	f, err := os.Open(path)
