@@ -20,9 +20,9 @@ type api struct {
 
 	mu          sync.Mutex
 	statuses    map[int]int64
-	transport   int64    // calls that got no HTTP answer at all
-	noRetry     int64    // 503s without Retry-After
-	hung        int64    // calls slower than the deadline
+	transport   int64 // calls that got no HTTP answer at all
+	noRetry     int64 // 503s without Retry-After
+	hung        int64 // calls slower than the deadline
 	max         time.Duration
 	bad         []string // samples of 5xx answers other than 503
 	latest      time.Time

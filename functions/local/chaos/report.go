@@ -19,10 +19,10 @@ type report struct {
 	recovered bool
 
 	calls, unavailable, noRetryAfter, hung, transport int64
-	statuses                                           string
-	maxLatency                                         time.Duration
-	bad                                                []string
-	violations                                         []string
+	statuses                                          string
+	maxLatency                                        time.Duration
+	bad                                               []string
+	violations                                        []string
 
 	// Read back after the final crash.
 	workflows, ackedWrites, lostWrites int64
