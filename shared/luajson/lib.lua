@@ -188,7 +188,7 @@ local function history_push(key, max, typ, version, from, to, stage, at)
   local seq = 1
   if last then seq = (tonumber(string.match(last, '^{"id":"(%d+)"')) or 0) + 1 end
   local function str(v) if v then return '"' .. v .. '"' end return 'null' end
-  redis.call('RPUSH', key, '{"id":"' .. seq .. '","at":"' .. at .. '","type":"' .. typ .. '","version":' .. version ..
+  local len = redis.call('RPUSH', key, '{"id":"' .. seq .. '","at":"' .. at .. '","type":"' .. typ .. '","version":' .. version ..
     ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage .. '}')
-  redis.call('LTRIM', key, -max, -1)
+  if len > max then redis.call('LTRIM', key, -max, -1) end
 end
