@@ -5,7 +5,7 @@
 -- KEYS: 1 workflow state, 2 approval, 3 audit, 4 pending index,
 --       5 workflow's approvals, 6 all approvals, 7 idempotency record.
 -- ARGV: 1 document, 2 approval id, 3 ttl ms, 4 expires ms, 5 created ms,
---       6 requester, 7 audit detail (JSON), 8 created_at, 9 idempotency
+--       6 requester (JSON string), 7 audit detail (JSON), 8 created_at, 9 idempotency
 --       ("1" or "0"), 10 request fingerprint, 11 idempotency ttl ms.
 -- Returns {"ok", doc}, {"replay", answer}, {"mismatch"} or {"no_workflow"}.
 
@@ -21,7 +21,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_workflow'} end
 
 local id = ARGV[2]
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-redis.call('XADD', KEYS[3], '*', 'type', 'created', 'actor', ARGV[6], 'detail', ARGV[7], 'at', ARGV[8])
+audit_push(KEYS[3], 'created', ARGV[6], ARGV[7], ARGV[8])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[4], id)
 redis.call('ZADD', KEYS[5], ARGV[5], id)

@@ -33,7 +33,7 @@ local id = json_unquote(f['"approval_id"'])
 
 redis.call('SET', KEYS[1], doc, 'PX', ARGV[6])
 redis.call('ZREM', KEYS[3], id)
-redis.call('XADD', KEYS[2], '*', 'type', 'decided', 'actor', ARGV[8], 'detail', decision, 'at', ARGV[4])
+audit_push(KEYS[2], 'decided', ARGV[2], decision, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 local member = ''
 if f['"callback_url"'] ~= 'null' then

@@ -24,7 +24,7 @@ for i = 1, n do
     elseif json_unquote(f['"expires_at"']) <= now then
       f['"status"'] = '"expired"'
       redis.call('SET', key, json_object(keys, f), 'PX', retention)
-      redis.call('XADD', audit, '*', 'type', 'expired', 'actor', '', 'detail', '{"expires_at":' .. f['"expires_at"'] .. '}', 'at', now)
+      audit_push(audit, 'expired', 'null', '{"expires_at":' .. f['"expires_at"'] .. '}', now)
       redis.call('PEXPIRE', audit, retention)
       redis.call('ZREM', KEYS[1], id)
       if f['"callback_url"'] ~= 'null' then

@@ -11,7 +11,7 @@ local written = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
   for i = 0, tonumber(ARGV[4]) - 1 do
     local base = 5 + i * 3
-    redis.call('XADD', KEYS[1], '*', 'type', ARGV[base], 'actor', '', 'detail', ARGV[base + 2], 'at', ARGV[base + 1])
+    audit_push(KEYS[1], ARGV[base], 'null', ARGV[base + 2], ARGV[base + 1])
     written = written + 1
   end
 end

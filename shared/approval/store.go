@@ -108,7 +108,7 @@ func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.Idempot
 	res, err := upstash.Strings(createScript.Run(ctx, s.c,
 		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
 			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex(), idemKey},
-		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), a.Requester, detail,
+		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), string(luajson.Canonical(a.Requester)), detail,
 		a.CreatedAt, hasIdem, fp, keys.IdempotencyTTL.Milliseconds()))
 	if err != nil {
 		return Approval{}, false, fmt.Errorf("create approval: %w", err)
@@ -378,21 +378,9 @@ func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, li
 // Audit reads an approval's audit trail. It is not found only when neither
 // the trail nor the approval exists.
 func (s *Store) Audit(ctx context.Context, id keys.ApprovalID) (Audit, error) {
-	entries, err := docs.Stream(ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
+	events, err := docs.List[AuditEvent](ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
 	if err != nil {
 		return Audit{}, err
 	}
-	out := Audit{ApprovalID: id.String(), Events: make([]AuditEvent, 0, len(entries))}
-	for _, e := range entries {
-		f := e.Fields
-		ev := AuditEvent{ID: e.ID, Type: f["type"], At: f["at"], Detail: json.RawMessage("null")}
-		if v := f["actor"]; v != "" {
-			ev.Actor = &v
-		}
-		if d := f["detail"]; d != "" && json.Valid([]byte(d)) {
-			ev.Detail = json.RawMessage(d)
-		}
-		out.Events = append(out.Events, ev)
-	}
-	return out, nil
+	return Audit{ApprovalID: id.String(), Events: events}, nil
 }

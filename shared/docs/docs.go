@@ -30,47 +30,6 @@ func Get[T any](ctx context.Context, c *upstash.Client, key, what string) (T, er
 	return v, nil
 }
 
-// Entry is one stream entry: its id and its fields.
-type Entry struct {
-	ID     string
-	Fields map[string]string
-}
-
-// Stream reads every entry of the stream at key, oldest first, and whether
-// the document at owner exists, in one pipeline. A trail with no entries
-// whose owner is gone is not found: what names it in errors.
-func Stream(ctx context.Context, c *upstash.Client, key, owner, what string) ([]Entry, error) {
-	res, err := c.Pipeline(ctx, []any{"XRANGE", key, "-", "+"}, []any{"EXISTS", owner})
-	if err == nil {
-		err = errors.Join(res[0].Err, res[1].Err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	raw, _ := res[0].Value.([]any)
-	if len(raw) == 0 && res[1].Value == int64(0) {
-		return nil, apperr.New(apperr.NotFound, "%s not found", what)
-	}
-	out := make([]Entry, 0, len(raw))
-	for _, e := range raw {
-		pair, ok := e.([]any)
-		if !ok || len(pair) != 2 {
-			return nil, fmt.Errorf("read %s: malformed stream entry", what)
-		}
-		fields, err := upstash.Strings(pair[1], nil)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", what, err)
-		}
-		ent := Entry{Fields: make(map[string]string, len(fields)/2)}
-		ent.ID, _ = pair[0].(string)
-		for i := 0; i+1 < len(fields); i += 2 {
-			ent.Fields[fields[i]] = fields[i+1]
-		}
-		out = append(out, ent)
-	}
-	return out, nil
-}
-
 // List reads every element of the list at key, each a JSON document, into
 // T, oldest first, and whether the document at owner exists, in one
 // pipeline. A list with no elements whose owner is gone is not found: what

@@ -87,7 +87,7 @@ func (s Schema) History(id WorkflowID) string { return s.prefix + "history_" + i
 // after the decision or expiry).
 func (s Schema) Approval(id ApprovalID) string { return s.prefix + "approval_" + id.v }
 
-// Audit is an approval's audit stream (same TTL as the approval).
+// Audit is an approval's audit trail, a list of JSON events (same TTL as the approval).
 func (s Schema) Audit(id ApprovalID) string { return s.prefix + "audit_" + id.v }
 
 // TestResult is a test result (string, JSON; TTL TestResultTTL).
@@ -182,7 +182,7 @@ func (s Schema) Families() []Family {
 		{"workflow", s.Workflow(wf), "string (JSON)", "ttl_hours, default 86400 s, at most 168 h; reset on each write"},
 		{"history", s.History(wf), "list", "same as the workflow"},
 		{"approval", s.Approval(ap), "string (JSON)", "until expires_at, plus APPROVAL_RETENTION_HOURS after the decision or expiry"},
-		{"audit", s.Audit(ap), "stream", "same as the approval"},
+		{"audit", s.Audit(ap), "list", "same as the approval"},
 		{"test result", s.TestResult(TestID{"run-42"}), "string (JSON)", "604800 s"},
 		{"lock", s.Lock(ResourceID{"deploy:prod"}), "string (token)", "at most 300 s"},
 		{"metric", s.Metric(MetricName{"requests"}, time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)), "counter", "2592000 s"},

@@ -179,16 +179,29 @@ local function ts_millis(ts)
 end
 
 
--- history_push appends an event to a workflow's history, a list of JSON
--- events capped at max (a list, not a stream: a new stream preallocates a
--- 4 KB node, ten times a workflow's own size). Ids count up from 1 per
--- history. from and to are statuses or nil; stage is raw JSON.
-local function history_push(key, max, typ, version, from, to, stage, at)
+-- event_push appends an event to a trail: a list of JSON events (a list,
+-- not a stream: a new stream preallocates a 4 KB node, ten times a
+-- workflow's own size), capped at max. fields is the event's members as raw
+-- JSON text, without its id: ids count up from 1 per trail.
+local function event_push(key, max, fields)
   local last = redis.call('LINDEX', key, -1)
   local seq = 1
   if last then seq = (tonumber(string.match(last, '^{"id":"(%d+)"')) or 0) + 1 end
-  local function str(v) if v then return '"' .. v .. '"' end return 'null' end
-  local len = redis.call('RPUSH', key, '{"id":"' .. seq .. '","at":"' .. at .. '","type":"' .. typ .. '","version":' .. version ..
-    ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage .. '}')
+  local len = redis.call('RPUSH', key, '{"id":"' .. seq .. '",' .. fields .. '}')
   if len > max then redis.call('LTRIM', key, -max, -1) end
+end
+
+-- history_push appends an event to a workflow's history. from and to are
+-- statuses or nil; stage is raw JSON.
+local function history_push(key, max, typ, version, from, to, stage, at)
+  local function str(v) if v then return '"' .. v .. '"' end return 'null' end
+  event_push(key, max, '"at":"' .. at .. '","type":"' .. typ .. '","version":' .. version ..
+    ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage)
+end
+
+-- audit_push appends an event to an approval's audit trail, which keeps its
+-- last 1000. actor and detail are raw JSON (null when there is none).
+local function audit_push(key, typ, actor, detail, at)
+  if detail == nil or detail == '' then detail = 'null' end
+  event_push(key, 1000, '"at":"' .. at .. '","type":"' .. typ .. '","actor":' .. actor .. ',"detail":' .. detail)
 end

@@ -23,6 +23,9 @@ func TestChaosShort(t *testing.T) {
 	s, err := readSettings(config.MapLookup(map[string]string{
 		"CHAOS_PHASE": "1s", "CHAOS_KILLS": "1", "CHAOS_DOWN": "500ms", "CHAOS_WRITERS": "4",
 		"CHAOS_APPROVERS": "2", "CHAOS_POSTERS": "2",
+		// A wider margin than make chaos, for the race detector on a busy machine:
+		// a hang still shows, as a call would wait until the client gives up.
+		"CHAOS_DEADLINE": "6s",
 	}))
 	require.NoError(t, err)
 	rep, err := run(context.Background(), s, io.Discard)
