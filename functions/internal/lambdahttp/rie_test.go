@@ -2,17 +2,16 @@ package lambdahttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/functions/internal/emulator"
 	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -36,84 +36,34 @@ func moduleRoot(t *testing.T) string {
 
 func goBuild(t *testing.T, dir, out string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("go", append([]string{"build", "-o", out}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Run(), "go build %v: %s", args, stderr.String())
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	require.NoError(t, emulator.Build(context.Background(), dir, out, args...))
 }
 
 // startRIE runs bootstrap under the Lambda Runtime Interface Emulator, the
-// engine sam local uses, and returns its invoke URL.
-func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *syncBuffer) {
+// engine sam local uses, and returns it; it stops when the test ends.
+func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *emulator.Emulator) {
 	t.Helper()
-	api, invoke := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(rie, "--runtime-api-address", api, "--runtime-interface-emulator-address", invoke, bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = append(os.Environ(), env...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
+	e, err := emulator.Start(rie, bootstrap, env)
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		e.Stop()
 		if t.Failed() {
-			t.Logf("emulator output:\n%s", logs.String())
+			t.Logf("emulator output:\n%s", e.Logs())
 		}
 	})
-	url := "http://" + invoke + "/2015-03-31/functions/function/invocations"
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", invoke); err == nil {
-			c.Close()
-			return url, logs
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the emulator did not listen on %s", invoke)
-	return "", nil
+	return e.URL, e
 }
-
-var initDuration = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 
 // logInit logs the binary's size and the emulator's INIT duration, the cold
 // start figures.
-func logInit(t *testing.T, fn, bootstrap string, logs *syncBuffer) {
+func logInit(t *testing.T, fn, bootstrap string, e *emulator.Emulator) {
 	fi, err := os.Stat(bootstrap)
 	require.NoError(t, err)
-	m := initDuration.FindStringSubmatch(logs.String())
 	init := "?"
-	if m != nil {
-		init = m[1] + " ms"
+	if ms, ok := e.InitMs(); ok {
+		init = fmt.Sprintf("%.1f ms", ms)
 	}
 	t.Logf("%s: bootstrap %.1f MB, INIT %s", fn, float64(fi.Size())/(1<<20), init)
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func invoke(t *testing.T, url string, event []byte) events.APIGatewayProxyResponse {
@@ -133,7 +83,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 	root := moduleRoot(t)
 	bin := t.TempDir()
 	rie := filepath.Join(bin, "aws-lambda-rie")
-	goBuild(t, root, rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+	goBuild(t, root, rie, emulator.Package)
 	event, err := os.ReadFile(filepath.Join(root, "..", "events", "health.json"))
 	require.NoError(t, err)
 	b := upstashtest.Mini(t)
@@ -198,7 +148,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 		assert.Contains(t, rep, "expired")
 		assert.Contains(t, rep, "pruned")
 		m := call("backup.json")
-		assert.Contains(t, m["location"], "s3://ai-rails-backups/backups/", "%v\n%s", m, logs)
+		assert.Contains(t, m["location"], "s3://ai-rails-backups/backups/", "%v\n%s", m, logs.Logs())
 		assert.Positive(t, m["keys"])
 		logInit(t, "sweeper", bootstrap, logs)
 	})
@@ -213,7 +163,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 		assert.NotContains(t, string(raw), `"statusCode":200`)
 		// The emulator may answer before it has logged the failure.
 		assert.Eventually(t, func() bool {
-			s := logs.String()
+			s := logs.Logs()
 			return strings.Contains(s, "init: configuration: UPSTASH_REDIS_REST_URL is required") &&
 				strings.Contains(s, "Runtime.ExitError")
 		}, 5*time.Second, 10*time.Millisecond, "the init failure is not in the emulator's log")

@@ -283,7 +283,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 			if fn == "sweeper" {
 				ev = sweepEvent
 			}
-			if res.ColdStartMs[fn], err = coldStart(ctx, rie, bins[fn], env, ev, s.ColdStarts); err != nil {
+			if res.ColdStartMs[fn], err = coldStart(rie, bins[fn], env, ev, s.ColdStarts); err != nil {
 				return fmt.Errorf("cold start of %s: %w", fn, err)
 			}
 		}
