@@ -173,34 +173,25 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	measure := func(prefix string, clients int, profile string) (*phaseResult, error) {
 		w.prefix = prefix
 		w.created.Store(0)
-		restBefore := stack.RESTRequests()
-		cmdBefore, err := commandCalls(ctx, rdb)
+		before, err := snap(ctx, stack, rdb)
 		if err != nil {
 			return nil, err
 		}
-		redisCPUBefore, err := redisCPU(ctx, rdb)
-		if err != nil {
-			return nil, err
-		}
-		selfBefore := selfCPU()
 		stopProfile, err := startCPUProfile(profile)
 		if err != nil {
 			return nil, err
 		}
 		r := w.phase(clients, s.Duration)
 		stopProfile()
-		cmdAfter, err := commandCalls(ctx, rdb)
+		used, err := before.since(ctx, stack, rdb)
 		if err != nil {
 			return nil, err
 		}
-		redisCPUAfter, err := redisCPU(ctx, rdb)
-		if err != nil {
-			return nil, err
-		}
-		r.RedisCPUPerCallUs = (redisCPUAfter - redisCPUBefore) * 1e6 / float64(r.Total)
-		r.ProcessCPUPerCallUs = (selfCPU() - selfBefore) * 1e6 / float64(r.Total)
-		r.UpstashRequestsPerCall = float64(stack.RESTRequests()-restBefore) / float64(r.Total)
-		r.RedisCommandsPerCall = float64(cmdAfter-cmdBefore) / float64(r.Total)
+		n := float64(r.Total)
+		r.RedisCPUPerCallUs = used.redisCPU * 1e6 / n
+		r.ProcessCPUPerCallUs = used.selfCPU * 1e6 / n
+		r.UpstashRequestsPerCall = float64(used.rest) / n
+		r.RedisCommandsPerCall = float64(used.commands) / n
 		return &r, nil
 	}
 	if step("throughput") {
@@ -328,12 +319,7 @@ func measureRoutes(ctx context.Context, w *workload, stack *localstack.Stack, rd
 	wk := &worker{rng: newRand(), calls: map[string]int64{}, errs: map[string]int64{}}
 	var out []routeCost
 	for _, op := range ops() {
-		restBefore := stack.RESTRequests()
-		cmdBefore, err := commandCalls(ctx, rdb)
-		if err != nil {
-			return nil, err
-		}
-		cpuBefore, err := redisCPU(ctx, rdb)
+		before, err := snap(ctx, stack, rdb)
 		if err != nil {
 			return nil, err
 		}
@@ -342,19 +328,38 @@ func measureRoutes(ctx context.Context, w *workload, stack *localstack.Stack, rd
 				return nil, fmt.Errorf("%s", wk.last)
 			}
 		}
-		cpuAfter, err := redisCPU(ctx, rdb)
+		used, err := before.since(ctx, stack, rdb)
 		if err != nil {
 			return nil, err
 		}
-		cmdAfter, err := commandCalls(ctx, rdb)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, routeCost{Op: op, Route: routes[op], Calls: calls, RedisCPUUs: (cpuAfter - cpuBefore) * 1e6 / calls,
-			UpstashRequests: float64(stack.RESTRequests()-restBefore) / calls,
-			RedisCommands:   float64(cmdAfter-cmdBefore) / calls})
+		out = append(out, routeCost{Op: op, Route: routes[op], Calls: calls, RedisCPUUs: used.redisCPU * 1e6 / calls,
+			UpstashRequests: float64(used.rest) / calls, RedisCommands: float64(used.commands) / calls})
 	}
 	return out, nil
+}
+
+// usage is what the store side has counted: REST requests, Redis commands,
+// and CPU seconds of redis-server and of this process.
+type usage struct {
+	rest, commands    int64
+	redisCPU, selfCPU float64
+}
+
+func snap(ctx context.Context, stack *localstack.Stack, rdb *redis.Client) (usage, error) {
+	u := usage{rest: stack.RESTRequests(), selfCPU: selfCPU()}
+	var err error
+	if u.commands, err = commandCalls(ctx, rdb); err != nil {
+		return u, err
+	}
+	u.redisCPU, err = redisCPU(ctx, rdb)
+	return u, err
+}
+
+// since is what was used from u to now.
+func (u usage) since(ctx context.Context, stack *localstack.Stack, rdb *redis.Client) (usage, error) {
+	now, err := snap(ctx, stack, rdb)
+	return usage{rest: now.rest - u.rest, commands: now.commands - u.commands,
+		redisCPU: now.redisCPU - u.redisCPU, selfCPU: now.selfCPU - u.selfCPU}, err
 }
 
 func startCPUProfile(path string) (func(), error) {
