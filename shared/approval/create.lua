@@ -21,7 +21,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_workflow'} end
 
 local id = ARGV[2]
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-audit_push(KEYS[3], 'created', ARGV[6], ARGV[7], ARGV[8])
+audit_push(KEYS[3], 'created', ARGV[6], ARGV[7], ARGV[8], true) -- a new id: a new trail
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[4], id)
 redis.call('ZADD', KEYS[5], ARGV[5], id)

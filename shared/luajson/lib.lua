@@ -182,9 +182,11 @@ end
 -- event_push appends an event to a trail: a list of JSON events (a list,
 -- not a stream: a new stream preallocates a 4 KB node, ten times a
 -- workflow's own size), capped at max. fields is the event's members as raw
--- JSON text, without its id: ids count up from 1 per trail.
-local function event_push(key, max, fields)
-  local last = redis.call('LINDEX', key, -1)
+-- JSON text, without its id: ids count up from 1 per trail. new says the
+-- trail cannot exist yet, which saves reading its last id.
+local function event_push(key, max, fields, new)
+  local last = nil
+  if not new then last = redis.call('LINDEX', key, -1) end
   local seq = 1
   if last then seq = (tonumber(string.match(last, '^{"id":"(%d+)"')) or 0) + 1 end
   local len = redis.call('RPUSH', key, '{"id":"' .. seq .. '",' .. fields .. '}')
@@ -200,8 +202,9 @@ local function history_push(key, max, typ, version, from, to, stage, at)
 end
 
 -- audit_push appends an event to an approval's audit trail, which keeps its
--- last 1000. actor and detail are raw JSON (null when there is none).
-local function audit_push(key, typ, actor, detail, at)
+-- last 1000. actor and detail are raw JSON (null when there is none); new
+-- as for event_push.
+local function audit_push(key, typ, actor, detail, at, new)
   if detail == nil or detail == '' then detail = 'null' end
-  event_push(key, 1000, '"at":"' .. at .. '","type":"' .. typ .. '","actor":' .. actor .. ',"detail":' .. detail)
+  event_push(key, 1000, '"at":"' .. at .. '","type":"' .. typ .. '","actor":' .. actor .. ',"detail":' .. detail, new)
 end
