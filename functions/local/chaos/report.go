@@ -171,6 +171,7 @@ func (r *report) print(w io.Writer) {
 	slices.Sort(hits)
 	row("requests faulted at the proxy", strings.Join(hits, ", "))
 	row("circuit states seen", strings.Join(r.circuit, " → "))
+	row("go-redis log lines (failed dials while Redis was down)", redisLog.n.Load())
 	row("writes succeed after the faults", r.recovered)
 	row("workflows / acknowledged writes / lost", fmt.Sprintf("%d / %d / %d", r.workflows, r.ackedWrites, r.lostWrites))
 	row("history versions checked / skipped or repeated", fmt.Sprintf("%d / %d", r.versionsChecked, r.versionGaps))
