@@ -25,7 +25,6 @@ type api struct {
 	hung        int64 // calls slower than the deadline
 	max         time.Duration
 	bad         []string // samples of 5xx answers other than 503
-	latest      time.Time
 	calls       int64
 	unavailable int64
 }

@@ -163,6 +163,8 @@ func (w *workload) step(wk *worker, op string) bool {
 	return true
 }
 
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
+
 // pick draws an operation by the mix's weights.
 func pick(rng *rand.Rand) string {
 	r := rng.IntN(100)

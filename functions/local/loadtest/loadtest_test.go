@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -83,4 +84,15 @@ func TestSettings(t *testing.T) {
 	assert.Equal(t, 16, s.LatencyClients)
 	assert.Equal(t, "bench/results.json", s.Out)
 	assert.FileExists(t, filepath.Join(s.Root, "go.work"))
+}
+
+// redisKeys is the number of keys in the Redis at url.
+func redisKeys(url string) (int64, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return 0, err
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	return rdb.DBSize(context.Background()).Result()
 }

@@ -141,14 +141,3 @@ func selfCPU() float64 {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
-
-// redisKeys is the number of keys in the Redis at url.
-func redisKeys(url string) (int64, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return 0, err
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	return rdb.DBSize(context.Background()).Result()
-}

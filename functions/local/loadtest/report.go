@@ -3,12 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"slices"
 	"strings"
 )
-
-func newRand() *rand.Rand { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
 
 // printTable writes the figures as markdown, with the targets from
 // DESIGN.md beside them.

@@ -131,24 +131,19 @@ func plainString(m []byte) (string, bool) {
 		return "", false
 	}
 	in := m[1 : len(m)-1]
+	ascii := true
 	for _, c := range in {
-		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
-			if c >= utf8.RuneSelf && utf8.Valid(in) && bytes.IndexAny(in, "\\\"") < 0 && !hasControl(in) {
-				return string(in), true
-			}
+		switch {
+		case c == '\\' || c == '"' || c < 0x20:
 			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
 	}
 	return string(in), true
-}
-
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
-	}
-	return false
 }
 
 // pathCommand reads a path-form command: /set/k/v/EX/100, where a POST or PUT
