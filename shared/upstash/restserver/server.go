@@ -38,11 +38,39 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives backend failures. Default: slog.Default().
 	Logger *slog.Logger
+	// Gate, if set, runs every unit of work the server sends to Redis. The
+	// embedded store uses it to keep time and journal writes.
+	Gate Gate
+}
+
+// Kind is how a unit's commands reach Redis.
+type Kind uint8
+
+// The kinds of unit.
+const (
+	Single    Kind = iota // one command
+	Pipelined             // a pipeline: each command on its own
+	MultiExec             // a transaction: all or none
+)
+
+// Unit is one request's work: a command, a pipeline or a transaction.
+type Unit struct {
+	Kind Kind
+	Cmds [][]string
+}
+
+// Gate sees each unit of work before and after it reaches Redis. Run calls
+// exec exactly once, unless it refuses the unit with an error first; exec
+// returns an error only when Redis did not answer (its error replies are
+// answers). The unit's result is the server's to read once Run returns.
+type Gate interface {
+	Run(ctx context.Context, u Unit, exec func(context.Context) error) error
 }
 
 // Server is an http.Handler that speaks the Upstash REST protocol. The caller
 // should call Close when done with it.
 type Server struct {
+	gate     Gate
 	rdb      *redis.Client
 	token    []byte
 	maxBody  int64
@@ -74,6 +102,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{
+		gate:    opts.Gate,
 		rdb:     redis.NewClient(ropts),
 		token:   []byte(opts.Token),
 		maxBody: opts.MaxBodyBytes,
@@ -146,8 +175,18 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	v, err := s.rdb.Do(r.Context(), toArgs(cmd)...).Result()
-	item, status := s.itemFor(v, err)
+	var v any
+	var cmdErr error
+	if err := s.run(r.Context(), Unit{Kind: Single, Cmds: [][]string{cmd}}, func(ctx context.Context) error {
+		v, cmdErr = s.rdb.Do(ctx, toArgs(cmd)...).Result()
+		if !answered(cmdErr) {
+			return cmdErr
+		}
+		return nil
+	}); err != nil {
+		cmdErr = err
+	}
+	item, status := s.itemFor(v, cmdErr)
 	if status != http.StatusOK {
 		writeJSON(w, status, item, false)
 		return
@@ -174,12 +213,22 @@ func (s *Server) handleBatch(atomic bool) http.HandlerFunc {
 			}
 		}
 		var items []any
+		u := Unit{Kind: Pipelined, Cmds: cmds}
 		if atomic {
-			items, err = s.multiExec(r.Context(), cmds)
-		} else {
-			items, err = s.pipeline(r.Context(), cmds)
+			u.Kind = MultiExec
 		}
 		var rerr redis.Error
+		var batchErr error
+		if err := s.run(r.Context(), u, func(ctx context.Context) error {
+			items, batchErr = s.batch(ctx, u)
+			if batchErr != nil && !errors.As(batchErr, &rerr) {
+				return batchErr
+			}
+			return nil
+		}); err != nil {
+			batchErr = err
+		}
+		err = batchErr
 		switch {
 		case errors.As(err, &rerr):
 			writeError(w, http.StatusBadRequest, rerr.Error())
@@ -189,6 +238,40 @@ func (s *Server) handleBatch(atomic bool) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, items, base64Wanted(r))
 		}
 	}
+}
+
+// run passes a unit through the gate, if there is one.
+func (s *Server) run(ctx context.Context, u Unit, exec func(context.Context) error) error {
+	if s.gate == nil {
+		return exec(ctx)
+	}
+	return s.gate.Run(ctx, u, exec)
+}
+
+// Apply runs a unit without the gate, as the embedded store's journal replay
+// does. It fails only when Redis does not answer.
+func (s *Server) Apply(ctx context.Context, u Unit) error {
+	if u.Kind == Single {
+		if len(u.Cmds) != 1 {
+			return fmt.Errorf("restserver: a single unit has %d commands", len(u.Cmds))
+		}
+		if err := s.rdb.Do(ctx, toArgs(u.Cmds[0])...).Err(); !answered(err) {
+			return err
+		}
+		return nil
+	}
+	if _, err := s.batch(ctx, u); err != nil && !isReply(err) {
+		return err
+	}
+	return nil
+}
+
+// batch runs a pipeline or a transaction.
+func (s *Server) batch(ctx context.Context, u Unit) ([]any, error) {
+	if u.Kind == MultiExec {
+		return s.multiExec(ctx, u.Cmds)
+	}
+	return s.pipeline(ctx, u.Cmds)
 }
 
 func (s *Server) pipeline(ctx context.Context, cmds [][]string) ([]any, error) {

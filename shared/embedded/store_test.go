@@ -1,0 +1,269 @@
+package embedded
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+const token = "embedded-test-token"
+
+// fakeClock is a wall clock a test moves by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// running is an open store with a client of its REST endpoint.
+type running struct {
+	*Store
+	c   *upstash.Client
+	hs  *httptest.Server
+	dir string
+}
+
+func open(t *testing.T, dir string, opts Options) *running {
+	t.Helper()
+	opts.Dir, opts.Token = dir, token
+	s, err := Open(context.Background(), opts)
+	require.NoError(t, err)
+	hs := httptest.NewServer(s.Handler())
+	c, err := upstash.New(upstash.Options{URL: hs.URL, Token: token})
+	require.NoError(t, err)
+	r := &running{Store: s, c: c, hs: hs, dir: dir}
+	t.Cleanup(func() { r.crash() })
+	return r
+}
+
+// crash stops the store the way kill -9 would: no compaction, no flush
+// beyond what the fsync policy already did.
+func (r *running) crash() {
+	r.hs.CloseClientConnections()
+	r.hs.Close()
+	r.mu.Lock()
+	if r.broken == nil {
+		r.broken = os.ErrClosed
+	}
+	r.mu.Unlock()
+	r.mini.Close()
+}
+
+func (r *running) do(t *testing.T, args ...any) any {
+	t.Helper()
+	v, err := r.c.Do(context.Background(), args...)
+	if err == upstash.ErrNil {
+		return nil
+	}
+	require.NoError(t, err, "%v", args)
+	return v
+}
+
+func TestTTLsRunOutOnTheWallClock(t *testing.T) {
+	r := open(t, t.TempDir(), Options{})
+	r.do(t, "SET", "k", "v", "PX", 200)
+	r.do(t, "SET", "long", "v", "EX", 100)
+	first := r.do(t, "PTTL", "long").(int64)
+	time.Sleep(300 * time.Millisecond)
+	assert.Nil(t, r.do(t, "GET", "k"), "a key set with PX 200 is gone 300 ms later")
+	later := r.do(t, "PTTL", "long").(int64)
+	assert.Less(t, later, first-250, "PTTL counts down")
+	assert.Greater(t, later, int64(99_000))
+}
+
+func TestTimeIsAbsoluteAcrossRestarts(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		name := map[bool]string{true: "clean", false: "crash"}[clean]
+		t.Run(name, func(t *testing.T) {
+			dir, clk := t.TempDir(), newFakeClock()
+			r := open(t, dir, Options{Now: clk.Now})
+			r.do(t, "SET", "ten", "v", "EX", 10)
+			r.do(t, "SET", "forever", "v")
+			r.do(t, "HSET", "h", "f", "1")
+			r.do(t, "PEXPIRE", "h", 20_000)
+			clk.Advance(2 * time.Second)
+			r.do(t, "SET", "eight", "v", "EX", 8) // due at the same time as "ten"
+			if clean {
+				require.NoError(t, r.Close())
+			} else {
+				r.crash()
+			}
+
+			clk.Advance(5 * time.Second) // 7 s after "ten" was set
+			r = open(t, dir, Options{Now: clk.Now})
+			assert.Equal(t, int64(3000), r.do(t, "PTTL", "ten"), "a key due in 10 s is not given its full TTL again")
+			assert.Equal(t, int64(3000), r.do(t, "PTTL", "eight"))
+			assert.Equal(t, int64(13000), r.do(t, "PTTL", "h"))
+			assert.Equal(t, int64(-1), r.do(t, "PTTL", "forever"))
+			clk.Advance(3 * time.Second)
+			assert.Nil(t, r.do(t, "GET", "ten"), "it runs out on time after the restart")
+			assert.Nil(t, r.do(t, "GET", "eight"))
+			assert.Equal(t, "v", r.do(t, "GET", "forever"))
+		})
+	}
+}
+
+func TestAcknowledgedWritesSurviveACrash(t *testing.T) {
+	for _, fsync := range []Fsync{Always, EverySec} {
+		t.Run(string(fsync), func(t *testing.T) {
+			dir := t.TempDir()
+			r := open(t, dir, Options{Fsync: fsync})
+			script := upstash.NewScript(`redis.call('INCR', KEYS[1]); return redis.call('RPUSH', KEYS[2], ARGV[1])`)
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 50 {
+						_, err := script.Run(context.Background(), r.c, []string{"count", "list"}, w*1000+i)
+						assert.NoError(t, err)
+					}
+				}()
+			}
+			wg.Wait()
+			_, err := r.c.MultiExec(context.Background(), []any{"SET", "a", "1"}, []any{"ZADD", "z", "1.5", "m"})
+			require.NoError(t, err)
+			r.do(t, "DEL", "a")
+			r.crash()
+
+			r = open(t, dir, Options{Fsync: fsync})
+			assert.Equal(t, "400", r.do(t, "GET", "count"))
+			assert.Equal(t, int64(400), r.do(t, "LLEN", "list"))
+			assert.Nil(t, r.do(t, "GET", "a"))
+			assert.Equal(t, "1.5", r.do(t, "ZSCORE", "z", "m"))
+			assert.EqualValues(t, 400+2, r.Recovered.JournalRecords, "the scripts (EVAL, then EVALSHA as EVAL), the transaction and the DEL")
+		})
+	}
+}
+
+func TestSnapshotKeepsEveryType(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	bin := string([]byte{0, 0xff, 0xfe, 'x'})
+	r.do(t, "SET", "s", "v")
+	r.do(t, "SETBIT", "bits", 7, 1)
+	r.do(t, "APPEND", "bin", bin[:2])
+	r.do(t, "HSET", "h", "a", "1", "b", "2")
+	r.do(t, "RPUSH", "l", "x", "y", "x")
+	r.do(t, "SADD", "set", "p", "q")
+	r.do(t, "ZADD", "z", "1e300", "big", "-0.25", "neg", "+inf", "top")
+	r.do(t, "XADD", "st", "1-1", "f", "v")
+	r.do(t, "XADD", "st", "2-5", "g", "w")
+	r.do(t, "EXPIRE", "l", 100)
+	before := dumpAll(t, r)
+	require.NoError(t, r.Close())
+
+	r = open(t, dir, Options{})
+	assert.Equal(t, before, dumpAll(t, r))
+	assert.EqualValues(t, 8, r.Recovered.SnapshotKeys)
+	assert.Zero(t, r.Recovered.JournalRecords)
+}
+
+// dumpAll reads every key's type and value through the REST endpoint.
+func dumpAll(t *testing.T, r *running) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	keys, err := upstash.Strings(r.c.Do(context.Background(), "KEYS", "*"))
+	require.NoError(t, err)
+	for _, k := range keys {
+		typ := r.do(t, "TYPE", k).(string)
+		var v any
+		switch typ {
+		case "string":
+			v = r.do(t, "GET", k)
+		case "hash":
+			v = r.do(t, "HGETALL", k)
+		case "list":
+			v = r.do(t, "LRANGE", k, 0, -1)
+		case "set":
+			v = r.do(t, "SMEMBERS", k)
+		case "zset":
+			v = r.do(t, "ZRANGE", k, 0, -1, "WITHSCORES")
+		case "stream":
+			v = r.do(t, "XRANGE", k, "-", "+")
+		}
+		out[k] = []any{typ, v, r.do(t, "TTL", k)}
+	}
+	return out
+}
+
+func TestATornLastRecordIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	r.do(t, "SET", "kept", "1")
+	path := r.journalPath(r.gen)
+	r.crash()
+
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	torn := appendRecord(nil, record{Kind: kindSingle, At: 1, Cmds: [][]string{{"SET", "torn", "2"}}})
+	for _, cut := range []int{3, recordHead, len(torn) - 1} {
+		require.NoError(t, os.WriteFile(path, append(append([]byte{}, good...), torn[:cut]...), 0o600))
+		r = open(t, dir, Options{})
+		assert.Equal(t, "1", r.do(t, "GET", "kept"))
+		assert.Nil(t, r.do(t, "GET", "torn"))
+		assert.EqualValues(t, cut, r.Recovered.TornBytes)
+		path = r.journalPath(r.gen)
+		good, err = os.ReadFile(path)
+		require.NoError(t, err)
+		r.crash()
+	}
+}
+
+func TestDamageBeforeTheEndStopsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	r.do(t, "SET", "a", "1")
+	r.do(t, "SET", "b", "2")
+	path := r.journalPath(r.gen)
+	r.crash()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	b[recordHead+3] ^= 0xff // inside the first record's payload
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	_, err = Open(context.Background(), Options{Dir: dir, Token: token})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "damaged")
+}
+
+func TestCompactionKeepsTheJournalSmall(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{CompactBytes: 4096})
+	for i := range 300 {
+		r.do(t, "SET", "k", i, "EX", 3600)
+	}
+	require.Eventually(t, func() bool { return r.j.bytes() < 4096 }, 5*time.Second, 10*time.Millisecond)
+	gens, err := r.journals()
+	require.NoError(t, err)
+	assert.Len(t, gens, 1, "older journals are removed")
+	r.crash()
+	r = open(t, dir, Options{})
+	assert.Equal(t, "299", r.do(t, "GET", "k"))
+	assert.Greater(t, r.do(t, "TTL", "k").(int64), int64(3590))
+}
+
+func TestABrokenJournalRefusesWrites(t *testing.T) {
+	r := open(t, t.TempDir(), Options{})
+	r.do(t, "SET", "a", "1")
+	r.j.f.Close() // the next write to the file fails
+	_, err := r.c.Do(context.Background(), "SET", "b", "2")
+	require.Error(t, err)
+	_, err = r.c.Do(context.Background(), "SET", "c", "3")
+	require.Error(t, err, "writes stay refused")
+	v, err := r.Redis().Get(context.Background(), "a").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "1", v, "the store still reads")
+}
