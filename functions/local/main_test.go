@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,10 +44,7 @@ func TestRunStopsWhenCanceled(t *testing.T) {
 // TestSignalsStopTheBinary builds the command and checks that SIGINT and
 // SIGTERM stop it cleanly, with exit status 0.
 func TestSignalsStopTheBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "local")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	bin := localBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin)

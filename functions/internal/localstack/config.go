@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/embedded"
 )
 
 // Config is the local stack's configuration, read from the environment.
@@ -20,8 +21,11 @@ type Config struct {
 	RESTToken string // LOCAL_REST_TOKEN
 	APIKey    string // API_KEY
 	// WebhookSecret signs approval webhooks (WEBHOOK_SECRET).
-	WebhookSecret  string
-	DataDir        string        // DATA_DIR
+	WebhookSecret string
+	DataDir       string // DATA_DIR
+	// Fsync is LOCAL_FSYNC, the embedded store's journal policy: "always"
+	// (the default: fsync before every answer) or "everysec".
+	Fsync          embedded.Fsync
 	SweepInterval  time.Duration // SWEEP_INTERVAL
 	BackupDir      string        // BACKUP_DIR, default DATA_DIR/backups
 	BackupInterval time.Duration // BACKUP_INTERVAL, default 1h
@@ -63,6 +67,11 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		KeyPrefix:            e.String("KEY_PREFIX", ""),
 		LogLevel:             e.String("LOG_LEVEL", "info"),
 	}
+	fsync, err := embedded.ParseFsync(e.String("LOCAL_FSYNC", ""))
+	if err != nil {
+		e.Fail(fmt.Errorf("LOCAL_FSYNC: %w", err))
+	}
+	c.Fsync = fsync
 	if c.UpstashURL != "" && c.UpstashToken == "" {
 		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))
 	}

@@ -15,11 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/backup"
+	"github.com/ai-rails/state-service/shared/embedded"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -44,12 +43,13 @@ type Stack struct {
 	apiSrv  *http.Server
 	restSrv *http.Server
 	rest    *restserver.Server
+	// embedded is the default store: miniredis with a clock and a journal.
+	embedded *embedded.Store
 	// counters are the request metrics, flushed with a store call at most
 	// every METRICS_FLUSH_INTERVAL, and at shutdown.
 	counters *metrics.Counters
 	// restRequests counts the requests the REST endpoint has served.
 	restRequests atomic.Int64
-	mini         *miniredis.Miniredis
 	errc         chan error
 
 	cfg     Config
@@ -60,13 +60,17 @@ type Stack struct {
 	done    chan struct{}
 	once    sync.Once
 	downErr error
-	// Restored is what the start restored from the last snapshot.
-	Restored backup.Summary
+	// Restored is what the start read back from the embedded store's
+	// snapshot and journal.
+	Restored embedded.Recovered
+	// Migrated is what the start restored from a snapshot of the old kind.
+	Migrated backup.Summary
 }
 
-// SnapshotName is the embedded store's snapshot in DATA_DIR, written on
-// shutdown and restored on start, in the backup format.
-const SnapshotName = "snapshot.jsonl.gz"
+// LegacySnapshotName is where the embedded store was saved, on shutdown
+// only, before it kept a journal. A start restores it once, then renames it
+// with a ".migrated" suffix.
+const LegacySnapshotName = "snapshot.jsonl.gz"
 
 // Start brings the stack up and prints how to reach it to out.
 func Start(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (*Stack, error) {
@@ -87,26 +91,29 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	case cfg.UpstashURL != "":
 		s.Store = "upstash"
 	default:
-		redisURL := cfg.RedisURL
-		s.Store = "redis"
-		if redisURL == "" {
-			s.mini = miniredis.NewMiniRedis()
-			if err := s.mini.StartAddr("127.0.0.1:0"); err != nil {
-				return fmt.Errorf("start embedded store: %w", err)
-			}
-			redisURL = "redis://" + s.mini.Addr() + "/0"
+		var rest http.Handler
+		if cfg.RedisURL == "" {
 			s.Store = "embedded"
-		}
-		s.rest, err = restserver.New(restserver.Options{RedisURL: redisURL, Token: cfg.RESTToken, Logger: logger})
-		if err != nil {
-			return err
-		}
-		if err := s.rest.Redis().Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("reach Redis at REDIS_URL: %w", err)
+			s.embedded, err = embedded.Open(ctx, embedded.Options{Dir: cfg.DataDir, Token: cfg.RESTToken, Fsync: cfg.Fsync, Logger: logger})
+			if err != nil {
+				return fmt.Errorf("start the embedded store: %w", err)
+			}
+			s.Restored = s.embedded.Recovered
+			rest = s.embedded.Handler()
+		} else {
+			s.Store = "redis"
+			s.rest, err = restserver.New(restserver.Options{RedisURL: cfg.RedisURL, Token: cfg.RESTToken, Logger: logger})
+			if err != nil {
+				return err
+			}
+			if err := s.rest.Redis().Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("reach Redis at REDIS_URL: %w", err)
+			}
+			rest = s.rest
 		}
 		count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.restRequests.Add(1)
-			s.rest.ServeHTTP(w, r)
+			rest.ServeHTTP(w, r)
 		})
 		s.restSrv, s.RESTURL, err = s.serve(cfg.RESTAddr, count)
 		if err != nil {
@@ -132,8 +139,8 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		backend = health.BackendUpstash
 	}
 	s.keys = schema
-	if s.mini != nil {
-		if err := s.restoreSnapshot(ctx); err != nil {
+	if s.embedded != nil {
+		if err := s.migrateSnapshot(ctx); err != nil {
 			return err
 		}
 	}
@@ -180,32 +187,27 @@ func (s *Stack) background(ctx context.Context) {
 	}
 }
 
-func (s *Stack) snapshotPath() string { return filepath.Join(s.cfg.DataDir, SnapshotName) }
+func (s *Stack) legacySnapshotPath() string { return filepath.Join(s.cfg.DataDir, LegacySnapshotName) }
 
-// restoreSnapshot loads the last snapshot into the empty embedded store.
-func (s *Stack) restoreSnapshot(ctx context.Context) error {
-	path := s.snapshotPath()
+// migrateSnapshot restores a snapshot left by a version of the stack that
+// saved the store only on shutdown, through the journal, then renames it so
+// that it is restored once.
+func (s *Stack) migrateSnapshot(ctx context.Context) error {
+	path := s.legacySnapshotPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	sum, err := backup.Restore(ctx, s.Client, open, backup.RestoreOptions{Force: true})
+	sum, err := backup.Restore(ctx, s.Client, open, backup.RestoreOptions{})
 	if err != nil {
-		return fmt.Errorf("restore the snapshot %s: %w (move it away to start empty)", path, err)
+		return fmt.Errorf("restore the old snapshot %s: %w (move it away to start without it)", path, err)
 	}
-	s.Restored = sum
-	s.log.Info("snapshot restored", "path", path, "summary", sum.String())
-	return nil
-}
-
-// snapshot writes the embedded store to DATA_DIR, replacing the last one
-// only once the new one is complete.
-func (s *Stack) snapshot(ctx context.Context) error {
-	_, err := backup.Dir(s.cfg.DataDir).Put(ctx, SnapshotName, func(w io.Writer) error {
-		_, err := backup.Dump(ctx, s.Client, s.keys, w, nil)
+	if err := os.Rename(path, path+".migrated"); err != nil {
 		return err
-	})
-	return err
+	}
+	s.Migrated = sum
+	s.log.Info("old snapshot restored into the journaled store", "path", path, "summary", sum.String())
+	return nil
 }
 
 // serveOpenAPI mounts GET /api/openapi.json, which only the local stack
@@ -258,22 +260,16 @@ func (s *Stack) shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("flush metrics: %w", err))
 			}
 		}
-		if s.mini != nil {
-			if err := s.snapshot(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("snapshot: %w", err))
-			} else {
-				s.log.Info("snapshot written", "path", s.snapshotPath())
-			}
-		}
-	}
-	if s.rest != nil {
-		errs = append(errs, s.rest.Close())
 	}
 	if s.restSrv != nil {
 		errs = append(errs, s.restSrv.Shutdown(ctx))
 	}
-	if s.mini != nil {
-		s.mini.Close()
+	if s.rest != nil {
+		errs = append(errs, s.rest.Close())
+	}
+	if s.embedded != nil {
+		// Every write is in the journal already; closing compacts it.
+		errs = append(errs, s.embedded.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -287,7 +283,7 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 	case "upstash":
 		fmt.Fprintf(&b, "  store          Upstash at %s\n", cfg.UpstashURL)
 	default:
-		what := "embedded (miniredis)"
+		what := fmt.Sprintf("embedded (miniredis, journaled in %s, LOCAL_FSYNC=%s)", cfg.DataDir, cfg.Fsync)
 		if s.Store == "redis" {
 			what = "Redis at REDIS_URL"
 		}
@@ -295,10 +291,13 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 		fmt.Fprintf(&b, "  Upstash REST   %s\n", s.RESTURL)
 		fmt.Fprintf(&b, "  REST token     %s\n", cfg.RESTToken)
 	}
-	fmt.Fprintf(&b, "  webhook secret %s\n", cfg.WebhookSecret)
+	fmt.Fprintf(&b, "  webhook secret in %s/secrets.json (WEBHOOK_SECRET)\n", cfg.DataDir)
 	fmt.Fprintf(&b, "  data           %s (backups every %s in %s; sweep every %s)\n", cfg.DataDir, cfg.BackupInterval, cfg.BackupDir, cfg.SweepInterval)
-	if s.Restored.Keys > 0 {
-		fmt.Fprintf(&b, "  restored       %s from %s\n", s.Restored, s.snapshotPath())
+	if r := s.Restored; r.SnapshotKeys > 0 || r.JournalRecords > 0 {
+		fmt.Fprintf(&b, "  restored       %d keys from the snapshot, %d writes from the journal\n", r.SnapshotKeys, r.JournalRecords)
+	}
+	if s.Migrated.Keys > 0 {
+		fmt.Fprintf(&b, "  migrated       %s from %s\n", s.Migrated, s.legacySnapshotPath())
 	}
 	if len(cfg.Generated) > 0 {
 		fmt.Fprintf(&b, "  (%s generated and kept in %s/secrets.json)\n", strings.Join(cfg.Generated, ", "), cfg.DataDir)

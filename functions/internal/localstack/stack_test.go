@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/keys"
 
 	"github.com/ai-rails/state-service/shared/redistest"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -85,7 +87,8 @@ func TestEmbeddedStack(t *testing.T) {
 	_, err = bad.Do(context.Background(), "GET", "hello")
 	assert.True(t, upstash.HasPrefix(err, "WRONGPASS"))
 
-	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, cfg.WebhookSecret, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
+	assert.NotContains(t, banner, cfg.WebhookSecret, "the webhook secret is not printed")
+	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
 		assert.Contains(t, banner, want)
 	}
 	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET"}, cfg.Generated)
@@ -239,7 +242,7 @@ func TestDataSurvivesARestart(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond)
 
 	require.NoError(t, s.Shutdown(context.Background()))
-	_, err = os.Stat(filepath.Join(cfg.DataDir, SnapshotName))
+	_, err = os.Stat(filepath.Join(cfg.DataDir, "store.snapshot"))
 	require.NoError(t, err, "a snapshot on shutdown")
 
 	again, _, banner := startStack(t, env)
@@ -274,4 +277,123 @@ func TestMetricsAreFlushedAtShutdown(t *testing.T) {
 	resp.Body.Close()
 	assert.Contains(t, string(raw), `"workflow_created":1`)
 	assert.Contains(t, string(raw), `"requests":1`, "the first stack's one request")
+}
+
+// apiCall makes one API call with the stack's key and returns the status and
+// body.
+func apiCall(t *testing.T, s *Stack, key, method, path, body string, header map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.APIURL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("x-api-key", key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, raw
+}
+
+// On the embedded store, TTLs run out on the wall clock, through the REST
+// endpoint and through the API, as on Redis.
+func TestEmbeddedStoreKeepsTime(t *testing.T) {
+	s, cfg, _ := startStack(t, testEnv(t, nil))
+	c, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: cfg.RESTToken})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = c.Do(ctx, "SET", "k", "v", "PX", 200)
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "SET", "slow", "v", "EX", 60)
+	require.NoError(t, err)
+	first, err := upstash.Int64(c.Do(ctx, "PTTL", "slow"))
+	require.NoError(t, err)
+
+	status, raw := apiCall(t, s, cfg.APIKey, "POST", "/api/lock/build", `{"owner":"dies","ttl_seconds":1}`, nil)
+	require.Equal(t, http.StatusCreated, status, "%s", raw)
+	status, _ = apiCall(t, s, cfg.APIKey, "POST", "/api/lock/build", `{"owner":"waits","ttl_seconds":1}`, nil)
+	require.Equal(t, http.StatusConflict, status, "held")
+
+	time.Sleep(300 * time.Millisecond)
+	_, err = c.Do(ctx, "GET", "k")
+	assert.ErrorIs(t, err, upstash.ErrNil, "SET PX 200 is gone after 300 ms")
+	later, err := upstash.Int64(c.Do(ctx, "PTTL", "slow"))
+	require.NoError(t, err)
+	assert.Less(t, later, first-250, "PTTL counts down")
+
+	require.Eventually(t, func() bool {
+		status, _ := apiCall(t, s, cfg.APIKey, "POST", "/api/lock/build", `{"owner":"waits","ttl_seconds":1}`, nil)
+		return status == http.StatusCreated
+	}, 3*time.Second, 50*time.Millisecond, "another owner takes the lock once its TTL runs out")
+}
+
+// A TTL set before a restart runs out on time after it.
+func TestTTLsRunOnAcrossARestart(t *testing.T) {
+	env := testEnv(t, nil)
+	s, _, _ := startStack(t, env)
+	ctx := context.Background()
+	_, err := s.Client.Do(ctx, "SET", "due", "v", "PX", 1500)
+	require.NoError(t, err)
+	time.Sleep(700 * time.Millisecond)
+	require.NoError(t, s.Shutdown(ctx))
+
+	again, _, banner := startStack(t, env)
+	assert.Contains(t, banner, "restored")
+	ttl, err := upstash.Int64(again.Client.Do(ctx, "PTTL", "due"))
+	require.NoError(t, err)
+	assert.Greater(t, ttl, int64(0))
+	assert.LessOrEqual(t, ttl, int64(800), "the time before the restart counts")
+	time.Sleep(time.Duration(ttl+100) * time.Millisecond)
+	_, err = again.Client.Do(ctx, "GET", "due")
+	assert.ErrorIs(t, err, upstash.ErrNil)
+}
+
+// A snapshot left by a stack that saved only on shutdown is restored once.
+func TestAnOldSnapshotIsMigrated(t *testing.T) {
+	env := testEnv(t, nil)
+	src := upstashtest.Mini(t)
+	c := src.Client(t, upstash.Options{})
+	ctx := context.Background()
+	_, err := c.Do(ctx, "SET", "ai_rails_workflow_ABC-123456", "old", "EX", 3600)
+	require.NoError(t, err)
+	schema, err := keys.New("")
+	require.NoError(t, err)
+	f, err := os.Create(filepath.Join(env["DATA_DIR"], LegacySnapshotName))
+	require.NoError(t, err)
+	_, err = backup.Dump(ctx, c, schema, f, nil)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	s, _, banner := startStack(t, env)
+	assert.Contains(t, banner, "migrated")
+	v, err := upstash.String(s.Client.Do(ctx, "GET", "ai_rails_workflow_ABC-123456"))
+	require.NoError(t, err)
+	assert.Equal(t, "old", v)
+	_, err = os.Stat(filepath.Join(env["DATA_DIR"], LegacySnapshotName+".migrated"))
+	require.NoError(t, err)
+	require.NoError(t, s.Shutdown(ctx))
+
+	again, _, banner := startStack(t, env)
+	assert.NotContains(t, banner, "migrated", "once")
+	v, err = upstash.String(again.Client.Do(ctx, "GET", "ai_rails_workflow_ABC-123456"))
+	require.NoError(t, err)
+	assert.Equal(t, "old", v, "kept by the journal")
+}
+
+func TestFsyncSetting(t *testing.T) {
+	for _, v := range []string{"always", "everysec"} {
+		cfg, err := ReadConfig(config.MapLookup(testEnv(t, map[string]string{"LOCAL_FSYNC": v})))
+		require.NoError(t, err)
+		assert.EqualValues(t, v, cfg.Fsync)
+	}
+	cfg, err := ReadConfig(config.MapLookup(testEnv(t, nil)))
+	require.NoError(t, err)
+	assert.EqualValues(t, "always", cfg.Fsync, "the default")
+	_, err = ReadConfig(config.MapLookup(testEnv(t, map[string]string{"LOCAL_FSYNC": "never"})))
+	assert.ErrorContains(t, err, "LOCAL_FSYNC")
 }
