@@ -21,10 +21,17 @@ import (
 // with a keep-alive HTTP client.
 func benchStack(b *testing.B) (*Stack, Config, *http.Client) {
 	b.Helper()
-	rs := redistest.Start(b)
-	cfg, err := ReadConfig(config.MapLookup(map[string]string{
-		"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": b.TempDir(), "REDIS_URL": rs.URL(),
-	}))
+	return benchStackWith(b, map[string]string{"REDIS_URL": redistest.Start(b).URL()})
+}
+
+// benchStackWith starts the local stack with env added to its settings.
+func benchStackWith(b *testing.B, extra map[string]string) (*Stack, Config, *http.Client) {
+	b.Helper()
+	env := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": b.TempDir()}
+	for k, v := range extra {
+		env[k] = v
+	}
+	cfg, err := ReadConfig(config.MapLookup(env))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,6 +122,38 @@ func BenchmarkWorkflowLocalPath(b *testing.B) {
 				}
 			})
 			b.StopTimer()
+			lat.report(b)
+		})
+	}
+}
+
+// BenchmarkEmbeddedWrites measures workflow writes (PATCH) per second on
+// the embedded store, the local default, with each journal fsync setting,
+// from 16 parallel clients.
+func BenchmarkEmbeddedWrites(b *testing.B) {
+	for _, fsync := range []string{"always", "everysec"} {
+		b.Run("fsync="+fsync, func(b *testing.B) {
+			s, cfg, c := benchStackWith(b, map[string]string{"LOCAL_FSYNC": fsync})
+			const workflows = 256
+			for i := range workflows {
+				call(b, c, cfg.APIKey, "POST", s.APIURL+"/api/workflow/state",
+					fmt.Appendf(nil, `{"workflow_id":"BEN-%06d","feature_description":"benchmark"}`, i), http.StatusCreated)
+			}
+			var lat latencies
+			var n atomic.Int64
+			b.SetParallelism(8)
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					t0 := time.Now()
+					call(b, c, cfg.APIKey, "PATCH", fmt.Sprintf("%s/api/workflow/state/BEN-%06d", s.APIURL, i%workflows), fmt.Appendf(nil, `{"metadata":{"n":%d}}`, i), http.StatusOK)
+					lat.add(time.Since(t0))
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
 			lat.report(b)
 		})
 	}
