@@ -99,6 +99,32 @@ func (s Schema) TestResultPrefix() string { return s.prefix + "test_" }
 // Lock is a lock (string, the holder's token; TTL at most LockMaxTTL).
 func (s Schema) Lock(id ResourceID) string { return s.prefix + "lock_" + id.v }
 
+// LockID names a lock: a client's ResourceID, or one of the service's own
+// locks, which live under keys that no resource id can build.
+type LockID interface {
+	String() string
+	lockKey(s Schema) string
+}
+
+// ServiceLockID names one of the service's own locks.
+type ServiceLockID struct{ v string }
+
+// SweeperLock is the lock a sweep runs under.
+var SweeperLock = ServiceLockID{"sweeper"}
+
+func (id ServiceLockID) String() string { return "service lock " + id.v }
+
+func (id ServiceLockID) lockKey(s Schema) string { return s.ServiceLock(id) }
+
+func (id ResourceID) lockKey(s Schema) string { return s.Lock(id) }
+
+// ServiceLock is the key of one of the service's own locks. It does not
+// start with the client locks' "lock_", so no API call can reach it.
+func (s Schema) ServiceLock(id ServiceLockID) string { return s.prefix + "service_lock_" + id.v }
+
+// LockKey is the key of a lock of either kind.
+func (s Schema) LockKey(id LockID) string { return id.lockKey(s) }
+
 // Metric is an hourly counter (TTL MetricTTL), for the UTC hour holding at.
 func (s Schema) Metric(name MetricName, at time.Time) string {
 	return s.prefix + "metric_" + name.v + "_" + at.UTC().Format(MetricHourLayout)
@@ -185,6 +211,7 @@ func (s Schema) Families() []Family {
 		{"audit", s.Audit(ap), "list", "same as the approval"},
 		{"test result", s.TestResult(TestID{"run-42"}), "string (JSON)", "604800 s"},
 		{"lock", s.Lock(ResourceID{"deploy:prod"}), "string (token)", "at most 300 s"},
+		{"service lock", s.ServiceLock(SweeperLock), "string (token)", "the length of a sweep, at most 300 s"},
 		{"metric", s.Metric(MetricName{"requests"}, time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)), "counter", "2592000 s"},
 		{"idempotency", s.Idempotency("approval", IdempotencyKey{"k"}), "string (JSON)", "86400 s"},
 		{"workflow index", s.WorkflowIndex(), "sorted set", "none; pruned by the sweeper"},

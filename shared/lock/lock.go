@@ -78,15 +78,15 @@ func (s *Store) expiry(ms int64) string {
 	return luajson.FormatTime(s.now().Add(time.Duration(ms) * time.Millisecond))
 }
 
-func (s *Store) held(id keys.ResourceID, ms string) error {
+func (s *Store) held(id keys.LockID, ms string) error {
 	n, _ := strconv.ParseInt(ms, 10, 64)
 	return apperr.New(apperr.Conflict, "lock %s is held by someone else", id).With("expires_at", s.expiry(n))
 }
 
 // Acquire takes the lock for ttl, or answers conflict with when it frees.
-func (s *Store) Acquire(ctx context.Context, id keys.ResourceID, owner string, ttl time.Duration) (Lock, error) {
+func (s *Store) Acquire(ctx context.Context, id keys.LockID, owner string, ttl time.Duration) (Lock, error) {
 	tok := newToken()
-	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.Lock(id)}, tok, ttl.Milliseconds()))
+	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, tok, ttl.Milliseconds()))
 	if err != nil {
 		return Lock{}, fmt.Errorf("acquire lock %s: %w", id, err)
 	}
@@ -97,8 +97,8 @@ func (s *Store) Acquire(ctx context.Context, id keys.ResourceID, owner string, t
 }
 
 // Extend sets the lock's TTL again, for the holder of token.
-func (s *Store) Extend(ctx context.Context, id keys.ResourceID, token string, ttl time.Duration) (Lock, error) {
-	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.Lock(id)}, token, ttl.Milliseconds()))
+func (s *Store) Extend(ctx context.Context, id keys.LockID, token string, ttl time.Duration) (Lock, error) {
+	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token, ttl.Milliseconds()))
 	if err != nil {
 		return Lock{}, fmt.Errorf("extend lock %s: %w", id, err)
 	}
@@ -112,8 +112,8 @@ func (s *Store) Extend(ctx context.Context, id keys.ResourceID, token string, tt
 }
 
 // Release frees the lock, for the holder of token.
-func (s *Store) Release(ctx context.Context, id keys.ResourceID, token string) error {
-	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.Lock(id)}, token))
+func (s *Store) Release(ctx context.Context, id keys.LockID, token string) error {
+	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token))
 	if err != nil {
 		return fmt.Errorf("release lock %s: %w", id, err)
 	}

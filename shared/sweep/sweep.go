@@ -69,7 +69,7 @@ func New(c *upstash.Client, k keys.Schema, approvals *approval.Store, now func()
 // Run sweeps once, unless another run holds the lock.
 func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	start := time.Now()
-	id, _ := keys.ParseResourceID("sweeper")
+	id := keys.SweeperLock
 	l, err := s.locks.Acquire(ctx, id, "sweeper", LockTTL)
 	if apperr.KindOf(err) == apperr.Conflict {
 		s.log.Info("sweep skipped: another run holds the lock")

@@ -16,6 +16,8 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -285,4 +287,26 @@ func TestPruneAfterTTLs(t *testing.T) {
 		m, _ := upstash.Strings(e.Client.Do(ctx, "ZRANGE", e.Keys.WorkflowIndex(), 0, -1))
 		assert.Equal(t, []string{"ABC-123456"}, m[:1], "ABC-123456's 24 h TTL has not run out")
 	})
+}
+
+// No API client can stop the sweeper: whatever lock a client takes, even one
+// named after it, a sweep still runs.
+func TestClientLocksDoNotStopASweep(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+		for _, id := range []string{"sweeper", "service_lock_sweeper", "ai_rails_service_lock_sweeper", "lock_sweeper"} {
+			a := e.Do(req{Method: "POST", Path: "/api/lock/" + id, Body: map[string]any{"owner": "mallory", "ttl_seconds": 300}})
+			require.Equal(t, http.StatusCreated, a.Status, "%s: %s", id, a.Raw)
+		}
+		rep, err := newSweeper(e, nil).Run(ctx)
+		require.NoError(t, err)
+		assert.False(t, rep.Skipped, "the sweep ran")
+
+		// Its own lock still keeps two runs apart.
+		l, err := lock.NewStore(e.Client, e.Keys, e.Clock.Now).Acquire(ctx, keys.SweeperLock, "other sweeper", time.Minute)
+		require.NoError(t, err)
+		rep, err = newSweeper(e, nil).Run(ctx)
+		require.NoError(t, err)
+		assert.True(t, rep.Skipped)
+		require.NoError(t, lock.NewStore(e.Client, e.Keys, e.Clock.Now).Release(ctx, keys.SweeperLock, l.Token))
+	}, workflow.Mount, lock.Mount)
 }
