@@ -12,6 +12,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/embedded"
+	"github.com/ai-rails/state-service/shared/httpapi"
 )
 
 // Config is the local stack's configuration, read from the environment.
@@ -41,6 +42,10 @@ type Config struct {
 	KeyPrefix    string // KEY_PREFIX
 	LogLevel     string // LOG_LEVEL
 
+	// Timeouts are the servers' limits on slow clients: LOCAL_READ_TIMEOUT,
+	// LOCAL_WRITE_TIMEOUT and LOCAL_IDLE_TIMEOUT (httpapi.DefaultTimeouts).
+	Timeouts httpapi.Timeouts
+
 	// Generated names the secrets that were generated rather than set.
 	Generated []string
 }
@@ -66,6 +71,12 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		UpstashToken:         e.String("UPSTASH_REDIS_REST_TOKEN", ""),
 		KeyPrefix:            e.String("KEY_PREFIX", ""),
 		LogLevel:             e.String("LOG_LEVEL", "info"),
+		Timeouts: httpapi.Timeouts{
+			ReadHeader: httpapi.DefaultTimeouts.ReadHeader,
+			Read:       e.Duration("LOCAL_READ_TIMEOUT", httpapi.DefaultTimeouts.Read),
+			Write:      e.Duration("LOCAL_WRITE_TIMEOUT", httpapi.DefaultTimeouts.Write),
+			Idle:       e.Duration("LOCAL_IDLE_TIMEOUT", httpapi.DefaultTimeouts.Idle),
+		},
 	}
 	fsync, err := embedded.ParseFsync(e.String("LOCAL_FSYNC", ""))
 	if err != nil {

@@ -222,7 +222,7 @@ func (s *Stack) serve(addr string, h http.Handler) (*http.Server, string, error)
 	if err != nil {
 		return nil, "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(h, s.cfg.Timeouts)
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err

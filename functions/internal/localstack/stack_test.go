@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -396,4 +397,35 @@ func TestFsyncSetting(t *testing.T) {
 	assert.EqualValues(t, "always", cfg.Fsync, "the default")
 	_, err = ReadConfig(config.MapLookup(testEnv(t, map[string]string{"LOCAL_FSYNC": "never"})))
 	assert.ErrorContains(t, err, "LOCAL_FSYNC")
+}
+
+// Both of the stack's servers cut off a client that sends its request a
+// byte at a time.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	s, _, _ := startStack(t, testEnv(t, map[string]string{"LOCAL_READ_TIMEOUT": "300ms"}))
+	for _, base := range []string{s.APIURL, s.RESTURL} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		require.NoError(t, err)
+		_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+		require.NoError(t, err)
+		done := make(chan struct{})
+		go func() { _, _ = io.Copy(io.Discard, conn); close(done) }() // ends when the server closes
+		start := time.Now()
+	send:
+		for range 60 { // 3 s if nothing stops it
+			select {
+			case <-done:
+				break send
+			case <-time.After(50 * time.Millisecond):
+				_, _ = conn.Write([]byte(" "))
+			}
+		}
+		select {
+		case <-done:
+			assert.Less(t, time.Since(start), 2*time.Second, "%s closed the connection in time", base)
+		case <-time.After(time.Second):
+			t.Errorf("%s kept a slow client", base)
+		}
+		conn.Close()
+	}
 }

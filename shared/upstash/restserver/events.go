@@ -166,6 +166,11 @@ func startEvents(w http.ResponseWriter) (func(), bool) {
 		writeError(w, http.StatusInternalServerError, "ERR streaming unsupported")
 		return nil, false
 	}
+	// A stream lasts as long as its client listens: lift the server's
+	// read and write timeouts for it.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
