@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +33,10 @@ type Guard struct {
 	Allowlist []string
 	// Resolver resolves hosts at check time. Default: net.DefaultResolver.
 	Resolver Resolver
+	// Own are the service's own listeners (the local stack's API and REST
+	// endpoint). No callback may reach them: on their port, a loopback
+	// address, or the address a listener is bound to, is refused.
+	Own []netip.AddrPort
 }
 
 // blocked lists the ranges no callback may reach, beyond what netip's
@@ -91,6 +96,11 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("%w: it must not carry credentials", ErrForbidden)
 	}
+	for k := range u.Query() {
+		if strings.EqualFold(k, "_token") {
+			return nil, fmt.Errorf("%w: it must not carry a _token parameter (a store credential)", ErrForbidden)
+		}
+	}
 	host := strings.ToLower(u.Hostname())
 	switch u.Scheme {
 	case "https":
@@ -113,12 +123,65 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s does not resolve", ErrForbidden, host)
 	}
+	port, err := urlPort(u)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range addrs {
-		if err := g.CheckAddr(a); err != nil {
+		if err := g.checkAddrPort(a, port); err != nil {
 			return nil, fmt.Errorf("%s resolves to a refused address: %w", host, err)
 		}
 	}
 	return u, nil
+}
+
+// isInterfaceAddr reports whether a is one of this machine's addresses,
+// which a listener bound to every address answers on.
+func isInterfaceAddr(a netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true // cannot tell: refuse
+	}
+	for _, ia := range addrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// urlPort is the port a URL connects to.
+func urlPort(u *url.URL) (uint16, error) {
+	p := u.Port()
+	if p == "" {
+		if u.Scheme == "http" {
+			return 80, nil
+		}
+		return 443, nil
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%w: %q is not a port", ErrForbidden, p)
+	}
+	return uint16(n), nil
+}
+
+// checkAddrPort is CheckAddr, and refuses the service's own listeners.
+func (g *Guard) checkAddrPort(a netip.Addr, port uint16) error {
+	if err := g.CheckAddr(a); err != nil {
+		return err
+	}
+	a = a.Unmap()
+	for _, own := range g.Own {
+		if own.Port() != port {
+			continue
+		}
+		bound := own.Addr().Unmap()
+		if a.IsLoopback() || a == bound || (bound.IsUnspecified() && isInterfaceAddr(a)) {
+			return fmt.Errorf("%w: %s is the service's own listener", ErrForbidden, netip.AddrPortFrom(a, port))
+		}
+	}
+	return nil
 }
 
 func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
@@ -189,7 +252,7 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: cannot read address %q", ErrForbidden, address)
 	}
-	return g.CheckAddr(ap.Addr())
+	return g.checkAddrPort(ap.Addr(), ap.Port())
 }
 
 // DialContext resolves the host with the guard's resolver, refuses the
@@ -207,8 +270,12 @@ func (g *Guard) DialContext(ctx context.Context, network, address string) (net.C
 	}
 	d := &net.Dialer{Timeout: 2 * time.Second, Control: g.Control}
 	var errs []error
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not a port", ErrForbidden, port)
+	}
 	for _, a := range addrs {
-		if err := g.CheckAddr(a); err != nil {
+		if err := g.checkAddrPort(a, uint16(p)); err != nil {
 			errs = append(errs, err)
 			continue
 		}

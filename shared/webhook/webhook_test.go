@@ -262,3 +262,31 @@ func TestDialTimeCheckDefeatsRebinding(t *testing.T) {
 	assert.ErrorIs(t, g.Control("tcp", "garbage", nil), webhook.ErrForbidden)
 	assert.NoError(t, g.Control("tcp", "93.184.216.34:443", nil))
 }
+
+// A callback cannot reach the service's own listeners (the local REST
+// endpoint, with a _token, could write to the store), nor carry a store
+// credential.
+func TestGuardRefusesTheServicesOwnListeners(t *testing.T) {
+	g := &webhook.Guard{AllowInsecureLoopback: true, Resolver: dns,
+		Own: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:8079"), netip.MustParseAddrPort("127.0.0.1:3000")}}
+	for _, u := range []string{
+		"http://127.0.0.1:8079/set/k/v", "http://localhost:8079/", "http://[::1]:8079/", "http://127.0.0.2:8079/",
+		"http://127.0.0.1:3000/api/workflow/state", "http://localhost:5678/x?_token=abc", "http://localhost:5678/x?_TOKEN=abc",
+		"http://user:pw@localhost:5678/x",
+	} {
+		_, err := g.CheckURL(context.Background(), u)
+		assert.ErrorIs(t, err, webhook.ErrForbidden, u)
+	}
+	for _, u := range []string{"http://localhost:5678/webhook-waiting/1", "http://127.0.0.1:8080/x", "http://localhost:5678/x?token=ok"} {
+		_, err := g.CheckURL(context.Background(), u)
+		assert.NoError(t, err, u)
+	}
+	// At dial time too, whatever a name resolved to before.
+	assert.ErrorIs(t, g.Control("tcp", "127.0.0.1:8079", nil), webhook.ErrForbidden)
+	assert.ErrorIs(t, g.Control("tcp", "[::1]:3000", nil), webhook.ErrForbidden)
+	assert.NoError(t, g.Control("tcp", "127.0.0.1:5678", nil))
+
+	wild := &webhook.Guard{AllowInsecureLoopback: true, Own: []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:8079")}}
+	assert.ErrorIs(t, wild.Control("tcp", "127.0.0.1:8079", nil), webhook.ErrForbidden)
+	assert.NoError(t, wild.Control("tcp", "93.184.216.34:8079", nil), "another host's port")
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,18 @@ func Start(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) 
 }
 
 func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	var err error
+	// The API's listener is opened first, so that callbacks can be kept
+	// from reaching it (and the REST endpoint) before anything runs.
+	apiL, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("LOCAL_ADDR: %w", err)
+	}
+	defer func() {
+		if s.apiSrv == nil {
+			apiL.Close()
+		}
+	}()
+	own := []netip.AddrPort{apiL.Addr().(*net.TCPAddr).AddrPort()}
 
 	storeURL, token := cfg.UpstashURL, cfg.UpstashToken
 	switch {
@@ -115,10 +127,12 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 			s.restRequests.Add(1)
 			rest.ServeHTTP(w, r)
 		})
-		s.restSrv, s.RESTURL, err = s.serve(cfg.RESTAddr, count)
+		restL, err := net.Listen("tcp", cfg.RESTAddr)
 		if err != nil {
 			return fmt.Errorf("LOCAL_REST_ADDR: %w", err)
 		}
+		own = append(own, restL.Addr().(*net.TCPAddr).AddrPort())
+		s.restSrv, s.RESTURL = s.serve(restL, count)
 		storeURL, token = s.RESTURL, cfg.RESTToken
 	}
 
@@ -145,16 +159,14 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		}
 	}
 	approvals := api.NewApprovals(cfg.Approvals, cfg.WebhookSecret, nil)
+	approvals.Guard.Own = own
 	s.sweeper = sweep.New(s.Client, schema,
 		approval.NewStore(s.Client, schema, approval.Config{Retention: approvals.Retention, Deliverer: approvals.Deliverer, Logger: logger}),
 		nil, logger, nil)
 	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters,
 		Approvals: approvals},
 		workflow.Mount, lock.Mount, approval.Mount, results.Mount, serveOpenAPI)
-	s.apiSrv, s.APIURL, err = s.serve(cfg.Addr, h)
-	if err != nil {
-		return fmt.Errorf("LOCAL_ADDR: %w", err)
-	}
+	s.apiSrv, s.APIURL = s.serve(apiL, h)
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	go s.background(bg)
@@ -216,19 +228,15 @@ func serveOpenAPI(rt *httpapi.Router, _ api.Deps) {
 	rt.Handle("GET /api/openapi.json", openapi.Handler())
 }
 
-// serve listens on addr and serves h in the background.
-func (s *Stack) serve(addr string, h http.Handler) (*http.Server, string, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, "", err
-	}
+// serve serves h on l in the background.
+func (s *Stack) serve(l net.Listener, h http.Handler) (*http.Server, string) {
 	srv := httpapi.NewServer(h, s.cfg.Timeouts)
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err
 		}
 	}()
-	return srv, "http://" + l.Addr().String(), nil
+	return srv, "http://" + l.Addr().String()
 }
 
 // RESTRequests is the number of requests the local REST endpoint has

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -428,4 +429,27 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		}
 		conn.Close()
 	}
+}
+
+// With insecure callbacks allowed (the local default), a callback still
+// cannot point at the stack's own REST endpoint or API.
+func TestCallbacksCannotReachTheStack(t *testing.T) {
+	s, cfg, _ := startStack(t, testEnv(t, nil))
+	status, raw := apiCall(t, s, cfg.APIKey, "POST", "/api/workflow/state", `{"workflow_id":"ABC-123456","feature_description":"x"}`, nil)
+	require.Equal(t, http.StatusCreated, status, "%s", raw)
+	restPort := s.RESTURL[strings.LastIndex(s.RESTURL, ":")+1:]
+	apiPort := s.APIURL[strings.LastIndex(s.APIURL, ":")+1:]
+	for _, cb := range []string{
+		s.RESTURL + "/set/pwned/1?_token=" + cfg.RESTToken,
+		"http://localhost:" + restPort + "/set/pwned/1",
+		"http://[::1]:" + apiPort + "/api/workflow/state",
+		"http://localhost:9/x?_token=abc",
+	} {
+		body := fmt.Sprintf(`{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot","callback_url":%q}`, cb)
+		status, raw := apiCall(t, s, cfg.APIKey, "POST", "/api/approval", body, nil)
+		assert.Equal(t, http.StatusBadRequest, status, "%s: %s", cb, raw)
+	}
+	status, raw = apiCall(t, s, cfg.APIKey, "POST", "/api/approval",
+		`{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot","callback_url":"http://localhost:5678/webhook-waiting/1"}`, nil)
+	assert.Equal(t, http.StatusCreated, status, "n8n on another local port is fine: %s", raw)
 }
