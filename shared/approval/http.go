@@ -66,7 +66,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 		metrics.Count(r.Context(), metrics.ApprovalCreated)
 	}
 	w.Header().Set("Location", "/api/approval/"+a.ApprovalID)
-	httpapi.WriteJSON(w, http.StatusCreated, a)
+	httpapi.WriteJSON(w, r, http.StatusCreated, a)
 }
 
 func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +80,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, a)
+	httpapi.WriteJSON(w, r, http.StatusOK, a)
 }
 
 func (h *handlers) decide(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +105,7 @@ func (h *handlers) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.Count(r.Context(), metrics.ApprovalDecided)
-	httpapi.WriteJSON(w, http.StatusOK, a)
+	httpapi.WriteJSON(w, r, http.StatusOK, a)
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +145,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
+	httpapi.WriteJSON(w, r, http.StatusOK, page)
 }
 
 func (h *handlers) audit(w http.ResponseWriter, r *http.Request) {
@@ -159,5 +159,5 @@ func (h *handlers) audit(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, a)
+	httpapi.WriteJSON(w, r, http.StatusOK, a)
 }

@@ -92,11 +92,11 @@ func Handler(s Store, backend string) http.Handler {
 		if err != nil {
 			retry := max(upstash.RetryAfter(err), time.Second)
 			w.Header().Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second).Seconds())))
-			httpapi.WriteJSON(w, http.StatusServiceUnavailable, Failure{
+			httpapi.WriteJSON(w, r, http.StatusServiceUnavailable, Failure{
 				Status: "unhealthy", Error: err.Error(), Circuit: s.CircuitState(), Version: Version,
 			})
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, rep)
+		httpapi.WriteJSON(w, r, http.StatusOK, rep)
 	})
 }

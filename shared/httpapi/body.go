@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ai-rails/state-service/shared/observe"
 	"io"
 	"maps"
 	"mime"
@@ -126,12 +127,14 @@ func jsonKind(goKind string) string {
 	return fmt.Sprintf("of type %s", goKind)
 }
 
-// WriteJSON answers v as JSON with the status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON with the status. An answer that does not
+// encode is a 500, logged at ERROR with the request id.
+func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
+		observe.Logger(r.Context()).Error("request failed: the answer does not encode", "status", http.StatusInternalServerError, "error", err)
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"type":"` + ProblemTypePrefix + `internal","title":"Internal error","status":500}`)

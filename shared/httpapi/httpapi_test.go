@@ -17,6 +17,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/observe"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -40,10 +41,10 @@ func newAPI(t *testing.T) (http.Handler, *bytes.Buffer) {
 			httpapi.WriteError(w, r, err)
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusCreated, th)
+		httpapi.WriteJSON(w, r, http.StatusCreated, th)
 	})
 	rt.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+		httpapi.WriteJSON(w, r, http.StatusOK, map[string]string{"id": r.PathValue("id")})
 	})
 	rt.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
 	rt.HandleFunc("GET /down", func(w http.ResponseWriter, r *http.Request) {
@@ -234,8 +235,13 @@ func TestChainOrder(t *testing.T) {
 
 func TestWriteJSONFailure(t *testing.T) {
 	w := httptest.NewRecorder()
-	httpapi.WriteJSON(w, 200, map[string]any{"f": func() {}})
+	var logs bytes.Buffer
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(observe.WithLogger(r.Context(), slog.New(slog.NewJSONHandler(&logs, nil)).With("request_id", "req-1")))
+	httpapi.WriteJSON(w, r, 200, map[string]any{"f": func() {}})
 	assert.Equal(t, 500, w.Code)
+	assert.Contains(t, logs.String(), `"level":"ERROR"`, "a 500 is logged at ERROR")
+	assert.Contains(t, logs.String(), `"request_id":"req-1"`)
 	assert.Equal(t, httpapi.ProblemContentType, w.Header().Get("Content-Type"))
 	b, _ := io.ReadAll(w.Body)
 	assert.Contains(t, string(b), "internal")

@@ -195,7 +195,7 @@ func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.Count(r.Context(), metrics.LockAcquired)
-	httpapi.WriteJSON(w, http.StatusCreated, l)
+	httpapi.WriteJSON(w, r, http.StatusCreated, l)
 }
 
 func (h *handlers) extend(w http.ResponseWriter, r *http.Request) {
@@ -223,7 +223,7 @@ func (h *handlers) extend(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, l)
+	httpapi.WriteJSON(w, r, http.StatusOK, l)
 }
 
 func (h *handlers) release(w http.ResponseWriter, r *http.Request) {

@@ -34,9 +34,18 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 // HTML escaping. The scripts compare keys and values by their text, so every
 // document they read must be written this way.
 func Canonical(v any) []byte {
+	b, _ := Marshal(v)
+	return b
+}
+
+// Marshal is Canonical, with the encoder's error: for values that may hold
+// what JSON cannot (a NaN or an infinity).
+func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

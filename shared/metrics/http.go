@@ -134,7 +134,7 @@ func Handler(c *upstash.Client, k keys.Schema, now func() time.Time) http.Handle
 			httpapi.WriteError(w, r, err)
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, rep)
+		httpapi.WriteJSON(w, r, http.StatusOK, rep)
 	})
 }
 

@@ -54,6 +54,9 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 		in.Result.Passed, in.Result.Failed, in.Result.Skipped = rep.Passed, rep.Failed, rep.Skipped
 		in.Result.DurationSeconds, in.Result.FailureDetails = rep.DurationSeconds, rep.Failures
 	}
+	if err == nil {
+		err = in.Check()
+	}
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -65,7 +68,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 	}
 	metrics.Count(r.Context(), metrics.ResultsStored)
 	w.Header().Set("Location", "/api/results/"+res.TestID)
-	httpapi.WriteJSON(w, http.StatusCreated, res)
+	httpapi.WriteJSON(w, r, http.StatusCreated, res)
 }
 
 func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +82,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, res)
+	httpapi.WriteJSON(w, r, http.StatusOK, res)
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
@@ -106,5 +109,5 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
+	httpapi.WriteJSON(w, r, http.StatusOK, page)
 }

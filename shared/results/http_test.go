@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -211,5 +212,67 @@ func TestListAndSummary(t *testing.T) {
 		before := e.Client.Stats().RoundTrips
 		e.Do(req{Method: "GET", Path: "/api/results?workflow_id=" + wf})
 		assert.Equal(t, uint64(1), e.Client.Stats().RoundTrips-before, "the page and the summary in one round trip")
+	})
+}
+
+// Numbers that are not finite, or out of range, in any upload form, are
+// refused with 400 and write nothing; the workflow's results still list.
+func TestNonFiniteNumbersAreRefused(t *testing.T) {
+	each(t, func(t *testing.T, e *apitest.Env) {
+		q := "/api/results?workflow_id=" + wf + "&test_suite=x"
+		xmlType := map[string]string{"Content-Type": "application/xml"}
+		ndType := map[string]string{"Content-Type": "application/x-ndjson"}
+		junit := `<testsuite><testcase name="a" time="1e308"/><testcase name="b" time="1e308"/></testsuite>`
+		for name, r := range map[string]req{
+			"NaN coverage":         {Method: "POST", Path: q + "&coverage_percent=NaN", Body: `<testsuite><testcase name="a"/></testsuite>`, Header: xmlType},
+			"Inf coverage":         {Method: "POST", Path: q + "&coverage_percent=%2BInf", Body: `<testsuite><testcase name="a"/></testsuite>`, Header: xmlType},
+			"hex coverage":         {Method: "POST", Path: q + "&coverage_percent=0x1p4", Body: `<testsuite><testcase name="a"/></testsuite>`, Header: xmlType},
+			"JUnit times overflow": {Method: "POST", Path: q, Body: junit, Header: xmlType},
+			"JUnit suite time":     {Method: "POST", Path: q, Body: `<testsuite time="1e300"><testcase name="a"/></testsuite>`, Header: xmlType},
+			"go test overflow": {Method: "POST", Path: q, Header: ndType,
+				Body: `{"Action":"pass","Package":"p","Test":"A","Elapsed":1e308}` + "\n" + `{"Action":"pass","Package":"p","Test":"B","Elapsed":1e308}`},
+			"go test package time": {Method: "POST", Path: q, Header: ndType,
+				Body: `{"Action":"pass","Package":"p","Elapsed":1e308}` + "\n" + `{"Action":"pass","Package":"q","Elapsed":1e308}`},
+			"JSON huge duration": {Method: "POST", Path: "/api/results", Body: run(map[string]any{"duration_seconds": 1e300})},
+			"JSON huge count":    {Method: "POST", Path: "/api/results", Body: run(map[string]any{"passed": int64(1) << 60})},
+			"JSON huge line": {Method: "POST", Path: "/api/results", Body: run(map[string]any{
+				"failure_details": []any{map[string]any{"test": "T", "message": "m", "line": int64(1) << 40}}})},
+		} {
+			before := e.Snapshot()
+			problem(t, e.Do(r), http.StatusBadRequest, "validation")
+			assert.Equal(t, before, e.Snapshot(), "%s wrote nothing", name)
+		}
+		l := e.Do(req{Method: "GET", Path: "/api/results?workflow_id=" + wf})
+		require.Equal(t, http.StatusOK, l.Status, "%s", l.Raw)
+		assert.Empty(t, l.Body["items"])
+	})
+}
+
+// Whatever a write accepts, the reads parse: a property over the JSON form,
+// with numbers drawn from the edges of their ranges and beyond.
+func TestWhatIsStoredReadsBack(t *testing.T) {
+	each(t, func(t *testing.T, e *apitest.Env) {
+		rapid.Check(t, func(rt *rapid.T) {
+			num := rapid.OneOf(rapid.Float64(), rapid.Float64Range(0, 100), rapid.SampledFrom([]float64{0, 100, results.MaxDurationSeconds, 1e308, -0.0, 5e-324}))
+			count := rapid.OneOf(rapid.Int64Range(0, results.MaxCount), rapid.Int64(), rapid.SampledFrom([]int64{0, results.MaxCount, results.MaxCount + 1}))
+			body := run(map[string]any{
+				"test_id":          rapid.StringMatching(`[a-z]{12}`).Draw(rt, "id"),
+				"passed":           count.Draw(rt, "passed"),
+				"failed":           count.Draw(rt, "failed"),
+				"skipped":          count.Draw(rt, "skipped"),
+				"duration_seconds": num.Draw(rt, "duration"),
+				"coverage_percent": num.Draw(rt, "coverage"),
+			})
+			a := e.Do(req{Method: "POST", Path: "/api/results", Body: body})
+			if a.Status != http.StatusCreated {
+				require.Equal(rt, http.StatusBadRequest, a.Status, "%s", a.Raw)
+				return
+			}
+			g := e.Do(req{Method: "GET", Path: "/api/results/" + body["test_id"].(string)})
+			require.Equal(rt, http.StatusOK, g.Status, "%s", g.Raw)
+			assert.Equal(rt, a.Body, g.Body)
+			l := e.Do(req{Method: "GET", Path: "/api/results?workflow_id=" + wf + "&limit=1"})
+			require.Equal(rt, http.StatusOK, l.Status, "%s", l.Raw)
+		})
 	})
 }

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"math"
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -85,7 +86,7 @@ func attr(e xml.StartElement, name string) string {
 
 func seconds(s string) (float64, bool) {
 	f, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), ",", ""), 64)
-	return f, err == nil && f >= 0
+	return f, err == nil && f >= 0 && f <= math.MaxFloat64 // finite
 }
 
 // ParseJUnit reads a JUnit XML report: <testsuites> or a bare <testsuite>,
@@ -258,6 +259,8 @@ func ParseGoTest(r io.Reader) (Report, error) {
 		}
 		if ev.Test == "" {
 			if (ev.Action == "pass" || ev.Action == "fail") && ev.Elapsed != nil && *ev.Elapsed >= 0 {
+				// A sum past MaxDurationSeconds, or past float64, is
+				// refused by Input.Check.
 				pkgTime, hasPkg = pkgTime+*ev.Elapsed, true
 			}
 			continue

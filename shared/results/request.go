@@ -3,9 +3,9 @@ package results
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -65,8 +65,8 @@ func ParseJSON(b jsonBody, now time.Time) (Input, error) {
 			*c.dst = *c.v
 		}
 	}
-	if b.DurationSeconds == nil || *b.DurationSeconds < 0 || math.IsInf(*b.DurationSeconds, 0) {
-		errs.Add("duration_seconds", "is required, a number of at least 0")
+	if b.DurationSeconds == nil {
+		errs.Add("duration_seconds", "is required, a number from 0 to %d", MaxDurationSeconds)
 	} else {
 		r.DurationSeconds = *b.DurationSeconds
 	}
@@ -83,8 +83,8 @@ func ParseJSON(b jsonBody, now time.Time) (Input, error) {
 			errs.Add(field+".message", "is required, at most %d bytes", MaxMessageBytes)
 		case f.File != nil && len(*f.File) > 1024:
 			errs.Add(field+".file", "must be at most 1024 bytes")
-		case f.Line != nil && *f.Line < 0:
-			errs.Add(field+".line", "must be at least 0")
+		case f.Line != nil && (*f.Line < 0 || *f.Line > MaxLine):
+			errs.Add(field+".line", "must be from 0 to %d", MaxLine)
 		default:
 			r.FailureDetails = append(r.FailureDetails, FailureDetail{Test: *f.Test, Message: *f.Message, File: f.File, Line: f.Line})
 		}
@@ -93,8 +93,8 @@ func ParseJSON(b jsonBody, now time.Time) (Input, error) {
 		}
 	}
 	if raw := bytes.TrimSpace(b.CoveragePercent); len(raw) > 0 && string(raw) != "null" {
-		c, err := strconv.ParseFloat(string(raw), 64)
-		if err != nil || c < 0 || c > 100 {
+		var c float64
+		if json.Unmarshal(raw, &c) != nil {
 			errs.Add("coverage_percent", "must be a number from 0 to 100, or null")
 		} else {
 			r.CoveragePercent = &c
@@ -159,8 +159,10 @@ func ParseQuery(q url.Values, now time.Time) (Input, error) {
 	}
 	head(&errs, &in, opt("test_id"), opt("workflow_id"), opt("test_suite"))
 	if v := opt("coverage_percent"); v != nil {
+		// A plain decimal: ParseFloat alone would also take NaN, Inf and
+		// hexadecimal forms.
 		c, err := strconv.ParseFloat(*v, 64)
-		if err != nil || c < 0 || c > 100 {
+		if err != nil || !decimal(*v) {
 			errs.Add("coverage_percent", "must be a number from 0 to 100")
 		} else {
 			in.Result.CoveragePercent = &c
@@ -168,6 +170,49 @@ func ParseQuery(q url.Values, now time.Time) (Input, error) {
 	}
 	in.Executed = executedAt(&errs, opt("executed_at"), now)
 	return in, errs.Err()
+}
+
+// decimal reports whether s is a plain decimal number: digits, with an
+// optional sign, point and exponent.
+func decimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789+-.eE", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Check refuses a result whose numbers are out of range, whatever form it
+// came in: every count from 0 to MaxCount, a finite duration from 0 to
+// MaxDurationSeconds (a report whose times add up to more is refused), and
+// coverage finite, from 0 to 100. So every stored result reads back.
+func (in *Input) Check() error {
+	var errs apperr.Collector
+	r := &in.Result
+	for _, c := range []struct {
+		name string
+		v    int64
+	}{{"passed", r.Passed}, {"failed", r.Failed}, {"skipped", r.Skipped}} {
+		if c.v < 0 || c.v > MaxCount {
+			errs.Add(c.name, "must be an integer from 0 to %d", MaxCount)
+		}
+	}
+	if d := r.DurationSeconds; !(d >= 0 && d <= MaxDurationSeconds) { // NaN fails both
+		errs.Add("duration_seconds", "must be a number from 0 to %d (the report's times add up to %g)", MaxDurationSeconds, d)
+	}
+	if c := r.CoveragePercent; c != nil && !(*c >= 0 && *c <= 100) {
+		errs.Add("coverage_percent", "must be a number from 0 to 100")
+	}
+	for i, f := range r.FailureDetails {
+		if f.Line != nil && (*f.Line < 0 || *f.Line > MaxLine) {
+			errs.Add("failure_details["+strconv.Itoa(i)+"].line", "must be from 0 to %d", MaxLine)
+		}
+	}
+	return errs.Err()
 }
 
 // finish fills in the stored form: the test id, the executed_at text.

@@ -12,6 +12,13 @@ const (
 	MaxMessageBytes   = 8 << 10
 	MaxSuite          = 256
 	MaxFuture         = 5 * time.Minute
+	// MaxCount bounds passed, failed and skipped, so that sums over a
+	// workflow's runs stay exact.
+	MaxCount = 1_000_000_000
+	// MaxDurationSeconds bounds a run's duration: a year.
+	MaxDurationSeconds = 365 * 24 * 3600
+	// MaxLine bounds a failure's line number.
+	MaxLine = 1_000_000_000
 )
 
 // FailureDetail is one failed test.

@@ -45,9 +45,14 @@ func NewStore(c *upstash.Client, k keys.Schema, now func() time.Time) *Store {
 // Create stores a result for TestResultTTL, unless its test_id is taken.
 func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 	in.finish()
+	doc, err := luajson.Marshal(in.Result)
+	if err != nil {
+		// Input.Check keeps out what would not encode; nothing is written.
+		return TestResults{}, fmt.Errorf("encode result %s: %w", in.TestID, err)
+	}
 	res, err := upstash.Strings(createScript.Run(ctx, s.c,
 		[]string{s.keys.TestResult(in.TestID), s.keys.WorkflowResults(in.WorkflowID)},
-		luajson.Canonical(in.Result), in.TestID.String(), keys.TestResultTTL.Milliseconds(), in.Executed.UnixMilli()))
+		doc, in.TestID.String(), keys.TestResultTTL.Milliseconds(), in.Executed.UnixMilli()))
 	if err != nil {
 		return TestResults{}, fmt.Errorf("store result %s: %w", in.TestID, err)
 	}

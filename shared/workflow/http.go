@@ -31,10 +31,10 @@ func pathID(r *http.Request) (keys.WorkflowID, error) {
 	return id, nil
 }
 
-func writeState(w http.ResponseWriter, status int, st State) {
+func writeState(w http.ResponseWriter, r *http.Request, status int, st State) {
 	w.Header().Set("ETag", ETag(st.Version))
 	w.Header().Set("Location", "/api/workflow/state/"+st.WorkflowID)
-	httpapi.WriteJSON(w, status, st)
+	httpapi.WriteJSON(w, r, status, st)
 }
 
 func (h *handlers) save(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +61,7 @@ func (h *handlers) save(w http.ResponseWriter, r *http.Request) {
 		status, counter = http.StatusCreated, metrics.WorkflowCreated
 	}
 	metrics.Count(r.Context(), counter)
-	writeState(w, status, st)
+	writeState(w, r, status, st)
 }
 
 func (h *handlers) patch(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +89,7 @@ func (h *handlers) patch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.Count(r.Context(), metrics.WorkflowUpdated)
-	writeState(w, http.StatusOK, st)
+	writeState(w, r, http.StatusOK, st)
 }
 
 func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +104,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", ETag(st.Version))
-	httpapi.WriteJSON(w, http.StatusOK, st)
+	httpapi.WriteJSON(w, r, http.StatusOK, st)
 }
 
 func (h *handlers) delete(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +132,7 @@ func (h *handlers) history(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, hist)
+	httpapi.WriteJSON(w, r, http.StatusOK, hist)
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
@@ -164,5 +164,5 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
+	httpapi.WriteJSON(w, r, http.StatusOK, page)
 }
