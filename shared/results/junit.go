@@ -1,7 +1,6 @@
 package results
 
 import (
-	"math"
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
