@@ -7,7 +7,9 @@
 -- KEYS: 1 approval, 2 audit, 3 pending index, 4 outbox.
 -- ARGV: 1 decision, 2 approver (JSON string), 3 comment (JSON string or ""),
 --       4 now, 5 allow self-approval ("1" or "0"), 6 retention ms,
---       7 delivery id, 8 approver (text), 9 now ms.
+--       7 delivery id, 8 approver (text), 9 now ms, 10 the approver's
+--       canonical form (JSON string), compared with the stored
+--       requester_key (or, on approvals stored before it, the requester).
 -- Returns {"ok", doc, outbox member or ""}, {"same", doc}, {"decided", doc},
 -- {"gone", doc}, {"self"} or {"not_found"}.
 
@@ -21,7 +23,10 @@ if status == 'approved' or status == 'rejected' then
   return {'decided', cur}
 end
 if status ~= 'pending' or json_unquote(f['"expires_at"']) <= ARGV[4] then return {'gone', cur} end
-if ARGV[5] ~= '1' and f['"requester"'] == ARGV[2] then return {'self'} end
+if ARGV[5] ~= '1' then
+  local rk = f['"requester_key"']
+  if (rk and rk == ARGV[10]) or (not rk and f['"requester"'] == ARGV[2]) then return {'self'} end
+end
 
 local decision = '{"decision":"' .. ARGV[1] .. '","approver":' .. ARGV[2]
 if ARGV[3] ~= '' then decision = decision .. ',"comment":' .. ARGV[3] end

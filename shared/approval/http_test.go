@@ -473,3 +473,30 @@ func TestRoundTrips(t *testing.T) {
 			"the decision, then the record of its webhook")
 	})
 }
+
+// The requester cannot decide their own approval under another spelling of
+// their name, and identities that hide white space or invisible characters
+// are refused.
+func TestSelfApprovalCannotBeDisguised(t *testing.T) {
+	each(t, func(t *testing.T, e *apitest.Env) {
+		own := id(t, create(t, e, nil))
+		for _, alias := range []string{"CI-BOT", "Ci-Bot", "ci\u2010bot", "ci\u2011bot", "ｃｉ－ｂｏｔ"} {
+			problem(t, decide(e, own, map[string]any{"decision": "approved", "approver": alias}), http.StatusForbidden, "forbidden")
+		}
+		for _, bad := range []string{"ci-bot ", " ci-bot", "ci-bot\u200b", "ci\u200dbot", "ci-bot\t", "ci\x07bot"} {
+			before := e.Snapshot()
+			a := decide(e, own, map[string]any{"decision": "approved", "approver": bad})
+			problem(t, a, http.StatusBadRequest, "validation")
+			assert.Equal(t, before, e.Snapshot(), "%q wrote nothing", bad)
+		}
+		for _, bad := range []string{"bot ", "\u200bbot", "bo\u202et"} {
+			problem(t, e.Do(req{Method: "POST", Path: "/api/approval", Body: createBody(map[string]any{"requester": bad})}), http.StatusBadRequest, "validation")
+		}
+		// Someone else still decides, and what was sent is what is stored.
+		a := decide(e, own, map[string]any{"decision": "approved", "approver": "Ålice"})
+		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
+		assert.Equal(t, "Ålice", a.Body["decision"].(map[string]any)["approver"])
+		assert.Equal(t, "ci-bot", a.Body["requester"])
+		assert.NotContains(t, string(a.Raw), "requester_key", "the canonical form is not answered")
+	})
+}

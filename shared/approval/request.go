@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
@@ -42,6 +43,18 @@ func textField(errs *apperr.Collector, v *string, field string, min, max int) st
 	return *v
 }
 
+// identityField reads a required identity (see package identity).
+func identityField(errs *apperr.Collector, v *string, field string, max int) string {
+	if v == nil {
+		errs.Add(field, "is required")
+		return ""
+	}
+	if why := identity.Check(*v, max); why != "" {
+		errs.Add(field, "%s", why)
+	}
+	return *v
+}
+
 // ParseCreate validates a create body. The callback URL is checked by the
 // guard, which resolves its host.
 func ParseCreate(ctx context.Context, b createBody, guard *webhook.Guard) (CreateRequest, error) {
@@ -60,7 +73,7 @@ func ParseCreate(ctx context.Context, b createBody, guard *webhook.Guard) (Creat
 		r.RequestType = *b.RequestType
 	}
 	r.Content = textField(&errs, b.Content, "content", 1, MaxContent)
-	r.Requester = textField(&errs, b.Requester, "requester", 1, MaxRequester)
+	r.Requester = identityField(&errs, b.Requester, "requester", MaxRequester)
 	r.ExpiresInSeconds = DefaultExpiresIn
 	if b.ExpiresInSeconds != nil {
 		if *b.ExpiresInSeconds < MinExpiresIn || *b.ExpiresInSeconds > MaxExpiresIn {
@@ -108,7 +121,7 @@ func ParseDecide(b decideBody) (DecideRequest, error) {
 	} else {
 		r.Decision = *b.Decision
 	}
-	r.Approver = textField(&errs, b.Approver, "approver", 1, MaxApprover)
+	r.Approver = identityField(&errs, b.Approver, "approver", MaxApprover)
 	if b.Comment != nil {
 		if utf8.RuneCountInString(*b.Comment) > MaxComment {
 			errs.Add("comment", "must be at most %d characters", MaxComment)

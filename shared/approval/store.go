@@ -16,6 +16,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/docs"
+	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
@@ -83,6 +84,13 @@ func decode(doc string) (Approval, error) {
 	return a, nil
 }
 
+// stored is an approval as the store keeps it.
+type stored struct {
+	Approval
+	// RequesterKey is identity.Canonical(Requester).
+	RequesterKey string `json:"requester_key"`
+}
+
 // Create stores a new approval for a workflow that exists. With an
 // idempotency key, a repeat of the same request answers the first answer,
 // and a different request under the key is refused. It reports whether the
@@ -96,7 +104,9 @@ func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.Idempot
 		Content: in.Content, Requester: in.Requester, CreatedAt: luajson.FormatTime(now),
 		ExpiresAt: luajson.FormatTime(expires), Status: Pending, CallbackURL: in.CallbackURL,
 	}
-	doc := luajson.Canonical(a)
+	// The stored document also holds the requester's canonical form, which
+	// the decision script compares approvers with; answers leave it out.
+	doc := luajson.Canonical(stored{Approval: a, RequesterKey: identity.Canonical(a.Requester)})
 	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
 	detail := luajson.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
 	hasIdem, idemKey, fp := "0", s.keys.Approval(id), ""
@@ -145,7 +155,8 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 	res, err := upstash.Strings(decideScript.Run(ctx, s.c,
 		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
 		in.Decision, string(luajson.Canonical(in.Approver)), comment, luajson.FormatTime(now), self,
-		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli()))
+		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli(),
+		string(luajson.Canonical(identity.Canonical(in.Approver)))))
 	if err != nil {
 		return Approval{}, fmt.Errorf("decide approval %s: %w", id, err)
 	}

@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/luajson"
 	"github.com/ai-rails/state-service/shared/metrics"
@@ -178,8 +178,10 @@ func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var errs apperr.Collector
-	if b.Owner == nil || *b.Owner == "" || utf8.RuneCountInString(*b.Owner) > MaxOwner {
+	if b.Owner == nil {
 		errs.Add("owner", "is required, 1 to %d characters", MaxOwner)
+	} else if why := identity.Check(*b.Owner, MaxOwner); why != "" {
+		errs.Add("owner", "%s", why)
 	}
 	ttl := ttlOf(b, &errs)
 	if err := errs.Err(); err != nil {

@@ -120,3 +120,14 @@ func TestConcurrentAcquireOneWins(t *testing.T) {
 		assert.Equal(t, map[int]int{201: 1, 409: 49}, count)
 	})
 }
+
+func TestOwnerIsAnIdentity(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+		for _, bad := range []string{"me ", " me", "m\u200be", "m\x00e", ""} {
+			a := e.Do(apitest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": bad}})
+			assert.Equal(t, http.StatusBadRequest, a.Status, "%q: %s", bad, a.Raw)
+		}
+		a := e.Do(apitest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": "Zoë Bot"}})
+		assert.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
+	}, lock.Mount)
+}
