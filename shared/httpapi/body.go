@@ -2,19 +2,24 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ai-rails/state-service/shared/observe"
 	"io"
 	"maps"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/observe"
 )
 
 // MaxBodyBytes is the largest request body the API takes: 256 KiB.
@@ -68,8 +73,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 }
 
 // Unmarshal decodes a JSON body strictly into dst, with the API's errors:
-// invalid UTF-8, bad syntax, a wrong type, unknown fields or trailing data
-// are validation errors.
+// invalid UTF-8, bad syntax, a wrong type, unknown fields, a duplicate field
+// (at any depth) or trailing data are validation errors. Field names match
+// exactly: {"WORKFLOW_ID": ...} is an unknown field, not workflow_id. So a
+// gateway, or a check in n8n, that reads the body sees what is stored.
+// Every route decodes its JSON here.
 func Unmarshal(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.New(apperr.Validation, "the request body is empty; send a JSON object")
@@ -77,36 +85,58 @@ func Unmarshal(body []byte, dst any) error {
 	if !utf8.Valid(body) {
 		return apperr.New(apperr.Validation, "the request body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := json.Unmarshal(body, dst, strict); err != nil {
 		return jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return apperr.New(apperr.Validation, "the request body has data after the JSON value")
 	}
 	return nil
 }
 
+// strict is the decoding the API uses: encoding/json/v2's defaults (exact
+// names, no duplicate names, UTF-8 only, nothing after the value), and no
+// unknown fields.
+var strict = json.JoinOptions(json.RejectUnknownMembers(true), jsontext.AllowDuplicateNames(false), json.MatchCaseInsensitiveNames(false))
+
 func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syn *jsontext.SyntacticError
+	var sem *json.SemanticError
 	switch {
-	case errors.As(err, &syn):
-		return apperr.New(apperr.Validation, "the request body is not valid JSON (at byte %d)", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return apperr.New(apperr.Validation, "the request body must be a JSON %s", jsonKind(typ.Type.Kind().String()))
-		}
-		return apperr.Invalid(apperr.Field(typ.Field, "must be %s", jsonKind(typ.Type.Kind().String())))
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return apperr.Invalid(apperr.Field(fieldName(syn.JSONPointer), "appears more than once"))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return apperr.New(apperr.Validation, "the request body is truncated JSON")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		field := strings.Trim(name, `"`)
-		return apperr.Invalid(apperr.Field(field, "is not a known field"))
+	case errors.As(err, &syn):
+		return apperr.New(apperr.Validation, "the request body is not valid JSON (at byte %d)", syn.ByteOffset)
+	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
+		return apperr.Invalid(apperr.Field(fieldName(sem.JSONPointer), "is not a known field"))
+	case errors.As(err, &sem) && sem.GoType != nil:
+		field := fieldName(sem.JSONPointer)
+		kind := jsonKind(sem.GoType.Kind().String())
+		if sem.GoType.Kind() == reflect.Pointer {
+			kind = jsonKind(sem.GoType.Elem().Kind().String())
+		}
+		if field == "" {
+			return apperr.New(apperr.Validation, "the request body must be a JSON %s", kind)
+		}
+		return apperr.Invalid(apperr.Field(field, "must be %s", kind))
 	}
 	return apperr.Wrap(apperr.Validation, err, "the request body is not valid JSON")
+}
+
+// fieldName writes a JSON pointer as the API names fields:
+// /failure_details/0/line is failure_details[0].line.
+func fieldName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
 }
 
 func jsonKind(goKind string) string {
@@ -131,7 +161,7 @@ func jsonKind(goKind string) string {
 // encode is a 500, logged at ERROR with the request id.
 func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	enc := stdjson.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		observe.Logger(r.Context()).Error("request failed: the answer does not encode", "status", http.StatusInternalServerError, "error", err)

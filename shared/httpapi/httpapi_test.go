@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -245,4 +246,36 @@ func TestWriteJSONFailure(t *testing.T) {
 	assert.Equal(t, httpapi.ProblemContentType, w.Header().Get("Content-Type"))
 	b, _ := io.ReadAll(w.Body)
 	assert.Contains(t, string(b), "internal")
+}
+
+// Field names match exactly, and a name given twice, at any depth, is
+// refused: what a gateway reading the first key sees is what is stored.
+func TestUnmarshalIsExactAboutNames(t *testing.T) {
+	type inner struct {
+		ID  string             `json:"workflow_id"`
+		Raw stdjson.RawMessage `json:"metadata"`
+	}
+	for body, field := range map[string]string{
+		`{"WORKFLOW_ID":"ABC-123456"}`:                            "WORKFLOW_ID",
+		`{"Workflow_Id":"ABC-123456"}`:                            "Workflow_Id",
+		`{"workflow_id":"ABC-123456","workflow_id":"XYZ-000001"}`: "workflow_id",
+		`{"workflow_id":"A","metadata":{"a":1,"a":2}}`:            "metadata.a",
+		`{"workflow_id":"A","metadata":{"x":{"b":1,"b":2}}}`:      "metadata.x.b",
+		`{"workflow_id":1}`:                                       "workflow_id",
+	} {
+		var v inner
+		err := httpapi.Unmarshal([]byte(body), &v)
+		require.Error(t, err, body)
+		p, _ := httpapi.ProblemFor(err)
+		assert.Equal(t, http.StatusBadRequest, p.Status, body)
+		require.Len(t, p.Errors, 1, body)
+		assert.Equal(t, field, p.Errors[0].Field, body)
+	}
+	var v inner
+	require.NoError(t, httpapi.Unmarshal([]byte(`{"workflow_id":"ABC-123456","metadata":{"a":{"a":1}}}`), &v))
+	assert.Equal(t, "ABC-123456", v.ID)
+	assert.JSONEq(t, `{"a":{"a":1}}`, string(v.Raw))
+	for _, body := range []string{`{"workflow_id":"A"} {}`, `{"workflow_id":"A"`, `[1]`} {
+		assert.Error(t, httpapi.Unmarshal([]byte(body), &v), body)
+	}
 }

@@ -148,7 +148,7 @@ func TestValidation(t *testing.T) {
 		"long message":         {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": strings.Repeat("m", 8193)}}}), "failure_details[0].message"},
 		"failure without test": {run(map[string]any{"failure_details": []any{map[string]any{"message": "m"}}}), "failure_details[0].test"},
 		"unknown field":        {run(map[string]any{"flaky": 2}), "flaky"},
-		"unknown in failure":   {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "col": 3}}}), "col"},
+		"unknown in failure":   {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "col": 3}}}), "failure_details[0].col"},
 	}
 	each(t, func(t *testing.T, e *apitest.Env) {
 		for name, tc := range cases {
