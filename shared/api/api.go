@@ -13,6 +13,7 @@ import (
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -71,6 +72,7 @@ func Handler(d Deps, mounts ...Mount) http.Handler {
 	return httpapi.New(httpapi.Config{
 		APIKey: d.APIKey, Logger: d.Logger,
 		Observe: []httpapi.Middleware{metrics.Middleware(d.Metrics, d.Function, d.EMF)},
+		Inner:   []httpapi.Middleware{idempotency.Middleware(d.Keys)},
 	}, rt)
 }
 

@@ -41,7 +41,6 @@ const (
 	DefaultRetention = 168 * time.Hour
 	EventDecided     = "approval.decided"
 	EventExpired     = "approval.expired"
-	idempotencyScope = "approval"
 )
 
 // Decision is a decided approval's decision.

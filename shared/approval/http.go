@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"github.com/ai-rails/state-service/shared/idempotency"
 	"net/http"
 
 	"github.com/ai-rails/state-service/shared/api"
@@ -38,15 +39,6 @@ func pathID(r *http.Request) (keys.ApprovalID, error) {
 }
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
-	var idem *keys.IdempotencyKey
-	if v := r.Header.Get("Idempotency-Key"); r.Header.Values("Idempotency-Key") != nil {
-		k, err := keys.ParseIdempotencyKey(v)
-		if err != nil {
-			httpapi.WriteError(w, r, apperr.Invalid(apperr.Field("Idempotency-Key", "must be %s", keys.IdempotencyKeyRule)))
-			return
-		}
-		idem = &k
-	}
 	var b createBody
 	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
 		httpapi.WriteError(w, r, err)
@@ -57,12 +49,13 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	a, replay, err := h.store.Create(r.Context(), req, idem)
+	idempotency.Describe(r.Context(), req)
+	a, err := h.store.Create(r.Context(), req)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	if !replay {
+	if !idempotency.Replayed(r.Context()) {
 		metrics.Count(r.Context(), metrics.ApprovalCreated)
 	}
 	w.Header().Set("Location", "/api/approval/"+a.ApprovalID)

@@ -2,9 +2,7 @@ package approval
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/docs"
+	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
@@ -34,8 +33,8 @@ var (
 	//go:embed expire.lua
 	expireLua string
 
-	createScript = luajson.Script(createLua)
-	decideScript = luajson.Script(decideLua)
+	createScript = idempotency.Wrap(luajson.Script(createLua))
+	decideScript = idempotency.Wrap(luajson.Script(decideLua))
 	recordScript = luajson.Script(recordLua)
 	expireScript = luajson.Script(expireLua)
 )
@@ -91,11 +90,10 @@ type stored struct {
 	RequesterKey string `json:"requester_key"`
 }
 
-// Create stores a new approval for a workflow that exists. With an
-// idempotency key, a repeat of the same request answers the first answer,
-// and a different request under the key is refused. It reports whether the
-// answer is a replay.
-func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.IdempotencyKey) (Approval, bool, error) {
+// Create stores a new approval for a workflow that exists. Under an
+// Idempotency-Key (see package idempotency), a repeat of the request
+// answers the first answer.
+func (s *Store) Create(ctx context.Context, in CreateRequest) (Approval, error) {
 	now := s.now()
 	id := keys.NewApprovalID()
 	expires := now.Add(time.Duration(in.ExpiresInSeconds) * time.Second)
@@ -109,28 +107,18 @@ func (s *Store) Create(ctx context.Context, in CreateRequest, idem *keys.Idempot
 	doc := luajson.Canonical(stored{Approval: a, RequesterKey: identity.Canonical(a.Requester)})
 	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
 	detail := luajson.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
-	hasIdem, idemKey, fp := "0", s.keys.Approval(id), ""
-	if idem != nil {
-		hasIdem, idemKey = "1", s.keys.Idempotency(idempotencyScope, *idem)
-		sum := sha256.Sum256(luajson.Canonical(in))
-		fp = hex.EncodeToString(sum[:])
-	}
 	res, err := upstash.Strings(createScript.Run(ctx, s.c,
 		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
-			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex(), idemKey},
+			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex()},
 		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), string(luajson.Canonical(a.Requester)), detail,
-		a.CreatedAt, hasIdem, fp, keys.IdempotencyTTL.Milliseconds()))
+		a.CreatedAt))
 	if err != nil {
-		return Approval{}, false, fmt.Errorf("create approval: %w", err)
+		return Approval{}, fmt.Errorf("create approval: %w", err)
 	}
-	switch res[0] {
-	case "no_workflow":
-		return Approval{}, false, apperr.New(apperr.NotFound, "workflow %s not found", in.WorkflowID)
-	case "mismatch":
-		return Approval{}, false, apperr.New(apperr.Unprocessable, "this Idempotency-Key was used with a different request in the last 24 hours")
+	if res[0] == "no_workflow" {
+		return Approval{}, apperr.New(apperr.NotFound, "workflow %s not found", in.WorkflowID)
 	}
-	out, err := decode(res[1])
-	return out, res[0] == "replay", err
+	return decode(res[1])
 }
 
 // Get reads one approval, as it reads now.
@@ -177,7 +165,7 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 	case "self":
 		return Approval{}, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
 	case "ok":
-		if res[2] != "" {
+		if res[2] != "" && !idempotency.Replayed(ctx) {
 			s.deliver(context.WithoutCancel(ctx), res[2], a)
 		}
 	}

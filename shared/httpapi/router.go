@@ -60,6 +60,9 @@ type Config struct {
 	// Observe wraps each request just inside the request id, so that it sees
 	// every answer, refusals of the API key included (metrics).
 	Observe []Middleware
+	// Inner wraps each request that passed the API key, just outside the
+	// route (Idempotency-Key).
+	Inner []Middleware
 }
 
 // New wraps the router in the API's middleware, outermost first: request
@@ -70,5 +73,5 @@ func New(cfg Config, rt *Router) http.Handler {
 	}
 	mws := append([]Middleware{RequestID(cfg.Logger)}, cfg.Observe...)
 	mws = append(mws, AccessLog, Recover, APIKey(cfg.APIKey), NoStore)
-	return Chain(rt, mws...)
+	return Chain(rt, append(mws, cfg.Inner...)...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/identity"
+	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/luajson"
 	"github.com/ai-rails/state-service/shared/metrics"
@@ -31,9 +32,9 @@ var (
 	//go:embed release.lua
 	releaseLua string
 
-	acquireScript = upstash.NewScript(acquireLua)
-	extendScript  = upstash.NewScript(extendLua)
-	releaseScript = upstash.NewScript(releaseLua)
+	acquireScript = idempotency.Wrap(upstash.NewScript(acquireLua))
+	extendScript  = idempotency.Wrap(upstash.NewScript(extendLua))
+	releaseScript = idempotency.Wrap(upstash.NewScript(releaseLua))
 )
 
 // Limits of API.md.
@@ -74,31 +75,31 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Store) expiry(ms int64) string {
-	return luajson.FormatTime(s.now().Add(time.Duration(ms) * time.Millisecond))
+// expiry formats a script's expiry time (Unix ms).
+func expiry(ms string) string {
+	n, _ := strconv.ParseInt(ms, 10, 64)
+	return luajson.FormatTime(time.UnixMilli(n))
 }
 
-func (s *Store) held(id keys.LockID, ms string) error {
-	n, _ := strconv.ParseInt(ms, 10, 64)
-	return apperr.New(apperr.Conflict, "lock %s is held by someone else", id).With("expires_at", s.expiry(n))
+func held(id keys.LockID, ms string) error {
+	return apperr.New(apperr.Conflict, "lock %s is held by someone else", id).With("expires_at", expiry(ms))
 }
 
 // Acquire takes the lock for ttl, or answers conflict with when it frees.
 func (s *Store) Acquire(ctx context.Context, id keys.LockID, owner string, ttl time.Duration) (Lock, error) {
-	tok := newToken()
-	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, tok, ttl.Milliseconds()))
+	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, newToken(), ttl.Milliseconds(), s.now().UnixMilli()))
 	if err != nil {
 		return Lock{}, fmt.Errorf("acquire lock %s: %w", id, err)
 	}
 	if res[0] != "ok" {
-		return Lock{}, s.held(id, res[1])
+		return Lock{}, held(id, res[1])
 	}
-	return Lock{ResourceID: id.String(), Owner: owner, Token: tok, ExpiresAt: s.expiry(ttl.Milliseconds())}, nil
+	return Lock{ResourceID: id.String(), Owner: owner, Token: res[1], ExpiresAt: expiry(res[2])}, nil
 }
 
 // Extend sets the lock's TTL again, for the holder of token.
 func (s *Store) Extend(ctx context.Context, id keys.LockID, token string, ttl time.Duration) (Lock, error) {
-	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token, ttl.Milliseconds()))
+	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token, ttl.Milliseconds(), s.now().UnixMilli()))
 	if err != nil {
 		return Lock{}, fmt.Errorf("extend lock %s: %w", id, err)
 	}
@@ -106,14 +107,14 @@ func (s *Store) Extend(ctx context.Context, id keys.LockID, token string, ttl ti
 	case "free":
 		return Lock{}, apperr.New(apperr.Conflict, "lock %s is not held; take it again", id)
 	case "other":
-		return Lock{}, s.held(id, res[1])
+		return Lock{}, held(id, res[1])
 	}
-	return Lock{ResourceID: id.String(), Token: token, ExpiresAt: s.expiry(ttl.Milliseconds())}, nil
+	return Lock{ResourceID: id.String(), Token: token, ExpiresAt: expiry(res[1])}, nil
 }
 
 // Release frees the lock, for the holder of token.
 func (s *Store) Release(ctx context.Context, id keys.LockID, token string) error {
-	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token))
+	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token, s.now().UnixMilli()))
 	if err != nil {
 		return fmt.Errorf("release lock %s: %w", id, err)
 	}
@@ -121,7 +122,7 @@ func (s *Store) Release(ctx context.Context, id keys.LockID, token string) error
 	case "free":
 		return apperr.New(apperr.NotFound, "lock %s is not held", id)
 	case "other":
-		return s.held(id, res[1])
+		return held(id, res[1])
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/docs"
+	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
@@ -23,7 +24,7 @@ var (
 	//go:embed list.lua
 	listLua string
 
-	createScript = upstash.NewScript(createLua)
+	createScript = idempotency.Wrap(upstash.NewScript(createLua))
 	listScript   = luajson.Script(listing.Lib() + "\n" + listLua).RetrySafe()
 )
 
@@ -59,7 +60,11 @@ func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 	if res[0] == "exists" {
 		return TestResults{}, apperr.New(apperr.Conflict, "a result with test_id %s already exists", in.TestID)
 	}
-	return in.Result, nil
+	var out TestResults
+	if err := json.Unmarshal([]byte(res[1]), &out); err != nil {
+		return TestResults{}, fmt.Errorf("stored result %s does not parse: %w", in.TestID, err)
+	}
+	return out, nil
 }
 
 // Get reads one result.

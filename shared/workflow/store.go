@@ -11,6 +11,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/docs"
+	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/luajson"
@@ -23,8 +24,8 @@ var (
 	//go:embed delete.lua
 	deleteLua string
 
-	writeScript  = luajson.Script(writeLua)
-	deleteScript = luajson.Script(deleteLua)
+	writeScript  = idempotency.Wrap(luajson.Script(writeLua))
+	deleteScript = idempotency.Wrap(luajson.Script(deleteLua))
 )
 
 // Store keeps workflow states in the store, one round trip per call.
