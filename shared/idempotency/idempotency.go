@@ -47,7 +47,7 @@ type Request struct {
 	key, fp string
 	// envelope is the fingerprint of the request without its body.
 	envelope string
-	used    bool
+	used     bool
 	// Replayed is set when the answer is the recorded outcome.
 	Replayed bool
 }
