@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -132,4 +133,29 @@ func TestScheduledEvents(t *testing.T) {
 	assert.ErrorContains(t, err, "want sweep or backup")
 	_, err = tk.handle(ctx, json.RawMessage(`nope`))
 	assert.Error(t, err)
+}
+
+// With BACKUP_DIR set, the scheduled backup event writes to that folder,
+// so that sam local and the emulator run every sample event without S3.
+func TestScheduledBackupToAFolder(t *testing.T) {
+	b := upstashtest.Mini(t)
+	dir := t.TempDir()
+	tk, err := newTasks(ctx, envFor(b, map[string]string{"BACKUP_DIR": dir, "BACKUP_BUCKET": "ignored-when-a-folder-is-set"}), &bytes.Buffer{}, true)
+	require.NoError(t, err)
+	_, err = b.Client(t, upstash.Options{}).Do(ctx, "SET", "ai_rails_x", "1")
+	require.NoError(t, err)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "sweeper", "backup.json"))
+	require.NoError(t, err)
+	out, err := tk.handle(ctx, raw)
+	require.NoError(t, err)
+	m := out.(backup.Manifest)
+	assert.EqualValues(t, 1, m.Keys)
+	assert.True(t, strings.HasPrefix(m.Location, dir), m.Location)
+	_, err = os.Stat(m.Location)
+	assert.NoError(t, err)
+
+	none, err := newTasks(ctx, envFor(b, nil), &bytes.Buffer{}, true)
+	require.NoError(t, err)
+	_, err = none.handle(ctx, raw)
+	assert.ErrorContains(t, err, "BACKUP_DIR")
 }

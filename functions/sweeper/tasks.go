@@ -25,7 +25,10 @@ import (
 type tasks struct {
 	deps       api.Deps
 	sweeper    *sweep.Sweeper
-	bucketDest string // s3://BACKUP_BUCKET/BACKUP_PREFIX, in AWS
+	// backupDest is where a scheduled backup goes: BACKUP_DIR, a folder,
+	// when it is set (sam local, the emulator), else
+	// s3://BACKUP_BUCKET/BACKUP_PREFIX (AWS).
+	backupDest string
 	s3         *s3.Client
 	lookup     func(string) (string, bool)
 }
@@ -41,9 +44,12 @@ func newTasks(ctx context.Context, lookup func(string) (string, bool), out io.Wr
 	t := &tasks{deps: d, sweeper: sweep.New(d.Store, d.Keys, st, nil, d.Logger, out), lookup: lookup}
 	env := config.NewEnv(lookup)
 	if b := env.String("BACKUP_BUCKET", ""); b != "" {
-		t.bucketDest = "s3://" + b + "/" + strings.Trim(env.String("BACKUP_PREFIX", "backups"), "/")
+		t.backupDest = "s3://" + b + "/" + strings.Trim(env.String("BACKUP_PREFIX", "backups"), "/")
 	}
-	return t, nil
+	if dir := env.String("BACKUP_DIR", ""); dir != "" {
+		t.backupDest = dir
+	}
+	return t, env.Err()
 }
 
 func (t *tasks) sweep(ctx context.Context) (sweep.Report, error) { return t.sweeper.Run(ctx) }
@@ -64,7 +70,7 @@ func (t *tasks) s3Client(ctx context.Context, loc string) (*s3.Client, error) {
 
 func (t *tasks) backup(ctx context.Context, dest string) (backup.Manifest, error) {
 	if dest == "" {
-		return backup.Manifest{}, errors.New("set BACKUP_BUCKET")
+		return backup.Manifest{}, errors.New("set BACKUP_BUCKET (S3) or BACKUP_DIR (a folder) for scheduled backups")
 	}
 	c, err := t.s3Client(ctx, dest)
 	if err != nil {

@@ -20,7 +20,8 @@ var Version = "dev"
 // Backends, as the health answer names them.
 const (
 	BackendUpstash = "upstash"
-	BackendLocal   = "local"
+	BackendLocal   = "local" // the local stack's embedded store
+	BackendRedis   = "redis" // the local stack over REDIS_URL
 )
 
 // Store is what the health check asks of the store client.

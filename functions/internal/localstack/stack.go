@@ -148,10 +148,7 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	backend := health.BackendLocal
-	if s.Store == "upstash" {
-		backend = health.BackendUpstash
-	}
+	backend := map[string]string{"embedded": health.BackendLocal, "redis": health.BackendRedis, "upstash": health.BackendUpstash}[s.Store]
 	s.keys = schema
 	if s.embedded != nil {
 		if err := s.migrateSnapshot(ctx); err != nil {

@@ -188,6 +188,7 @@ func TestRealRedisStack(t *testing.T) {
 	status, body := getHealth(t, s, cfg.APIKey)
 	assert.Equal(t, http.StatusOK, status)
 	assert.GreaterOrEqual(t, body["store"].(map[string]any)["keys"], float64(1), "the key set, and metric counters")
+	assert.Equal(t, "redis", body["store"].(map[string]any)["backend"])
 
 	_, err = ReadConfig(config.MapLookup(map[string]string{"REDIS_URL": rs.URL(), "UPSTASH_REDIS_REST_URL": "https://x", "UPSTASH_REDIS_REST_TOKEN": "t"}))
 	assert.ErrorContains(t, err, "not both")

@@ -228,7 +228,7 @@ var refused = map[string]bool{
 	"PUNSUBSCRIBE": true, "SUNSUBSCRIBE": true, "MONITOR": true, "SYNC": true, "PSYNC": true,
 	"AUTH": true, "HELLO": true, "SELECT": true, "QUIT": true, "RESET": true, "CLIENT": true,
 	"CLUSTER": true, "READONLY": true, "READWRITE": true, "ASKING": true, "WAIT": true, "WAITAOF": true,
-	"SHUTDOWN": true, "SLAVEOF": true, "REPLICAOF": true, "DEBUG": true,
+	"SHUTDOWN": true, "SLAVEOF": true, "REPLICAOF": true, "DEBUG": true, "CONFIG": true,
 }
 
 // refusal returns the error text for a command the REST API does not serve,

@@ -134,6 +134,8 @@ func TestRequestsUpstashRefuses(t *testing.T) {
 		{"POST", "/", `["BLPOP","q",0]`, http.StatusBadRequest, "not available"},
 		{"POST", "/", `["watch","k"]`, http.StatusBadRequest, "not available"},
 		{"POST", "/", `["XREAD","BLOCK",0,"STREAMS","s","$"]`, http.StatusBadRequest, "not available"},
+		{"POST", "/", `["CONFIG","SET","appendonly","no"]`, http.StatusBadRequest, "not available"},
+		{"GET", "/config/get/maxmemory", "", http.StatusBadRequest, "not available"},
 		{"POST", "/subscribe/", "", http.StatusBadRequest, "wrong number of arguments"},
 		{"POST", "/pipeline", `[["GET","a"],["BRPOP","q",0]]`, http.StatusBadRequest, "not available"},
 		{"POST", "/multi-exec", `[["MULTI"]]`, http.StatusBadRequest, "not available"},
