@@ -23,8 +23,8 @@ import (
 
 // tasks holds what the sweeper's tasks use, built once.
 type tasks struct {
-	deps       api.Deps
-	sweeper    *sweep.Sweeper
+	deps    api.Deps
+	sweeper *sweep.Sweeper
 	// backupDest is where a scheduled backup goes: BACKUP_DIR, a folder,
 	// when it is set (sam local, the emulator), else
 	// s3://BACKUP_BUCKET/BACKUP_PREFIX (AWS).
