@@ -65,3 +65,10 @@ run() { # workflow id, decision, expected stage
 }
 run NEN-000001 approved approved
 run NEN-000002 rejected rejected
+
+# Every write the flow made carried an Idempotency-Key (a run key made in
+# the Inputs node, then the node's name): four writes a run, each recorded.
+rest=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/stack.out" | sed -n 2p)
+records=$(curl -s -H "Authorization: Bearer $(jq -r .rest_token "$work/data/secrets.json")" "$rest/keys/ai_rails_idempotency_*" | jq '.result | length')
+[[ $records -ge 6 ]] || { echo "FAIL: $records idempotency records, want at least 6 (3 writes a run, 2 runs)"; exit 1; }
+echo "ok   $records writes were made with an Idempotency-Key"

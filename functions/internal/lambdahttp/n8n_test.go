@@ -1,0 +1,59 @@
+package lambdahttp
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The example n8n flow sends an Idempotency-Key on every write: a run key
+// made once in its Inputs node, then the node's own name, so that n8n's
+// retry of a step reuses the key, and another run (or another n8n, whose
+// execution ids start again at 1) never does.
+func TestN8nFlowSendsIdempotencyKeys(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "events", "n8n", "approval-flow.json"))
+	require.NoError(t, err)
+	var flow struct {
+		Nodes []struct {
+			Name       string         `json:"name"`
+			Type       string         `json:"type"`
+			Parameters map[string]any `json:"parameters"`
+		} `json:"nodes"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &flow))
+	runKey, writes, seen := "", 0, map[string]bool{}
+	for _, n := range flow.Nodes {
+		if n.Name == "Inputs" {
+			for _, a := range n.Parameters["assignments"].(map[string]any)["assignments"].([]any) {
+				if a.(map[string]any)["name"] == "run_key" {
+					runKey = a.(map[string]any)["value"].(string)
+				}
+			}
+		}
+		if n.Type != "n8n-nodes-base.httpRequest" || n.Parameters["method"] == "GET" {
+			continue
+		}
+		writes++
+		var key string
+		if hp, ok := n.Parameters["headerParameters"].(map[string]any); ok {
+			for _, h := range hp["parameters"].([]any) {
+				if h.(map[string]any)["name"] == "Idempotency-Key" {
+					key = h.(map[string]any)["value"].(string)
+				}
+			}
+		}
+		assert.Equal(t, true, n.Parameters["sendHeaders"], n.Name)
+		assert.Contains(t, key, "$('Inputs').item.json.run_key", "%s derives its key from the run key", n.Name)
+		assert.NotContains(t, key, "$execution.id", "%s: execution ids repeat across n8n instances", n.Name)
+		assert.False(t, seen[key], "%s has a key of its own", n.Name)
+		seen[key] = true
+	}
+	assert.Equal(t, 4, writes)
+	assert.Contains(t, runKey, "Math.random()", "the run key is random")
+	assert.False(t, strings.Contains(runKey, "$execution.id"))
+}
