@@ -25,6 +25,18 @@ const checks = {
     const ttl = await redis.ttl("ttl");
     assert.ok(ttl > 95 && ttl <= 100, `ttl ${ttl}`);
   },
+  "keys expire on the wall clock, and PTTL counts down": async () => {
+    // A store whose clock stands still (plain miniredis) fails this; set
+    // SDK_CHECK_CLOCK=off to skip it there.
+    if (process.env.SDK_CHECK_CLOCK === "off") return;
+    await redis.set("soon", "v", { px: 200 });
+    await redis.set("later", "v", { ex: 60 });
+    const first = await redis.pttl("later");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await redis.get("soon"), null, "SET PX 200 is gone after 300 ms");
+    const then = await redis.pttl("later");
+    assert.ok(then <= first - 250, `pttl ${first} then ${then}`);
+  },
   "missing key is null": async () => {
     assert.equal(await redis.get("missing"), null);
   },

@@ -1,6 +1,8 @@
 package restserver_test
 
 import (
+	"context"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/ai-rails/state-service/shared/embedded"
 	"github.com/ai-rails/state-service/shared/redistest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -29,11 +32,23 @@ func TestOfficialTypeScriptSDK(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
+	// The local stack's embedded store, with its clock and journal.
+	store, err := embedded.Open(context.Background(), embedded.Options{Dir: t.TempDir(), Token: upstashtest.Token, Fsync: embedded.EverySec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(store.Handler())
+	t.Cleanup(func() { hs.CloseClientConnections(); hs.Close(); _ = store.Close() })
+	targets := map[string]string{"embedded": hs.URL}
+	clock := map[string]string{"embedded": "on", "redis": "on", "miniredis": "off"} // plain miniredis's clock stands still
 	for _, b := range upstashtest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
+		targets[b.Name] = b.URL
+	}
+	for name, url := range targets {
+		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command("node", "check.mjs")
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "UPSTASH_REDIS_REST_URL="+b.URL, "UPSTASH_REDIS_REST_TOKEN="+upstashtest.Token)
+			cmd.Env = append(os.Environ(), "UPSTASH_REDIS_REST_URL="+url, "UPSTASH_REDIS_REST_TOKEN="+upstashtest.Token, "SDK_CHECK_CLOCK="+clock[name])
 			out, err := cmd.CombinedOutput()
 			assert.NoError(t, err, "SDK checks:\n%s", out)
 		})
