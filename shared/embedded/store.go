@@ -16,6 +16,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -104,6 +105,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, log: opts.Logger, scripts: map[string]string{}}
 	s.mini = miniredis.NewMiniRedis()
+	// Only the REST server may reach miniredis: a write that came any other
+	// way would miss the journal.
+	pw := make([]byte, 16)
+	_, _ = rand.Read(pw)
+	s.mini.RequireAuth(hex.EncodeToString(pw))
 	s.clock = newClock(s.mini, opts.Now)
 	if err := s.mini.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("embedded: start miniredis: %w", err)
@@ -112,7 +118,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// No timeouts between the REST server and miniredis: a write that ran
 	// must be journaled, and one given up on half-way could not be.
 	s.rest, err = restserver.New(restserver.Options{
-		RedisURL: "redis://" + s.mini.Addr() + "/0?read_timeout=-2&write_timeout=-2&pool_size=64",
+		RedisURL: "redis://:" + hex.EncodeToString(pw) + "@" + s.mini.Addr() + "/0?read_timeout=-2&write_timeout=-2&pool_size=64",
 		Token:    opts.Token, Logger: opts.Logger, Gate: s,
 	})
 	if err != nil {

@@ -1,7 +1,9 @@
 package embedded
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -266,4 +268,19 @@ func TestABrokenJournalRefusesWrites(t *testing.T) {
 	v, err := r.Redis().Get(context.Background(), "a").Result()
 	require.NoError(t, err)
 	assert.Equal(t, "1", v, "the store still reads")
+}
+
+// Nothing but the REST server reaches miniredis: a write that came another
+// way would miss the journal.
+func TestOnlyTheRESTServerReachesTheStore(t *testing.T) {
+	r := open(t, t.TempDir(), Options{})
+	c, err := net.Dial("tcp", r.mini.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"))
+	require.NoError(t, err)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	assert.Contains(t, line, "NOAUTH")
+	assert.Nil(t, r.do(t, "GET", "k"))
 }
