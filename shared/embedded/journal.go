@@ -199,13 +199,6 @@ func (j *journal) drain() error {
 	return j.err
 }
 
-// broken returns the journal's failure, if it has one.
-func (j *journal) broken() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.err
-}
-
 // bytes is the journal file's size, counting what is still buffered.
 func (j *journal) bytes() int64 {
 	j.mu.Lock()

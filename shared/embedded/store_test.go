@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -283,4 +284,76 @@ func TestOnlyTheRESTServerReachesTheStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, line, "NOAUTH")
 	assert.Nil(t, r.do(t, "GET", "k"))
+}
+
+func TestParseFsync(t *testing.T) {
+	for in, want := range map[string]Fsync{"": Always, "always": Always, "everysec": EverySec} {
+		got, err := ParseFsync(in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	_, err := ParseFsync("no")
+	assert.Error(t, err)
+}
+
+// Under everysec, what was written reaches the disk within about a second.
+func TestEverySecFsyncsWithinASecond(t *testing.T) {
+	r := open(t, t.TempDir(), Options{Fsync: EverySec})
+	r.do(t, "SET", "k", "v")
+	require.Eventually(t, func() bool {
+		r.j.mu.Lock()
+		defer r.j.mu.Unlock()
+		return r.j.synced == r.j.written && r.j.written > 0
+	}, 3*time.Second, 50*time.Millisecond)
+}
+
+// Scripts loaded with SCRIPT LOAD and run with EVALSHA replay; after SCRIPT
+// FLUSH, EVALSHA fails as on Redis, and replays the same way.
+func TestScriptsReplay(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	sha := r.do(t, "SCRIPT", "LOAD", "return redis.call('INCRBY', KEYS[1], ARGV[1])").(string)
+	r.do(t, "EVALSHA", sha, 1, "n", 5)
+	r.do(t, "EVALSHA", sha, 1, "n", 2)
+	r.do(t, "SCRIPT", "FLUSH")
+	_, err := r.c.Do(context.Background(), "EVALSHA", sha, 1, "n", 100)
+	require.Error(t, err)
+	r.crash()
+	r = open(t, dir, Options{})
+	assert.Equal(t, "7", r.do(t, "GET", "n"))
+}
+
+func TestADamagedSnapshotStopsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	r.do(t, "SET", "a", "1")
+	require.NoError(t, r.Close())
+	path := r.snapshotPath()
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for name, b := range map[string][]byte{
+		"cut":       good[:len(good)-3],
+		"no end":    good[:len(good)-len(appendRecord(nil, record{Kind: kindEnd, At: 0, Cmds: [][]string{{"end", "1"}}}))-1],
+		"no header": appendRecord(nil, record{Kind: kindSingle, Cmds: [][]string{{"SET", "a", "1"}}}),
+		"after end": append(append([]byte{}, good...), appendRecord(nil, record{Kind: kindSingle, Cmds: [][]string{{"SET", "b", "2"}}})...),
+	} {
+		require.NoError(t, os.WriteFile(path, b, 0o600))
+		_, err := Open(context.Background(), Options{Dir: dir, Token: token})
+		assert.ErrorContains(t, err, "snapshot", name)
+	}
+}
+
+// A record whose checksum holds but whose payload does not decode is a bug,
+// not a tear: it is reported, not dropped.
+func TestMalformedPayloads(t *testing.T) {
+	for name, payload := range map[string][]byte{
+		"no kind":        {},
+		"bad varint":     {1, 0x80},
+		"count too big":  {1, 2, 50},
+		"string too big": {1, 2, 1, 1, 9, 'a'},
+		"trailing":       {1, 2, 0, 7},
+	} {
+		_, err := decodePayload(payload)
+		assert.Error(t, err, name)
+	}
 }
