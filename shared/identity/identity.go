@@ -45,7 +45,22 @@ var fold = cases.Fold()
 // full-width and other compatibility forms), every dash (Unicode Pd) as
 // "-", every space (Zs) as " ", then Unicode case folding, and NFKC again.
 // The API stores and answers what was sent; only comparisons use this.
+//
+// One pass is not always stable (case folding maps lowercase Cherokee to
+// uppercase, and some uppercase back after a combining mark), so the passes
+// repeat until the form stops changing.
 func Canonical(s string) string {
+	for range 4 {
+		next := canonicalPass(s)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+func canonicalPass(s string) string {
 	s = norm.NFKC.String(s)
 	s = strings.Map(func(r rune) rune {
 		switch {
