@@ -1,9 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 
 	"github.com/ai-rails/state-service/shared/apperr"
 )
@@ -32,7 +32,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.mux.ServeHTTP(w, r)
 		return
 	}
-	rec := httptest.NewRecorder()
+	rec := &recorder{header: http.Header{}, Code: http.StatusOK}
 	h.ServeHTTP(rec, r)
 	switch rec.Code {
 	case http.StatusMethodNotAllowed:
@@ -74,4 +74,27 @@ func New(cfg Config, rt *Router) http.Handler {
 	mws := append([]Middleware{RequestID(cfg.Logger)}, cfg.Observe...)
 	mws = append(mws, AccessLog, Recover, APIKey(cfg.APIKey), NoStore)
 	return Chain(rt, append(mws, cfg.Inner...)...)
+}
+
+// recorder keeps what ServeMux's own answer to a miss would have been (a
+// 404, a 405 with Allow, or a redirect), without net/http/httptest, which
+// no Lambda binary should link.
+type recorder struct {
+	header http.Header
+	Code   int
+	Body   bytes.Buffer
+	wrote  bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.Code, r.wrote = code, true
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.Body.Write(b)
 }
