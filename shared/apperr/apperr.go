@@ -17,7 +17,7 @@ const (
 	Internal             Kind = iota // 500 internal
 	Validation                       // 400 validation
 	NotFound                         // 404 not-found
-	MethodNotAllowed                 // 405 (API.md names no slug; see httpapi)
+	MethodNotAllowed                 // 405 method-not-allowed
 	Conflict                         // 409 conflict
 	InvalidTransition                // 409 invalid-transition
 	PreconditionFailed               // 412 precondition-failed
@@ -25,7 +25,7 @@ const (
 	Forbidden                        // 403 forbidden
 	TooLarge                         // 413 too-large
 	UnsupportedMediaType             // 415 unsupported-media-type
-	Unprocessable                    // 422 (API.md names no slug; see httpapi)
+	Unprocessable                    // 422 unprocessable
 	StoreUnavailable                 // 503 store-unavailable
 )
 
