@@ -3,12 +3,6 @@
 // GET /api/metrics.
 package main
 
-import (
-	"github.com/ai-rails/state-service/functions/internal/lambdahttp"
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/results"
-)
+import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
 
-func main() {
-	lambdahttp.Start(lambdahttp.Function{Name: "results", Mounts: []api.Mount{results.Mount}})
-}
+func main() { lambdahttp.Start(lambdahttp.Functions["results"]) }

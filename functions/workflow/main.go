@@ -2,13 +2,6 @@
 // (API.md), plus GET /api/health and GET /api/metrics as every function serves.
 package main
 
-import (
-	"github.com/ai-rails/state-service/functions/internal/lambdahttp"
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/lock"
-	"github.com/ai-rails/state-service/shared/workflow"
-)
+import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
 
-func main() {
-	lambdahttp.Start(lambdahttp.Function{Name: "workflow", Mounts: []api.Mount{workflow.Mount, lock.Mount}})
-}
+func main() { lambdahttp.Start(lambdahttp.Functions["workflow"]) }

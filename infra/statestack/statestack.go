@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ai-rails/state-service/shared/routes"
 )
 
 // StateStackProps are the stack's settings. Zero fields take the CDK
@@ -239,28 +241,9 @@ func (b *builder) function(f Function) {
 	b.fns[f.Name] = fn
 }
 
-// Routes maps each route of API.md to its function.
-var Routes = []struct{ Method, Path, Function string }{
-	{"POST", "/api/workflow/state", "workflow"},
-	{"GET", "/api/workflow/state", "workflow"},
-	{"GET", "/api/workflow/state/{workflow_id}", "workflow"},
-	{"PATCH", "/api/workflow/state/{workflow_id}", "workflow"},
-	{"DELETE", "/api/workflow/state/{workflow_id}", "workflow"},
-	{"GET", "/api/workflow/state/{workflow_id}/history", "workflow"},
-	{"POST", "/api/lock/{resource_id}", "workflow"},
-	{"PUT", "/api/lock/{resource_id}", "workflow"},
-	{"DELETE", "/api/lock/{resource_id}", "workflow"},
-	{"POST", "/api/approval", "approval"},
-	{"GET", "/api/approval", "approval"},
-	{"GET", "/api/approval/{approval_id}", "approval"},
-	{"POST", "/api/approval/{approval_id}/decision", "approval"},
-	{"GET", "/api/approval/{approval_id}/audit", "approval"},
-	{"POST", "/api/results", "results"},
-	{"GET", "/api/results", "results"},
-	{"GET", "/api/results/{test_id}", "results"},
-	{"GET", "/api/health", "workflow"},
-	{"GET", "/api/metrics", "workflow"},
-}
+// Routes is the route table (package routes): one API Gateway method per
+// route, integrated with the function that serves it.
+var Routes = routes.Table
 
 func (b *builder) api() {
 	access := awslogs.NewLogGroup(b.stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{

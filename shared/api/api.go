@@ -16,6 +16,7 @@ import (
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
@@ -57,6 +58,23 @@ type Approvals struct {
 // Mount adds a function's routes to the router.
 type Mount func(rt *httpapi.Router, d Deps)
 
+// Register adds handlers to the router at the patterns the route table
+// (package routes) gives their names. A name the table does not hold is a
+// programming error, and panics at startup.
+func Register(rt *httpapi.Router, handlers map[string]httpapi.HandlerFunc) {
+	for name, h := range handlers {
+		handle(rt, name, h)
+	}
+}
+
+func handle(rt *httpapi.Router, name string, h http.Handler) {
+	route, ok := routes.Named(name)
+	if !ok {
+		panic("api: no route named " + name + " in routes.Table")
+	}
+	rt.Handle(route.Pattern(), h)
+}
+
 // Handler returns the API: GET /api/health and GET /api/metrics, plus the
 // mounted routes.
 func Handler(d Deps, mounts ...Mount) http.Handler {
@@ -64,8 +82,8 @@ func Handler(d Deps, mounts ...Mount) http.Handler {
 		d.Logger = slog.Default()
 	}
 	rt := httpapi.NewRouter()
-	rt.Handle("GET /api/health", health.Handler(d.Store, d.Backend))
-	rt.Handle("GET /api/metrics", metrics.Handler(d.Store, d.Keys, d.Now))
+	handle(rt, "health.get", health.Handler(d.Store, d.Backend))
+	handle(rt, "metrics.get", metrics.Handler(d.Store, d.Keys, d.Now))
 	for _, m := range mounts {
 		m(rt, d)
 	}

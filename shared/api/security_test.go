@@ -19,38 +19,33 @@ import (
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 var mounts = []api.Mount{workflow.Mount, lock.Mount, approval.Mount, results.Mount}
 
-// routes are one request per route of API.md.
-var routes = []apitest.Req{
-	{Method: "POST", Path: "/api/workflow/state", Body: `{}`},
-	{Method: "GET", Path: "/api/workflow/state"},
-	{Method: "GET", Path: "/api/workflow/state/ABC-123456"},
-	{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: `{}`},
-	{Method: "DELETE", Path: "/api/workflow/state/ABC-123456"},
-	{Method: "GET", Path: "/api/workflow/state/ABC-123456/history"},
-	{Method: "POST", Path: "/api/lock/r", Body: `{}`},
-	{Method: "PUT", Path: "/api/lock/r", Body: `{}`},
-	{Method: "DELETE", Path: "/api/lock/r"},
-	{Method: "POST", Path: "/api/approval", Body: `{}`},
-	{Method: "GET", Path: "/api/approval"},
-	{Method: "GET", Path: "/api/approval/3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"},
-	{Method: "POST", Path: "/api/approval/3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c/decision", Body: `{}`},
-	{Method: "GET", Path: "/api/approval/3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c/audit"},
-	{Method: "POST", Path: "/api/results", Body: `{}`},
-	{Method: "GET", Path: "/api/results?workflow_id=ABC-123456"},
-	{Method: "GET", Path: "/api/results/run-1"},
-	{Method: "GET", Path: "/api/health"},
-	{Method: "GET", Path: "/api/metrics"},
+// sample fills a route's path parameters with valid ids.
+var sample = strings.NewReplacer("{workflow_id}", "ABC-123456", "{resource_id}", "r",
+	"{approval_id}", "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c", "{test_id}", "run-1")
+
+// everyRoute is one request per route of the route table.
+func everyRoute() []apitest.Req {
+	var out []apitest.Req
+	for _, r := range routes.Table {
+		req := apitest.Req{Method: r.Method, Path: sample.Replace(r.Path)}
+		if r.Method == "POST" || r.Method == "PUT" || r.Method == "PATCH" {
+			req.Body = `{}`
+		}
+		out = append(out, req)
+	}
+	return out
 }
 
 func TestEveryRouteNeedsTheKey(t *testing.T) {
 	e := apitest.New(t, upstashtest.Mini(t), mounts...)
-	for _, r := range routes {
+	for _, r := range everyRoute() {
 		for _, key := range []string{"", "wrong", apitest.APIKey + " ", strings.ToUpper(apitest.APIKey)} {
 			r.Header = map[string]string{"x-api-key": key}
 			before := e.Client.Stats().RoundTrips
@@ -170,11 +165,11 @@ func TestSecretsStayOutOfLogsAndAnswers(t *testing.T) {
 	require.Equal(t, http.StatusOK, decided.Status)
 	audit := do(apitest.Req{Method: "GET", Path: "/api/approval/" + created.Body["approval_id"].(string) + "/audit"})
 	assert.Contains(t, string(audit.Raw), "webhook_failed", "the signed webhook was sent, and failed")
-	for _, r := range routes {
+	for _, r := range everyRoute() {
 		do(r)
 	}
 	b.Redis.Stop() // the store goes away: errors everywhere
-	for _, r := range routes {
+	for _, r := range everyRoute() {
 		do(r)
 	}
 	out := logs.String() + answers.String()

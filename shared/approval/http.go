@@ -18,11 +18,10 @@ func Mount(rt *httpapi.Router, d api.Deps) {
 		store: NewStore(d.Store, d.Keys, Config{Retention: d.Approvals.Retention, Deliverer: d.Approvals.Deliverer, Now: d.Now, Logger: d.Logger}),
 		deps:  d,
 	}
-	rt.HandleFunc("POST /api/approval", h.create)
-	rt.HandleFunc("GET /api/approval", h.list)
-	rt.HandleFunc("GET /api/approval/{approval_id}", h.get)
-	rt.HandleFunc("POST /api/approval/{approval_id}/decision", h.decide)
-	rt.HandleFunc("GET /api/approval/{approval_id}/audit", h.audit)
+	api.Register(rt, map[string]httpapi.HandlerFunc{
+		"approval.create": h.create, "approval.list": h.list, "approval.get": h.get,
+		"approval.decide": h.decide, "approval.audit": h.audit,
+	})
 }
 
 type handlers struct {
@@ -38,70 +37,64 @@ func pathID(r *http.Request) (keys.ApprovalID, error) {
 	return id, nil
 }
 
-func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	var b createBody
 	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	req, err := ParseCreate(r.Context(), b, h.deps.Approvals.Guard)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	idempotency.Describe(r.Context(), req)
 	a, err := h.store.Create(r.Context(), req)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	if !idempotency.Replayed(r.Context()) {
 		metrics.Count(r.Context(), metrics.ApprovalCreated)
 	}
 	w.Header().Set("Location", "/api/approval/"+a.ApprovalID)
 	httpapi.WriteJSON(w, r, http.StatusCreated, a)
+	return nil
 }
 
-func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	a, err := h.store.Get(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, a)
+	return nil
 }
 
-func (h *handlers) decide(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) decide(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var b decideBody
 	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	req, err := ParseDecide(b)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	a, err := h.store.Decide(r.Context(), id, req, h.deps.Approvals.AllowSelfApproval)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	metrics.Count(r.Context(), metrics.ApprovalDecided)
 	httpapi.WriteJSON(w, r, http.StatusOK, a)
+	return nil
 }
 
-func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs apperr.Collector
 	var wf *keys.WorkflowID
@@ -121,36 +114,33 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	limit, cursor := httpapi.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var after *listing.Cursor
 	if cursor != "" {
 		c, err := ParseCursor(cursor)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		after = c
 	}
 	page, err := h.store.List(r.Context(), wf, status, limit, after)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, page)
+	return nil
 }
 
-func (h *handlers) audit(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) audit(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	a, err := h.store.Audit(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, a)
+	return nil
 }

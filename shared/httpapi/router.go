@@ -98,3 +98,15 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
 	return r.Body.Write(b)
 }
+
+// HandlerFunc is a route's handler: it writes its answer, or returns the
+// error that stops it, which ServeHTTP answers as problem+json through the
+// one table of problem.go.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP runs f and answers its error.
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := f(w, r); err != nil {
+		WriteError(w, r, err)
+	}
+}

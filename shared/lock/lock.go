@@ -130,9 +130,7 @@ func (s *Store) Release(ctx context.Context, id keys.LockID, token string) error
 // Mount adds the lock routes of API.md.
 func Mount(rt *httpapi.Router, d api.Deps) {
 	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	rt.HandleFunc("POST /api/lock/{resource_id}", h.acquire)
-	rt.HandleFunc("PUT /api/lock/{resource_id}", h.extend)
-	rt.HandleFunc("DELETE /api/lock/{resource_id}", h.release)
+	api.Register(rt, map[string]httpapi.HandlerFunc{"lock.acquire": h.acquire, "lock.extend": h.extend, "lock.release": h.release})
 }
 
 type handlers struct{ store *Store }
@@ -168,15 +166,14 @@ func token(r *http.Request, errs *apperr.Collector) string {
 	return t
 }
 
-func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) error {
 	id, err := resourceID(r)
 	var b body
 	if err == nil {
 		err = httpapi.DecodeJSON(w, r, &b)
 	}
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var errs apperr.Collector
 	if b.Owner == nil {
@@ -186,30 +183,28 @@ func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl := ttlOf(b, &errs)
 	if err := errs.Err(); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	l, err := h.store.Acquire(r.Context(), id, *b.Owner, ttl)
 	if err != nil {
 		if apperr.KindOf(err) == apperr.Conflict {
 			metrics.Count(r.Context(), metrics.LockConflicts)
 		}
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	metrics.Count(r.Context(), metrics.LockAcquired)
 	httpapi.WriteJSON(w, r, http.StatusCreated, l)
+	return nil
 }
 
-func (h *handlers) extend(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) extend(w http.ResponseWriter, r *http.Request) error {
 	id, err := resourceID(r)
 	var b body
 	if err == nil {
 		err = httpapi.DecodeJSON(w, r, &b)
 	}
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var errs apperr.Collector
 	if b.Owner != nil {
@@ -218,32 +213,29 @@ func (h *handlers) extend(w http.ResponseWriter, r *http.Request) {
 	tok := token(r, &errs)
 	ttl := ttlOf(b, &errs)
 	if err := errs.Err(); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	l, err := h.store.Extend(r.Context(), id, tok, ttl)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, l)
+	return nil
 }
 
-func (h *handlers) release(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) release(w http.ResponseWriter, r *http.Request) error {
 	id, err := resourceID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var errs apperr.Collector
 	tok := token(r, &errs)
 	if err := errs.Err(); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	if err := h.store.Release(r.Context(), id, tok); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -15,9 +15,7 @@ import (
 // Mount adds the results routes of API.md.
 func Mount(rt *httpapi.Router, d api.Deps) {
 	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	rt.HandleFunc("POST /api/results", h.create)
-	rt.HandleFunc("GET /api/results", h.list)
-	rt.HandleFunc("GET /api/results/{test_id}", h.get)
+	api.Register(rt, map[string]httpapi.HandlerFunc{"results.create": h.create, "results.list": h.list, "results.get": h.get})
 }
 
 type handlers struct{ store *Store }
@@ -27,11 +25,10 @@ var uploadTypes = map[string]bool{
 	"application/json": true, "application/xml": true, "text/xml": true, "application/x-ndjson": true,
 }
 
-func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	body, mediaType, err := httpapi.ReadBody(w, r, uploadTypes)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	now := h.store.now()
 	var in Input
@@ -58,34 +55,32 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 		err = in.Check()
 	}
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	res, err := h.store.Create(r.Context(), in)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	metrics.Count(r.Context(), metrics.ResultsStored)
 	w.Header().Set("Location", "/api/results/"+res.TestID)
 	httpapi.WriteJSON(w, r, http.StatusCreated, res)
+	return nil
 }
 
-func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	id, err := keys.ParseTestID(r.PathValue("test_id"))
 	if err != nil {
-		httpapi.WriteError(w, r, apperr.Invalid(apperr.Field("test_id", "must match %s", keys.TestIDPattern)))
-		return
+		return apperr.Invalid(apperr.Field("test_id", "must match %s", keys.TestIDPattern))
 	}
 	res, err := h.store.Get(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, res)
+	return nil
 }
 
-func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs apperr.Collector
 	wf, err := keys.ParseWorkflowID(q.Get("workflow_id"))
@@ -94,20 +89,18 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	limit, cursor := httpapi.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var after *listing.Cursor
 	if cursor != "" {
 		if after, err = ParseCursor(cursor); err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 	}
 	page, err := h.store.List(r.Context(), wf, limit, after)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, page)
+	return nil
 }

@@ -13,12 +13,10 @@ import (
 // Mount adds the workflow routes of API.md.
 func Mount(rt *httpapi.Router, d api.Deps) {
 	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	rt.HandleFunc("POST /api/workflow/state", h.save)
-	rt.HandleFunc("GET /api/workflow/state", h.list)
-	rt.HandleFunc("GET /api/workflow/state/{workflow_id}", h.get)
-	rt.HandleFunc("PATCH /api/workflow/state/{workflow_id}", h.patch)
-	rt.HandleFunc("DELETE /api/workflow/state/{workflow_id}", h.delete)
-	rt.HandleFunc("GET /api/workflow/state/{workflow_id}/history", h.history)
+	api.Register(rt, map[string]httpapi.HandlerFunc{
+		"workflow.save": h.save, "workflow.list": h.list, "workflow.get": h.get,
+		"workflow.patch": h.patch, "workflow.delete": h.delete, "workflow.history": h.history,
+	})
 }
 
 type handlers struct{ store *Store }
@@ -37,24 +35,21 @@ func writeState(w http.ResponseWriter, r *http.Request, status int, st State) {
 	httpapi.WriteJSON(w, r, status, st)
 }
 
-func (h *handlers) save(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) save(w http.ResponseWriter, r *http.Request) error {
 	var body saveBody
 	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	ch, err := ParseSave(body)
 	if err == nil {
 		ch.Cond, err = ParseCondition(r.Header, true)
 	}
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	st, created, err := h.store.Save(r.Context(), ch)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	status, counter := http.StatusOK, metrics.WorkflowUpdated
 	if created {
@@ -62,80 +57,75 @@ func (h *handlers) save(w http.ResponseWriter, r *http.Request) {
 	}
 	metrics.Count(r.Context(), counter)
 	writeState(w, r, status, st)
+	return nil
 }
 
-func (h *handlers) patch(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) patch(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var body patchBody
 	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	ch, err := ParsePatch(id, body)
 	if err == nil {
 		ch.Cond, err = ParseCondition(r.Header, false)
 	}
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	st, err := h.store.Patch(r.Context(), ch)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	metrics.Count(r.Context(), metrics.WorkflowUpdated)
 	writeState(w, r, http.StatusOK, st)
+	return nil
 }
 
-func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	st, err := h.store.Get(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", ETag(st.Version))
 	httpapi.WriteJSON(w, r, http.StatusOK, st)
+	return nil
 }
 
-func (h *handlers) delete(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) delete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	if err := h.store.Delete(r.Context(), id); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	metrics.Count(r.Context(), metrics.WorkflowDeleted)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *handlers) history(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) history(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	hist, err := h.store.History(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, hist)
+	return nil
 }
 
-func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs apperr.Collector
 	var status Status
@@ -147,22 +137,20 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	limit, cursor := httpapi.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	var after *Cursor
 	if cursor != "" {
 		c, err := ParseCursor(cursor)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		after = &c
 	}
 	page, err := h.store.List(r.Context(), status, limit, after)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, page)
+	return nil
 }

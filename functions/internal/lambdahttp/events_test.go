@@ -16,13 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apitest"
-	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/lock"
-	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -160,7 +156,7 @@ func TestWorkflowEventsInProcess(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token, "METRICS_FLUSH_INTERVAL": "1ms",
-			}), &discard{}, Function{Name: "workflow", Mounts: []api.Mount{workflow.Mount, lock.Mount}})
+			}), &discard{}, Functions["workflow"])
 			require.NoError(t, err)
 			adapter := httpadapter.New(h)
 			answers := runWorkflowEvents(t, func(raw []byte) events.APIGatewayProxyResponse {
@@ -200,7 +196,7 @@ func TestResultsEventsInProcess(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
-			}), &discard{}, Function{Name: "results", Mounts: []api.Mount{results.Mount}})
+			}), &discard{}, Functions["results"])
 			require.NoError(t, err)
 			adapter := httpadapter.New(h)
 			runResultsEvents(t, func(raw []byte) events.APIGatewayProxyResponse {
@@ -223,7 +219,7 @@ func TestApprovalEventsInProcess(t *testing.T) {
 			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
 				"WEBHOOK_SECRET": apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS": "true", "WEBHOOK_BUDGET": "300ms",
-			}), &discard{}, Function{Name: "approval", Mounts: []api.Mount{approval.Mount}, Webhooks: true})
+			}), &discard{}, Functions["approval"])
 			require.NoError(t, err)
 			adapter := httpadapter.New(h)
 			runApprovalEvents(t, func(raw []byte) events.APIGatewayProxyResponse {

@@ -20,13 +20,18 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/awssecrets"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/observe"
+	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 // Function describes an HTTP function.
@@ -36,6 +41,15 @@ type Function struct {
 	// Webhooks is true for a function that sends approval webhooks, which
 	// then needs WEBHOOK_SECRET_SECRET_ARN (or WEBHOOK_SECRET under sam local).
 	Webhooks bool
+}
+
+// Functions are the HTTP functions, by name: what each mounts. Each serves
+// the routes the route table (package routes) gives it, and a test holds
+// them to that.
+var Functions = map[string]Function{
+	routes.Workflow: {Name: routes.Workflow, Mounts: []api.Mount{workflow.Mount, lock.Mount}},
+	routes.Approval: {Name: routes.Approval, Mounts: []api.Mount{approval.Mount}, Webhooks: true},
+	routes.Results:  {Name: routes.Results, Mounts: []api.Mount{results.Mount}},
 }
 
 // Handler builds the function's API from the environment. Logs and EMF

@@ -1,0 +1,64 @@
+package api_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/openapi"
+	"github.com/ai-rails/state-service/shared/routes"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+)
+
+// The route table, the handlers the mounts register, and the OpenAPI
+// document hold the same routes: a route added to one without the others
+// fails here.
+func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
+	e := apitest.New(t, upstashtest.Mini(t), mounts...)
+	var table []string
+	for _, r := range routes.Table {
+		table = append(table, r.Pattern())
+		// Every route has a handler: a path the router does not know answers
+		// not-found with "no route" before any handler runs.
+		a := e.Do(apitest.Req{Method: r.Method, Path: sample.Replace(r.Path)})
+		assert.NotContains(t, string(a.Raw), "no route for", r.Pattern())
+		assert.NotEqual(t, http.StatusMethodNotAllowed, a.Status, r.Pattern())
+	}
+	doc, err := openapi.Load()
+	require.NoError(t, err)
+	var documented []string
+	for path, item := range doc.Paths.Map() {
+		if path == "/api/openapi.json" {
+			continue // the local stack's own
+		}
+		for method := range item.Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	slices.Sort(table)
+	slices.Sort(documented)
+	assert.Equal(t, documented, table)
+
+	// Writes, and only writes, take an Idempotency-Key in the document.
+	for _, r := range routes.Table {
+		op := doc.Paths.Find(r.Path).GetOperation(r.Method)
+		require.NotNil(t, op, r.Pattern())
+		takesKey := op.Parameters.GetByInAndName("header", "Idempotency-Key") != nil
+		assert.Equal(t, r.Write, takesKey, "%s: Write and the document's Idempotency-Key", r.Pattern())
+		assert.Equal(t, r.Method != "GET", r.Write, r.Pattern())
+	}
+}
+
+// A handler registered under a name the table does not hold fails at
+// startup, not silently.
+func TestRegisterRefusesUnknownNames(t *testing.T) {
+	assert.Panics(t, func() {
+		api.Register(httpapi.NewRouter(), map[string]httpapi.HandlerFunc{"workflow.nope": nil})
+	})
+}
