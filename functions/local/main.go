@@ -33,7 +33,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 	if err != nil {
 		return err
 	}
-	logger, err := observe.NewLogger(logOut, cfg.LogLevel)
+	logger, err := observe.NewLogger(logOut, cfg.Service.LogLevel)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (t *tasks) handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "sweep":
 		return t.sweep(ctx)
 	case "backup":
-		return t.backup(ctx, t.backupDest)
+		return t.backup(ctx, t.svc.Config.Backup.Location())
 	}
 	return nil, fmt.Errorf("task %q: want sweep or backup", task)
 }

@@ -8,51 +8,34 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ai-rails/state-service/functions/internal/lambdahttp"
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/sweep"
+	"github.com/ai-rails/state-service/shared/wiring"
 )
 
 // tasks holds what the sweeper's tasks use, built once.
 type tasks struct {
-	deps    api.Deps
-	sweeper *sweep.Sweeper
-	// backupDest is where a scheduled backup goes: BACKUP_DIR, a folder,
-	// when it is set (sam local, the emulator), else
-	// s3://BACKUP_BUCKET/BACKUP_PREFIX (AWS).
-	backupDest string
-	s3         *s3.Client
-	lookup     func(string) (string, bool)
+	svc *wiring.Service
+	s3  *s3.Client
 }
 
 // newTasks builds the tasks; webhooks is true where the sweep runs, which
 // signs webhooks and so needs the secret.
 func newTasks(ctx context.Context, lookup func(string) (string, bool), out io.Writer, webhooks bool) (*tasks, error) {
-	d, err := lambdahttp.Setup(ctx, lookup, out, lambdahttp.Function{Name: "sweeper", Webhooks: webhooks})
+	svc, err := lambdahttp.Wire(ctx, lookup, out, lambdahttp.Function{Name: "sweeper", Webhooks: webhooks})
 	if err != nil {
 		return nil, err
 	}
-	st := approval.NewStore(d.Store, d.Keys, approval.Config{Retention: d.Approvals.Retention, Deliverer: d.Approvals.Deliverer, Logger: d.Logger})
-	t := &tasks{deps: d, sweeper: sweep.New(d.Store, d.Keys, st, nil, d.Logger, out), lookup: lookup}
-	env := config.NewEnv(lookup)
-	if b := env.String("BACKUP_BUCKET", ""); b != "" {
-		t.backupDest = "s3://" + b + "/" + strings.Trim(env.String("BACKUP_PREFIX", "backups"), "/")
-	}
-	if dir := env.String("BACKUP_DIR", ""); dir != "" {
-		t.backupDest = dir
-	}
-	return t, env.Err()
+	return &tasks{svc: svc}, nil
 }
 
-func (t *tasks) sweep(ctx context.Context) (sweep.Report, error) { return t.sweeper.Run(ctx) }
+func (t *tasks) sweep(ctx context.Context) (sweep.Report, error) { return t.svc.Sweeper.Run(ctx) }
 
 // s3Client is made on first use: only S3 locations need AWS configuration.
 func (t *tasks) s3Client(ctx context.Context, loc string) (*s3.Client, error) {
@@ -63,7 +46,7 @@ func (t *tasks) s3Client(ctx context.Context, loc string) (*s3.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	pathStyle := config.NewEnv(t.lookup).Bool("BACKUP_S3_PATH_STYLE", false)
+	pathStyle := t.svc.Config.Backup.S3PathStyle
 	t.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
 	return t.s3, nil
 }
@@ -80,9 +63,9 @@ func (t *tasks) backup(ctx context.Context, dest string) (backup.Manifest, error
 	if err != nil {
 		return backup.Manifest{}, err
 	}
-	m, err := backup.Backup(ctx, t.deps.Store, t.deps.Keys, d, nil)
+	m, err := backup.Backup(ctx, t.svc.Client, t.svc.Keys, d, nil)
 	if err == nil {
-		t.deps.Logger.Info("backup written", "location", m.Location, "keys", m.Keys, "bytes", m.Bytes, "sha256", m.SHA256)
+		t.svc.Logger.Info("backup written", "location", m.Location, "keys", m.Keys, "bytes", m.Bytes, "sha256", m.SHA256)
 	}
 	return m, err
 }
@@ -96,14 +79,10 @@ func (t *tasks) restore(ctx context.Context, from string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	env := config.NewEnv(t.lookup)
-	opts := backup.RestoreOptions{Force: env.Bool("FORCE", false), DryRun: env.Bool("DRY_RUN", false)}
-	if err := env.Err(); err != nil {
-		return err
-	}
+	opts := backup.RestoreOptions{Force: t.svc.Config.Restore.Force, DryRun: t.svc.Config.Restore.DryRun}
 	bar := newProgress(stderr)
 	opts.Progress = bar.update
-	sum, err := backup.Restore(ctx, t.deps.Store, open, opts)
+	sum, err := backup.Restore(ctx, t.svc.Client, open, opts)
 	bar.done()
 	prefix := ""
 	if opts.DryRun {

@@ -22,13 +22,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
-	"github.com/ai-rails/state-service/shared/webhook"
+	"github.com/ai-rails/state-service/shared/wiring"
 )
 
 // APIKey is the key of every test API.
@@ -89,21 +90,22 @@ func New(tb testing.TB, b *upstashtest.Backend, mounts ...api.Mount) *Env {
 // signed with WebhookSecret and retried within a one-second budget.
 func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*api.Deps), mounts ...api.Mount) *Env {
 	tb.Helper()
-	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), Keys: keys.Default(), redis: b.Server.Redis()}
-	e.Metrics = metrics.NewCounters(e.Keys, e.Clock.Now, 0)
-	var opts upstash.Options
-	metrics.Instrument(&opts, e.Metrics)
-	e.Client = b.Client(tb, opts)
-	guard := &webhook.Guard{AllowInsecureLoopback: true}
-	d := api.Deps{
-		Store: e.Client, Keys: e.Keys, Backend: health.BackendLocal, APIKey: APIKey,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Clock.Now, Metrics: e.Metrics,
-		Approvals: api.Approvals{
-			Guard: guard,
-			Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(WebhookSecret), Guard: guard,
-				Budget: time.Second, Backoff: 10 * time.Millisecond, Now: e.Clock.Now}),
-		},
+	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), redis: b.Server.Redis()}
+	// Wired as every entry point is (package wiring), over the backend.
+	cfg := config.Config{
+		Store:     config.Store{URL: b.URL, Token: upstashtest.Token},
+		APIKey:    APIKey,
+		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second},
 	}
+	svc, err := wiring.Build(context.Background(), cfg, wiring.Options{
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Backend: health.BackendLocal, Now: e.Clock.Now,
+		WebhookBackoff: 10 * time.Millisecond,
+	})
+	if err != nil {
+		tb.Fatalf("wiring.Build: %v", err)
+	}
+	e.Client, e.Keys, e.Metrics = svc.Client, svc.Keys, svc.Metrics
+	d := svc.Deps
 	if configure != nil {
 		configure(&d)
 	}

@@ -15,8 +15,17 @@ import (
 	"github.com/ai-rails/state-service/shared/httpapi"
 )
 
-// Config is the local stack's configuration, read from the environment.
+// Config is the local stack's configuration, read from the environment:
+// the service's own settings (config.Config, read as every entry point
+// reads them), and the stack's.
 type Config struct {
+	// Service is the service's configuration. Its store is the stack's REST
+	// endpoint, unless UPSTASH_REDIS_REST_URL names a remote Upstash; its
+	// API key and webhook secret are the stack's, generated if not set; and
+	// ALLOW_INSECURE_CALLBACKS defaults to true, so that approvals may call
+	// back to http://localhost.
+	Service config.Config
+
 	Addr      string // LOCAL_ADDR: the API
 	RESTAddr  string // LOCAL_REST_ADDR: the Upstash-compatible REST endpoint
 	RESTToken string // LOCAL_REST_TOKEN
@@ -30,17 +39,7 @@ type Config struct {
 	SweepInterval  time.Duration // SWEEP_INTERVAL
 	BackupDir      string        // BACKUP_DIR, default DATA_DIR/backups
 	BackupInterval time.Duration // BACKUP_INTERVAL, default 1h
-	// MetricsFlushInterval is METRICS_FLUSH_INTERVAL (default 5s, as in
-	// Lambda): how often the request counters ride along with a store call.
-	MetricsFlushInterval time.Duration
-	// Approvals are the approval settings; ALLOW_INSECURE_CALLBACKS defaults
-	// to true here, so that approvals may call back to http://localhost.
-	Approvals    config.Approvals
-	RedisURL     string // REDIS_URL: a real Redis instead of the embedded one
-	UpstashURL   string // UPSTASH_REDIS_REST_URL: a remote store instead
-	UpstashToken string // UPSTASH_REDIS_REST_TOKEN
-	KeyPrefix    string // KEY_PREFIX
-	LogLevel     string // LOG_LEVEL
+	RedisURL       string        // REDIS_URL: a real Redis instead of the embedded one
 
 	// Timeouts are the servers' limits on slow clients: LOCAL_READ_TIMEOUT,
 	// LOCAL_WRITE_TIMEOUT and LOCAL_IDLE_TIMEOUT (httpapi.DefaultTimeouts).
@@ -56,21 +55,15 @@ type Config struct {
 func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	e := config.NewEnv(lookup)
 	c := Config{
-		Addr:                 e.String("LOCAL_ADDR", "127.0.0.1:3000"),
-		RESTAddr:             e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
-		RESTToken:            e.String("LOCAL_REST_TOKEN", ""),
-		APIKey:               e.String("API_KEY", ""),
-		WebhookSecret:        e.String("WEBHOOK_SECRET", ""),
-		DataDir:              e.String("DATA_DIR", "./.data"),
-		SweepInterval:        e.Duration("SWEEP_INTERVAL", 60*time.Second),
-		BackupInterval:       e.Duration("BACKUP_INTERVAL", time.Hour),
-		MetricsFlushInterval: e.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second),
-		Approvals:            config.ReadApprovals(e, true),
-		RedisURL:             e.String("REDIS_URL", ""),
-		UpstashURL:           e.String("UPSTASH_REDIS_REST_URL", ""),
-		UpstashToken:         e.String("UPSTASH_REDIS_REST_TOKEN", ""),
-		KeyPrefix:            e.String("KEY_PREFIX", ""),
-		LogLevel:             e.String("LOG_LEVEL", "info"),
+		Addr:           e.String("LOCAL_ADDR", "127.0.0.1:3000"),
+		RESTAddr:       e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
+		RESTToken:      e.String("LOCAL_REST_TOKEN", ""),
+		APIKey:         e.String("API_KEY", ""),
+		WebhookSecret:  e.String("WEBHOOK_SECRET", ""),
+		DataDir:        e.String("DATA_DIR", "./.data"),
+		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
+		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
+		RedisURL:       e.String("REDIS_URL", ""),
 		Timeouts: httpapi.Timeouts{
 			ReadHeader: httpapi.DefaultTimeouts.ReadHeader,
 			Read:       e.Duration("LOCAL_READ_TIMEOUT", httpapi.DefaultTimeouts.Read),
@@ -83,10 +76,15 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		e.Fail(fmt.Errorf("LOCAL_FSYNC: %w", err))
 	}
 	c.Fsync = fsync
-	if c.UpstashURL != "" && c.UpstashToken == "" {
+	svc, err := config.Read(lookup, true)
+	if err != nil {
+		e.Fail(err)
+	}
+	c.Service = svc
+	if c.Remote() && svc.Store.Token == "" {
 		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))
 	}
-	if c.UpstashURL != "" && c.RedisURL != "" {
+	if c.Remote() && c.RedisURL != "" {
 		e.Fail(errors.New("set REDIS_URL or UPSTASH_REDIS_REST_URL, not both"))
 	}
 	if err := e.Err(); err != nil {
@@ -95,10 +93,14 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if err := c.fillSecrets(); err != nil {
 		return Config{}, err
 	}
-	c.Approvals.WebhookSecret = c.WebhookSecret
+	c.Service.APIKey, c.Service.Approvals.WebhookSecret = c.APIKey, c.WebhookSecret
 	c.BackupDir = config.NewEnv(lookup).String("BACKUP_DIR", filepath.Join(c.DataDir, "backups"))
 	return c, nil
 }
+
+// Remote reports whether the stack uses a remote Upstash
+// (UPSTASH_REDIS_REST_URL) rather than a store of its own.
+func (c Config) Remote() bool { return c.Service.Store.URL != "" }
 
 // savedSecrets is DATA_DIR/secrets.json.
 type savedSecrets struct {

@@ -30,6 +30,7 @@ import (
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
+	"github.com/ai-rails/state-service/shared/wiring"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
@@ -98,9 +99,9 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	}()
 	own := []netip.AddrPort{apiL.Addr().(*net.TCPAddr).AddrPort()}
 
-	storeURL, token := cfg.UpstashURL, cfg.UpstashToken
+	svcCfg := cfg.Service
 	switch {
-	case cfg.UpstashURL != "":
+	case cfg.Remote():
 		s.Store = "upstash"
 	default:
 		var rest http.Handler
@@ -133,36 +134,24 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		}
 		own = append(own, restL.Addr().(*net.TCPAddr).AddrPort())
 		s.restSrv, s.RESTURL = s.serve(restL, count)
-		storeURL, token = s.RESTURL, cfg.RESTToken
+		svcCfg.Store.URL, svcCfg.Store.Token = s.RESTURL, cfg.RESTToken
 	}
 
-	schema, err := keys.New(cfg.KeyPrefix)
+	// The service is wired as every entry point wires it.
+	svc, err := wiring.Build(ctx, svcCfg, wiring.Options{Function: "local", Logger: logger,
+		Backend: map[string]string{"embedded": health.BackendLocal, "redis": health.BackendRedis, "upstash": health.BackendUpstash}[s.Store]})
 	if err != nil {
 		return err
 	}
-	s.counters = metrics.NewCounters(schema, nil, cfg.MetricsFlushInterval)
-	counters := s.counters
-	opts := upstash.Options{URL: storeURL, Token: token, Logger: logger}
-	metrics.Instrument(&opts, counters)
-	s.Client, err = upstash.New(opts)
-	if err != nil {
-		return err
-	}
-	backend := map[string]string{"embedded": health.BackendLocal, "redis": health.BackendRedis, "upstash": health.BackendUpstash}[s.Store]
-	s.keys = schema
+	s.Client, s.counters, s.keys, s.sweeper = svc.Client, svc.Metrics, svc.Keys, svc.Sweeper
+	// Callbacks may not reach the stack's own listeners.
+	svc.Deps.Approvals.Guard.Own = own
 	if s.embedded != nil {
 		if err := s.migrateSnapshot(ctx); err != nil {
 			return err
 		}
 	}
-	approvals := api.NewApprovals(cfg.Approvals, cfg.WebhookSecret, nil)
-	approvals.Guard.Own = own
-	s.sweeper = sweep.New(s.Client, schema,
-		approval.NewStore(s.Client, schema, approval.Config{Retention: approvals.Retention, Deliverer: approvals.Deliverer, Logger: logger}),
-		nil, logger, nil)
-	h := api.Handler(api.Deps{Store: s.Client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Metrics: counters,
-		Approvals: approvals},
-		workflow.Mount, lock.Mount, approval.Mount, results.Mount, serveOpenAPI)
+	h := api.Handler(svc.Deps, workflow.Mount, lock.Mount, approval.Mount, results.Mount, serveOpenAPI)
 	s.apiSrv, s.APIURL = s.serve(apiL, h)
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -286,7 +275,7 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 	fmt.Fprintf(&b, "  x-api-key      %s\n", cfg.APIKey)
 	switch s.Store {
 	case "upstash":
-		fmt.Fprintf(&b, "  store          Upstash at %s\n", cfg.UpstashURL)
+		fmt.Fprintf(&b, "  store          Upstash at %s\n", cfg.Service.Store.URL)
 	default:
 		what := fmt.Sprintf("embedded (miniredis, journaled in %s, LOCAL_FSYNC=%s)", cfg.DataDir, cfg.Fsync)
 		if s.Store == "redis" {

@@ -1,0 +1,178 @@
+// Package wiring builds the service from its configuration: the store
+// client (its token from Secrets Manager in AWS), the key schema, the
+// logger, the metric counters, the approval settings and webhook sender,
+// and the sweeper. Every entry point builds it here, so each is wired the
+// same way: the Lambda functions, the sweeper, the local stack, and the
+// tests.
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/awssecrets"
+	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/observe"
+	"github.com/ai-rails/state-service/shared/sweep"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/webhook"
+)
+
+// Options are what an entry point adds to the configuration: what is not a
+// setting.
+type Options struct {
+	// Function names the entry point in metrics ("workflow", "sweeper",
+	// "local"), unless Lambda names it.
+	Function string
+	// Webhooks is true where approval webhooks are sent, which then need
+	// their signing secret.
+	Webhooks bool
+	// Out receives the JSON logs and the EMF metric lines; nil discards
+	// them, unless Logger is set.
+	Out io.Writer
+	// Logger, when set, is used instead of a logger on Out.
+	Logger *slog.Logger
+	// EMF, when true, writes one EMF metric line per request to Out (Lambda).
+	EMF bool
+	// Backend names the store in /api/health; default: local for a loopback
+	// store, upstash otherwise.
+	Backend string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Guard, when set, replaces the callback guard the configuration makes
+	// (the local stack adds its own listeners to it).
+	Guard *webhook.Guard
+	// WebhookBackoff is the wait between webhook attempts; zero is the
+	// deliverer's default.
+	WebhookBackoff time.Duration
+	// Client edits the store client's options before it is made.
+	Client func(*upstash.Options)
+}
+
+// Service is the wired service.
+type Service struct {
+	Config  config.Config
+	Client  *upstash.Client
+	Keys    keys.Schema
+	Logger  *slog.Logger
+	Metrics *metrics.Counters
+	// Deps are what the routes use.
+	Deps api.Deps
+	// Approvals is the approval store the sweeper and the routes share.
+	Approvals *approval.Store
+	Sweeper   *sweep.Sweeper
+}
+
+// Build wires the service. It fetches the secrets that the configuration
+// names by ARN, once.
+func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) {
+	if err := cfg.Validate(o.Webhooks); err != nil {
+		return nil, err
+	}
+	logger := o.Logger
+	if logger == nil {
+		out := o.Out
+		if out == nil {
+			out = io.Discard
+		}
+		var err error
+		if logger, err = observe.NewLogger(out, cfg.LogLevel); err != nil {
+			return nil, err
+		}
+	}
+	if err := fetchSecrets(ctx, &cfg, o.Webhooks); err != nil {
+		return nil, err
+	}
+	schema, err := keys.New(cfg.Store.KeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	counters := metrics.NewCounters(schema, o.Now, cfg.MetricsFlushInterval)
+	opts := upstash.Options{URL: cfg.Store.URL, Token: cfg.Store.Token, Logger: logger}
+	metrics.Instrument(&opts, counters)
+	if o.Client != nil {
+		o.Client(&opts)
+	}
+	client, err := upstash.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	approvals := api.NewApprovals(cfg.Approvals, cfg.Approvals.WebhookSecret, o.Now)
+	if o.Guard != nil || o.WebhookBackoff > 0 {
+		guard := approvals.Guard
+		if o.Guard != nil {
+			guard = o.Guard
+		}
+		approvals.Guard = guard
+		approvals.Deliverer = webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), Guard: guard,
+			Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now})
+	}
+	function := o.Function
+	if cfg.FunctionName != "" {
+		function = cfg.FunctionName
+	}
+	backend := o.Backend
+	if backend == "" {
+		backend = backendOf(cfg.Store.URL)
+	}
+	var emf io.Writer
+	if o.EMF {
+		emf = o.Out
+	}
+	s := &Service{Config: cfg, Client: client, Keys: schema, Logger: logger, Metrics: counters,
+		Deps: api.Deps{
+			Store: client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Now: o.Now,
+			Metrics: counters, Function: function, EMF: emf, Approvals: approvals,
+		},
+	}
+	s.Approvals = approval.NewStore(client, schema, approval.Config{
+		Retention: approvals.Retention, Deliverer: approvals.Deliverer, Now: o.Now, Logger: logger})
+	s.Sweeper = sweep.New(client, schema, s.Approvals, o.Now, logger, emf)
+	return s, nil
+}
+
+// fetchSecrets reads the store token and, for webhooks, the signing secret
+// from Secrets Manager when the configuration names them by ARN.
+func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error {
+	st, ap := &cfg.Store, &cfg.Approvals
+	if st.TokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "") {
+		return nil
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	if st.TokenSecretARN != "" {
+		if st.Token, err = awssecrets.Fetch(ctx, sm, st.TokenSecretARN, "token"); err != nil {
+			return err
+		}
+	}
+	if webhooks && ap.WebhookSecretARN != "" {
+		if ap.WebhookSecret, err = awssecrets.Fetch(ctx, sm, ap.WebhookSecretARN, "secret"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backendOf names the store for health: a loopback endpoint is the local
+// stack's REST server (sam local against make run).
+func backendOf(storeURL string) string {
+	if u, err := url.Parse(storeURL); err == nil && upstash.IsLoopback(u.Hostname()) {
+		return health.BackendLocal
+	}
+	return health.BackendUpstash
+}
