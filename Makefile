@@ -40,10 +40,8 @@ test: $(SDK_CHECK) ## run every module's tests (CI=true turns a missing redis-se
 test-race: $(SDK_CHECK) ## the tests under the race detector
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -race ./...); done
 
-cover: ## statement coverage of shared/, from its tests
-	@mkdir -p build
-	cd shared && $(GO) test -count=1 -coverpkg=./... -coverprofile=../build/cover.out ./... >/dev/null
-	$(GO) tool cover -func=build/cover.out | tail -1
+cover: ## statement coverage of every module's product code (scripts/cover.sh says what is left out, and why)
+	scripts/cover.sh
 
 bench: ## the load test: the local stack over a real Redis (REDIS_URL, or its own redis-server); figures in BENCH_OUT (bench/results.json)
 	$(GO) run ./functions/local/loadtest
