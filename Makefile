@@ -5,7 +5,7 @@ SHELL       := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO          ?= go
 GOARCH      ?= arm64
-MODULES     := shared functions infra
+MODULES     := shared functions infra scripts/tools
 STAGE       ?= prod
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
@@ -44,20 +44,20 @@ cover: ## statement coverage of every module's product code (scripts/cover.sh sa
 	scripts/cover.sh
 
 bench: ## the load test: the local stack over a real Redis (REDIS_URL, or its own redis-server); figures in BENCH_OUT (bench/results.json)
-	$(GO) run ./functions/local/loadtest
+	$(GO) run ./scripts/tools/loadtest
 
 chaos: ## kill -9 Redis and inject REST faults under load; checks nothing acknowledged is lost (CHAOS_PHASE, CHAOS_KILLS, ...)
-	$(GO) run ./functions/local/chaos
+	$(GO) run ./scripts/tools/chaos
 
 bench-micro: ## the go test benchmarks (BENCH selects, default all), with allocations
 	cd shared && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 2s ./...
-	cd functions && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 3s ./internal/localstack/
+	cd functions && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 3s ./localstack/
 
 build: ## build/<function>/bootstrap and build/<function>.zip for linux/$(GOARCH)
 	GOARCH=$(GOARCH) VERSION=$(VERSION) scripts/build.sh
 
 lint: ## gofmt and go vet
-	@out=$$(gofmt -l shared functions infra); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l shared functions infra scripts/tools); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each

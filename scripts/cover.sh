@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Statement coverage of the product code of every module, from each module's
 # own tests. Left out, and why:
-#  - test helpers (shared/apitest, shared/redistest, shared/upstash/upstashtest):
+#  - test helpers (shared/apitest, shared/redistest, shared/upstash/upstashtest,
+#    shared/lambdatest):
 #    they are the tests' own code;
-#  - tooling (functions/local/loadtest, functions/local/chaos,
-#    functions/internal/emulator): make bench and make chaos run them, and
-#    their tests check their figures, not every line;
+#  - tooling (scripts/tools: the load test and the chaos run): make bench and
+#    make chaos run them, and their tests check their figures, not every line;
 #  - the four Lambda mains and the CDK app's main: a line each, run as
 #    binaries under the emulator and by cdk synth, which coverage does not see.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-exclude='/(apitest|redistest|upstashtest|loadtest|chaos|emulator)$|/functions/(workflow|approval|results)$|/infra$'
+exclude='/(apitest|redistest|upstashtest|lambdatest)$|/functions/(workflow|approval|results)$|/infra$'
 total_stmts=0
 total_hit=0
 for mod in shared functions infra; do

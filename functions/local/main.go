@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ai-rails/state-service/functions/internal/localstack"
+	"github.com/ai-rails/state-service/functions/localstack"
 	"github.com/ai-rails/state-service/shared/observe"
 )
 

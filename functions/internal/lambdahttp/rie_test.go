@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/functions/internal/emulator"
 	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/lambdatest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
 
@@ -36,14 +36,14 @@ func moduleRoot(t *testing.T) string {
 
 func goBuild(t *testing.T, dir, out string, args ...string) {
 	t.Helper()
-	require.NoError(t, emulator.Build(context.Background(), dir, out, args...))
+	require.NoError(t, lambdatest.Build(context.Background(), dir, out, args...))
 }
 
 // startRIE runs bootstrap under the Lambda Runtime Interface Emulator, the
 // engine sam local uses, and returns it; it stops when the test ends.
-func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *emulator.Emulator) {
+func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *lambdatest.Emulator) {
 	t.Helper()
-	e, err := emulator.Start(rie, bootstrap, env)
+	e, err := lambdatest.Start(rie, bootstrap, env)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		e.Stop()
@@ -56,7 +56,7 @@ func startRIE(t *testing.T, rie, bootstrap string, env []string) (string, *emula
 
 // logInit logs the binary's size and the emulator's INIT duration, the cold
 // start figures.
-func logInit(t *testing.T, fn, bootstrap string, e *emulator.Emulator) {
+func logInit(t *testing.T, fn, bootstrap string, e *lambdatest.Emulator) {
 	fi, err := os.Stat(bootstrap)
 	require.NoError(t, err)
 	init := "?"
@@ -83,7 +83,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 	root := moduleRoot(t)
 	bin := t.TempDir()
 	rie := filepath.Join(bin, "aws-lambda-rie")
-	goBuild(t, root, rie, emulator.Package)
+	goBuild(t, root, rie, lambdatest.Package)
 	event, err := os.ReadFile(filepath.Join(root, "..", "events", "health.json"))
 	require.NoError(t, err)
 	b := upstashtest.Mini(t)

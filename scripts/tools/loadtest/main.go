@@ -12,7 +12,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/ai-rails/state-service/functions/internal/localstack"
+	"github.com/ai-rails/state-service/functions/localstack"
 	"os"
 	"os/signal"
 	"syscall"

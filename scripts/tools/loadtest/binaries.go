@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ai-rails/state-service/functions/internal/emulator"
+	"github.com/ai-rails/state-service/shared/lambdatest"
 )
 
 // functions are the Lambda functions that make build packages.
@@ -22,13 +22,13 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, s
 	out := map[string]string{}
 	for _, fn := range functions {
 		bin := filepath.Join(dir, fn, "bootstrap")
-		if err := emulator.Build(ctx, module, bin, "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "./"+fn); err != nil {
+		if err := lambdatest.Build(ctx, module, bin, "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "./"+fn); err != nil {
 			return nil, "", err
 		}
 		out[fn] = bin
 	}
 	rie := filepath.Join(dir, "aws-lambda-rie")
-	if err := emulator.Build(ctx, module, rie, emulator.Package); err != nil {
+	if err := lambdatest.Build(ctx, module, rie, lambdatest.Package); err != nil {
 		return nil, "", err
 	}
 	return out, rie, nil
@@ -50,7 +50,7 @@ func coldStart(rie, bootstrap string, env []string, event []byte, n int) (float6
 }
 
 func coldStartOnce(rie, bootstrap string, env []string, event []byte) (float64, error) {
-	e, err := emulator.Start(rie, bootstrap, env)
+	e, err := lambdatest.Start(rie, bootstrap, env)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,7 @@
-// Package emulator runs a built Lambda bootstrap under the Lambda Runtime
+// Package lambdatest runs a built Lambda bootstrap under the Lambda Runtime
 // Interface Emulator, the engine behind sam local: the RIE tests and the
 // load test's cold-start figures use it.
-package emulator
+package lambdatest
 
 import (
 	"bytes"
