@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/luajson"
 )
 
@@ -38,7 +39,7 @@ const (
 	MinExpiresIn     = 60
 	MaxExpiresIn     = 604800
 	DefaultExpiresIn = 3600
-	DefaultRetention = 168 * time.Hour
+	DefaultRetention = keys.ApprovalRetentionDefault
 	EventDecided     = "approval.decided"
 	EventExpired     = "approval.expired"
 )

@@ -268,7 +268,7 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, bool, error) {
 }
 
 // OutboxGiveUp is how long an undelivered webhook is retried.
-const OutboxGiveUp = 24 * time.Hour
+const OutboxGiveUp = keys.OutboxRetryWindow
 
 // Backoff is the wait before the next try of a webhook first tried age
 // ago: half its age, from RetryDelay up to an hour.

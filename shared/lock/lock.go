@@ -39,7 +39,7 @@ var (
 
 // Limits of API.md.
 const (
-	MaxTTLSeconds     = 300
+	MaxTTLSeconds     = int(keys.LockMaxTTL / time.Second)
 	DefaultTTLSeconds = 60
 	MaxOwner          = 256
 	// TokenHeader carries the holder's token on PUT and DELETE.

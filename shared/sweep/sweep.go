@@ -32,7 +32,7 @@ var pruneScript = upstash.NewScript(pruneLua)
 const Batch = 200
 
 // LockTTL bounds a run: another sweeper may start once it has passed.
-const LockTTL = lock.MaxTTLSeconds * time.Second
+const LockTTL = keys.LockMaxTTL
 
 // Report counts what a run did.
 type Report struct {

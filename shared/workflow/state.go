@@ -7,6 +7,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/ai-rails/state-service/shared/keys"
 )
 
 // Status is a workflow's status.
@@ -63,9 +66,9 @@ const (
 	MaxFeatureDescription = 4096 // characters
 	MaxCurrentStage       = 256  // characters
 	MaxMetadataBytes      = 32 << 10
-	MinTTLHours           = 1
-	MaxTTLHours           = 168
-	DefaultTTLHours       = 24
+	MinTTLHours           = int(keys.WorkflowMinTTL / time.Hour)
+	MaxTTLHours           = int(keys.WorkflowMaxTTL / time.Hour)
+	DefaultTTLHours       = int(keys.WorkflowDefaultTTL / time.Hour)
 	// MaxMetadataDepth bounds nesting, so that no decoder on the way meets
 	// a document deeper than it takes.
 	MaxMetadataDepth = 32
