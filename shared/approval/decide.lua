@@ -17,12 +17,12 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return {'not_found'} end
 local keys, f = json_members(cur)
 local status = json_unquote(f['"status"'])
-if status == 'approved' or status == 'rejected' then
+if status == APPROVED or status == REJECTED then
   local _, d = json_members(f['"decision"'])
   if json_unquote(d['"decision"']) == ARGV[1] and d['"approver"'] == ARGV[2] then return {'same', cur} end
   return {'decided', cur}
 end
-if status ~= 'pending' or json_unquote(f['"expires_at"']) <= ARGV[4] then return {'gone', cur} end
+if status ~= PENDING or json_unquote(f['"expires_at"']) <= ARGV[4] then return {'gone', cur} end
 if ARGV[5] ~= '1' then
   local rk = f['"requester_key"']
   if (rk and rk == ARGV[10]) or (not rk and f['"requester"'] == ARGV[2]) then return {'self'} end

@@ -19,7 +19,7 @@ for i = 1, n do
     redis.call('ZREM', KEYS[1], id)
   else
     local keys, f = json_members(cur)
-    if json_unquote(f['"status"']) ~= 'pending' then
+    if json_unquote(f['"status"']) ~= PENDING then
       redis.call('ZREM', KEYS[1], id)
     elseif json_unquote(f['"expires_at"']) <= now then
       f['"status"'] = '"expired"'

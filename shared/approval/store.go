@@ -23,6 +23,10 @@ import (
 	"github.com/ai-rails/state-service/shared/webhook"
 )
 
+// statuses gives the scripts the statuses by name, from the Go constants:
+// they are stated once.
+var statuses = fmt.Sprintf("local PENDING, APPROVED, REJECTED, EXPIRED = '%s', '%s', '%s', '%s'\n", Pending, Approved, Rejected, Expired)
+
 var (
 	//go:embed create.lua
 	createLua string
@@ -34,9 +38,9 @@ var (
 	expireLua string
 
 	createScript = idempotency.Wrap(luajson.Script(createLua))
-	decideScript = idempotency.Wrap(luajson.Script(decideLua))
+	decideScript = idempotency.Wrap(luajson.Script(statuses + decideLua))
 	recordScript = luajson.Script(recordLua)
-	expireScript = luajson.Script(expireLua)
+	expireScript = luajson.Script(statuses + expireLua)
 )
 
 // RetryDelay is how long an undelivered webhook waits in the outbox before
