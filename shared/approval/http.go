@@ -14,10 +14,8 @@ import (
 
 // Mount adds the approval routes of API.md.
 func Mount(rt *httpapi.Router, d api.Deps) {
-	h := &handlers{
-		store: NewStore(d.Store, d.Keys, Config{Retention: d.Approvals.Retention, Deliverer: d.Approvals.Deliverer, Now: d.Now, Logger: d.Logger}),
-		deps:  d,
-	}
+	st := NewStore(d.Store, d.Keys, Config{Retention: d.Approvals.Retention, Now: d.Now})
+	h := &handlers{store: NewService(st, d.Approvals.Deliverer, d.Logger), deps: d}
 	api.Register(rt, map[string]httpapi.HandlerFunc{
 		"approval.create": h.create, "approval.list": h.list, "approval.get": h.get,
 		"approval.decide": h.decide, "approval.audit": h.audit,
@@ -25,7 +23,7 @@ func Mount(rt *httpapi.Router, d api.Deps) {
 }
 
 type handlers struct {
-	store *Store
+	store *Service
 	deps  api.Deps
 }
 

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -47,22 +46,19 @@ var (
 // the sweeper tries it again.
 const RetryDelay = time.Minute
 
-// Store keeps approvals, one round trip per call.
+// Store keeps approvals, one round trip per call. It only persists: the
+// Service decides what to deliver, and its Sender delivers it.
 type Store struct {
 	c         *upstash.Client
 	keys      keys.Schema
 	now       func() time.Time
 	retention time.Duration
-	deliverer *webhook.Deliverer
-	log       *slog.Logger
 }
 
 // Config configures a Store.
 type Config struct {
-	Retention time.Duration      // default DefaultRetention
-	Deliverer *webhook.Deliverer // nil: webhooks wait in the outbox
+	Retention time.Duration // default DefaultRetention
 	Now       func() time.Time
-	Logger    *slog.Logger
 }
 
 // NewStore returns a Store.
@@ -73,10 +69,7 @@ func NewStore(c *upstash.Client, k keys.Schema, cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &Store{c: c, keys: k, now: cfg.Now, retention: cfg.Retention, deliverer: cfg.Deliverer, log: cfg.Logger}
+	return &Store{c: c, keys: k, now: cfg.Now, retention: cfg.Retention}
 }
 
 func decode(doc string) (Approval, error) {
@@ -132,9 +125,9 @@ func (s *Store) Get(ctx context.Context, id keys.ApprovalID) (Approval, error) {
 }
 
 // Decide records the first decision; see decide.lua for the rules. A
-// decision on an approval with a callback is then delivered within the
-// deliverer's budget, and what is not delivered waits in the outbox.
-func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, error) {
+// decision on an approval with a callback also queues its webhook in the
+// outbox, in the same step; the Entry is returned for delivery.
+func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, *Entry, error) {
 	now := s.now()
 	comment := ""
 	if in.Comment != nil {
@@ -150,30 +143,34 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli(),
 		string(luajson.Canonical(identity.Canonical(in.Approver)))))
 	if err != nil {
-		return Approval{}, fmt.Errorf("decide approval %s: %w", id, err)
+		return Approval{}, nil, fmt.Errorf("decide approval %s: %w", id, err)
 	}
 	var a Approval
 	if len(res) > 1 {
 		if a, err = decode(res[1]); err != nil {
-			return Approval{}, err
+			return Approval{}, nil, err
 		}
 		a = a.AsOf(now)
 	}
 	switch res[0] {
 	case "not_found":
-		return Approval{}, apperr.New(apperr.NotFound, "approval %s not found", id)
+		return Approval{}, nil, apperr.New(apperr.NotFound, "approval %s not found", id)
 	case "decided":
-		return Approval{}, apperr.New(apperr.Conflict, "approval %s was already %s by %s", id, a.Decision.Decision, a.Decision.Approver).With("approval", a)
+		return Approval{}, nil, apperr.New(apperr.Conflict, "approval %s was already %s by %s", id, a.Decision.Decision, a.Decision.Approver).With("approval", a)
 	case "gone":
-		return Approval{}, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
+		return Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
 	case "self":
-		return Approval{}, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
+		return Approval{}, nil, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
 	case "ok":
-		if res[2] != "" && !idempotency.Replayed(ctx) {
-			s.deliver(context.WithoutCancel(ctx), res[2], a)
+		if res[2] != "" {
+			e, err := ParseEntry(res[2])
+			if err != nil {
+				return a, nil, err
+			}
+			return a, &e, nil
 		}
 	}
-	return a, nil
+	return a, nil, nil
 }
 
 // Entry is an outbox entry: "delivery id|approval id|event|first attempt ms".
@@ -200,27 +197,10 @@ func ParseEntry(member string) (Entry, error) {
 	return Entry{delivery: p[0], approval: id, event: p[2], first: first, member: member}, nil
 }
 
-// deliver sends an outbox Entry's webhook and records the attempts. Errors
-// are logged, not returned: the Entry stays in the outbox for the sweeper.
-func (s *Store) deliver(ctx context.Context, member string, a Approval) {
-	e, err := ParseEntry(member)
-	if err == nil {
-		_, err = s.Deliver(ctx, e, a, s.now().Add(RetryDelay))
-	}
-	if err != nil {
-		s.log.Error("webhook delivery not recorded; the sweeper will retry it", "approval_id", a.ApprovalID, "error", err)
-	}
-}
-
-// Deliver sends the webhook of an outbox Entry for the approval, within the
-// deliverer's budget, and records each attempt in the audit trail, taking
-// the Entry out of the outbox or moving its next attempt to retryAt.
-func (s *Store) Deliver(ctx context.Context, e Entry, a Approval, retryAt time.Time) (bool, error) {
-	if s.deliverer == nil || a.CallbackURL == nil {
-		return false, nil
-	}
-	body := luajson.Canonical(Payload{Approval: a, Event: e.event})
-	attempts := s.deliverer.Deliver(ctx, webhook.Delivery{ID: e.delivery, Event: e.event, URL: *a.CallbackURL, Body: body})
+// RecordDelivery records a webhook's attempts in the audit trail, and
+// takes the Entry out of the outbox when one was delivered, or moves its
+// next try to retryAt. It reports whether it was delivered.
+func (s *Store) RecordDelivery(ctx context.Context, e Entry, attempts []webhook.Attempt, retryAt time.Time) (bool, error) {
 	args := []any{e.member, "0", retryAt.UnixMilli(), len(attempts)}
 	for i, at := range attempts {
 		typ := "webhook_failed"
@@ -288,52 +268,31 @@ type DeliveryReport struct {
 	Dropped   int `json:"dropped"` // their approval is gone
 }
 
-// DeliverDue tries up to limit outbox entries that are due, with backoff,
-// and gives up on those first tried more than OutboxGiveUp ago.
-func (s *Store) DeliverDue(ctx context.Context, limit int) (DeliveryReport, error) {
-	var rep DeliveryReport
-	now := s.now()
-	members, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.Outbox(), "-inf", now.UnixMilli(), "LIMIT", 0, limit))
+// DueEntries reads up to limit outbox entries whose next try is due.
+func (s *Store) DueEntries(ctx context.Context, limit int) ([]string, error) {
+	members, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.Outbox(), "-inf", s.now().UnixMilli(), "LIMIT", 0, limit))
 	if err != nil {
-		return rep, fmt.Errorf("read the outbox: %w", err)
+		return nil, fmt.Errorf("read the outbox: %w", err)
 	}
-	for _, m := range members {
-		e, err := ParseEntry(m)
-		if err != nil {
-			_, _ = s.c.Do(ctx, "ZREM", s.keys.Outbox(), m)
-			rep.Dropped++
-			continue
-		}
-		age := now.Sub(time.UnixMilli(e.first))
-		if age > OutboxGiveUp {
-			detail := luajson.Canonical(map[string]any{"delivery_id": e.delivery, "event": e.event, "error": "gave up after 24 hours"})
-			if _, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()},
-				e.member, "giveup", 0, 1, "webhook_failed", luajson.FormatTime(now), string(detail)); err != nil {
-				return rep, fmt.Errorf("give up on webhook of approval %s: %w", e.approval, err)
-			}
-			rep.GaveUp++
-			continue
-		}
-		a, err := s.Get(ctx, e.approval)
-		if apperr.KindOf(err) == apperr.NotFound {
-			_, _ = s.c.Do(ctx, "ZREM", s.keys.Outbox(), m)
-			rep.Dropped++
-			continue
-		}
-		if err != nil {
-			return rep, err
-		}
-		ok, err := s.Deliver(ctx, e, a, now.Add(Backoff(age)))
-		if err != nil {
-			return rep, err
-		}
-		if ok {
-			rep.Delivered++
-		} else {
-			rep.Failed++
-		}
+	return members, nil
+}
+
+// DropEntry takes an entry out of the outbox without a trace: it does not
+// parse, or its approval is gone.
+func (s *Store) DropEntry(ctx context.Context, member string) error {
+	_, err := s.c.Do(ctx, "ZREM", s.keys.Outbox(), member)
+	return err
+}
+
+// GiveUp takes an entry out of the outbox, with a webhook_failed event in
+// the audit trail.
+func (s *Store) GiveUp(ctx context.Context, e Entry) error {
+	detail := luajson.Canonical(map[string]any{"delivery_id": e.delivery, "event": e.event, "error": "gave up after 24 hours"})
+	if _, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()},
+		e.member, "giveup", 0, 1, "webhook_failed", luajson.FormatTime(s.now()), string(detail)); err != nil {
+		return fmt.Errorf("give up on webhook of approval %s: %w", e.approval, err)
 	}
-	return rep, nil
+	return nil
 }
 
 // Page is one page of approvals.

@@ -47,7 +47,7 @@ type Report struct {
 type Sweeper struct {
 	c         *upstash.Client
 	keys      keys.Schema
-	approvals *approval.Store
+	approvals *approval.Service
 	locks     *lock.Store
 	now       func() time.Time
 	log       *slog.Logger
@@ -56,7 +56,7 @@ type Sweeper struct {
 
 // New returns a Sweeper. emf, when not nil, receives one CloudWatch EMF
 // line per run.
-func New(c *upstash.Client, k keys.Schema, approvals *approval.Store, now func() time.Time, log *slog.Logger, emf io.Writer) *Sweeper {
+func New(c *upstash.Client, k keys.Schema, approvals *approval.Service, now func() time.Time, log *slog.Logger, emf io.Writer) *Sweeper {
 	if now == nil {
 		now = time.Now
 	}

@@ -53,7 +53,7 @@ func newSweeper(e *apitest.Env, emf io.Writer) *sweep.Sweeper {
 	guard := &webhook.Guard{AllowInsecureLoopback: true}
 	d := webhook.NewDeliverer(webhook.Options{Secret: []byte(apitest.WebhookSecret), Guard: guard, Budget: time.Second,
 		Backoff: 10 * time.Millisecond, Now: e.Clock.Now})
-	st := approval.NewStore(e.Client, e.Keys, approval.Config{Deliverer: d, Now: e.Clock.Now})
+	st := approval.NewService(approval.NewStore(e.Client, e.Keys, approval.Config{Now: e.Clock.Now}), d, nil)
 	return sweep.New(e.Client, e.Keys, st, e.Clock.Now, nil, emf)
 }
 

@@ -70,8 +70,8 @@ type Service struct {
 	Metrics *metrics.Counters
 	// Deps are what the routes use.
 	Deps api.Deps
-	// Approvals is the approval store the sweeper and the routes share.
-	Approvals *approval.Store
+	// Approvals is the approval service the sweeper uses.
+	Approvals *approval.Service
 	Sweeper   *sweep.Sweeper
 }
 
@@ -137,8 +137,8 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 			Metrics: counters, Function: function, EMF: emf, Approvals: approvals,
 		},
 	}
-	s.Approvals = approval.NewStore(client, schema, approval.Config{
-		Retention: approvals.Retention, Deliverer: approvals.Deliverer, Now: o.Now, Logger: logger})
+	s.Approvals = approval.NewService(approval.NewStore(client, schema, approval.Config{Retention: approvals.Retention, Now: o.Now}),
+		approvals.Deliverer, logger)
 	s.Sweeper = sweep.New(client, schema, s.Approvals, o.Now, logger, emf)
 	return s, nil
 }
