@@ -140,7 +140,11 @@ func Middleware(schema keys.Schema) httpapi.Middleware {
 			}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
 			req := &Request{key: schema.Idempotency(scope, k)}
 			req.envelope, req.fp = fingerprint(r, head)
-			next.ServeHTTP(&replayWriter{ResponseWriter: w, req: req}, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
+			inner := r.WithContext(context.WithValue(r.Context(), ctxKey{}, req))
+			next.ServeHTTP(&replayWriter{ResponseWriter: w, req: req}, inner)
+			// The router names the route on the request it is given; the
+			// access log and the metrics read it from this one.
+			r.Pattern = inner.Pattern
 		})
 	}
 }

@@ -109,3 +109,15 @@ func mustKey(t *testing.T, s string) keys.IdempotencyKey {
 	require.NoError(t, err)
 	return k
 }
+
+// The route the router matched is seen outside the middleware, as the
+// access log and the metrics read it.
+func TestMiddlewareKeepsTheRoute(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	h := Middleware(keys.Default())(mux)
+	r := httptest.NewRequest("POST", "/api/things/7", strings.NewReader(`{}`))
+	r.Header.Set(Header, "k")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	assert.Equal(t, "POST /api/things/{id}", r.Pattern)
+}
