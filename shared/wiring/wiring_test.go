@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/awssecrets/secretstest"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 func TestBackendOf(t *testing.T) {
@@ -44,4 +47,52 @@ func TestBuild(t *testing.T) {
 	_, err = Build(context.Background(), cfg, Options{})
 	assert.ErrorContains(t, err, "UPSTASH_REDIS_REST_URL")
 	assert.NotContains(t, out.String(), upstashtest.Token)
+}
+
+// In AWS, the store token and the webhook secret come from Secrets Manager,
+// read once, through the real SDK.
+func TestBuildFetchesSecrets(t *testing.T) {
+	b := upstashtest.Mini(t)
+	const tokenARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-token"
+	const hookARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook"
+	sm := secretstest.Start(t, map[string]string{tokenARN: `{"token":"` + upstashtest.Token + `"}`, hookARN: "whsec-from-aws"})
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+	cfg, err := config.Read(config.MapLookup(map[string]string{
+		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": tokenARN, "WEBHOOK_SECRET_SECRET_ARN": hookARN,
+	}), false)
+	require.NoError(t, err)
+	svc, err := Build(context.Background(), cfg, Options{Webhooks: true})
+	require.NoError(t, err)
+	assert.Equal(t, "whsec-from-aws", svc.Config.Approvals.WebhookSecret)
+	_, err = svc.Client.Do(context.Background(), "PING")
+	require.NoError(t, err, "the fetched token opens the store")
+
+	cfg.Approvals.WebhookSecretARN = hookARN + "-gone"
+	_, err = Build(context.Background(), cfg, Options{Webhooks: true})
+	assert.ErrorContains(t, err, "ResourceNotFoundException")
+	cfg.Approvals.WebhookSecretARN, cfg.Store.TokenSecretARN = hookARN, tokenARN+"-gone"
+	_, err = Build(context.Background(), cfg, Options{Webhooks: true})
+	assert.ErrorContains(t, err, "ResourceNotFoundException")
+}
+
+// An entry point may replace the callback guard and the webhook backoff.
+func TestBuildOptions(t *testing.T) {
+	b := upstashtest.Mini(t)
+	cfg := config.Config{Store: config.Store{URL: b.URL, Token: upstashtest.Token}, LogLevel: "loud"}
+	_, err := Build(context.Background(), cfg, Options{})
+	assert.Error(t, err, "a bad log level")
+	cfg.LogLevel = "info"
+	guard := &webhook.Guard{AllowInsecureLoopback: true}
+	svc, err := Build(context.Background(), cfg, Options{Guard: guard, WebhookBackoff: time.Millisecond, Backend: "redis"})
+	require.NoError(t, err)
+	assert.Same(t, guard, svc.Deps.Approvals.Guard)
+	assert.Equal(t, "redis", svc.Deps.Backend)
+	cfg.Store.KeyPrefix = "bad prefix"
+	_, err = Build(context.Background(), cfg, Options{})
+	assert.Error(t, err)
 }
