@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // Status is an approval's status.
@@ -70,7 +70,7 @@ type Approval struct {
 // AsOf returns the approval as it reads at now: a pending approval whose
 // expires_at has passed reads as expired, whatever the sweeper has done.
 func (a Approval) AsOf(now time.Time) Approval {
-	if a.Status == Pending && a.ExpiresAt <= luajson.FormatTime(now) {
+	if a.Status == Pending && a.ExpiresAt <= storekit.FormatTime(now) {
 		a.Status = Expired
 	}
 	return a

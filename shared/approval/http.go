@@ -8,8 +8,8 @@ import (
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/listing"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // Mount adds the approval routes of API.md.
@@ -114,7 +114,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	var after *listing.Cursor
+	var after *storekit.Cursor
 	if cursor != "" {
 		c, err := ParseCursor(cursor)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
 
@@ -60,7 +60,7 @@ func (s *Service) Deliver(ctx context.Context, e Entry, a Approval, retryAt time
 	if s.sender == nil || a.CallbackURL == nil {
 		return false, nil
 	}
-	body := luajson.Canonical(Payload{Approval: a, Event: e.event})
+	body := storekit.Canonical(Payload{Approval: a, Event: e.event})
 	attempts := s.sender.Deliver(ctx, webhook.Delivery{ID: e.delivery, Event: e.event, URL: *a.CallbackURL, Body: body})
 	return s.RecordDelivery(ctx, e, attempts, retryAt)
 }

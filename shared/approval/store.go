@@ -12,12 +12,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/docs"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/listing"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
@@ -36,10 +34,10 @@ var (
 	//go:embed expire.lua
 	expireLua string
 
-	createScript = idempotency.Wrap(luajson.Script(createLua))
-	decideScript = idempotency.Wrap(luajson.Script(statuses + decideLua))
-	recordScript = luajson.Script(recordLua)
-	expireScript = luajson.Script(statuses + expireLua)
+	createScript = idempotency.Wrap(storekit.Script(createLua))
+	decideScript = idempotency.Wrap(storekit.Script(statuses + decideLua))
+	recordScript = storekit.Script(recordLua)
+	expireScript = storekit.Script(statuses + expireLua)
 )
 
 // RetryDelay is how long an undelivered webhook waits in the outbox before
@@ -96,18 +94,18 @@ func (s *Store) Create(ctx context.Context, in CreateRequest) (Approval, error) 
 	expires := now.Add(time.Duration(in.ExpiresInSeconds) * time.Second)
 	a := Approval{
 		ApprovalID: id.String(), WorkflowID: in.WorkflowID.String(), RequestType: in.RequestType,
-		Content: in.Content, Requester: in.Requester, CreatedAt: luajson.FormatTime(now),
-		ExpiresAt: luajson.FormatTime(expires), Status: Pending, CallbackURL: in.CallbackURL,
+		Content: in.Content, Requester: in.Requester, CreatedAt: storekit.FormatTime(now),
+		ExpiresAt: storekit.FormatTime(expires), Status: Pending, CallbackURL: in.CallbackURL,
 	}
 	// The stored document also holds the requester's canonical form, which
 	// the decision script compares approvers with; answers leave it out.
-	doc := luajson.Canonical(stored{Approval: a, RequesterKey: identity.Canonical(a.Requester)})
+	doc := storekit.Canonical(stored{Approval: a, RequesterKey: identity.Canonical(a.Requester)})
 	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
-	detail := luajson.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
+	detail := storekit.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
 	res, err := upstash.Strings(createScript.Run(ctx, s.c,
 		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
 			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex()},
-		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), string(luajson.Canonical(a.Requester)), detail,
+		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), string(storekit.Canonical(a.Requester)), detail,
 		a.CreatedAt))
 	if err != nil {
 		return Approval{}, fmt.Errorf("create approval: %w", err)
@@ -120,7 +118,7 @@ func (s *Store) Create(ctx context.Context, in CreateRequest) (Approval, error) 
 
 // Get reads one approval, as it reads now.
 func (s *Store) Get(ctx context.Context, id keys.ApprovalID) (Approval, error) {
-	a, err := docs.Get[Approval](ctx, s.c, s.keys.Approval(id), "approval "+id.String())
+	a, err := storekit.Get[Approval](ctx, s.c, s.keys.Approval(id), "approval "+id.String())
 	return a.AsOf(s.now()), err
 }
 
@@ -131,7 +129,7 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 	now := s.now()
 	comment := ""
 	if in.Comment != nil {
-		comment = string(luajson.Canonical(*in.Comment))
+		comment = string(storekit.Canonical(*in.Comment))
 	}
 	self := "0"
 	if allowSelf {
@@ -139,9 +137,9 @@ func (s *Store) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest
 	}
 	res, err := upstash.Strings(decideScript.Run(ctx, s.c,
 		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
-		in.Decision, string(luajson.Canonical(in.Approver)), comment, luajson.FormatTime(now), self,
+		in.Decision, string(storekit.Canonical(in.Approver)), comment, storekit.FormatTime(now), self,
 		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli(),
-		string(luajson.Canonical(identity.Canonical(in.Approver)))))
+		string(storekit.Canonical(identity.Canonical(in.Approver)))))
 	if err != nil {
 		return Approval{}, nil, fmt.Errorf("decide approval %s: %w", id, err)
 	}
@@ -214,7 +212,7 @@ func (s *Store) RecordDelivery(ctx context.Context, e Entry, attempts []webhook.
 		if at.Error != "" {
 			detail["error"] = at.Error
 		}
-		args = append(args, typ, luajson.FormatTime(at.At), string(luajson.Canonical(detail)))
+		args = append(args, typ, storekit.FormatTime(at.At), string(storekit.Canonical(detail)))
 	}
 	_, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()}, args...)
 	if err != nil {
@@ -233,7 +231,7 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, bool, error) {
 		return 0, false, err
 	}
 	ks := []string{s.keys.PendingApprovals(), s.keys.Outbox()}
-	args := []any{luajson.FormatTime(now), now.UnixMilli(), s.retention.Milliseconds()}
+	args := []any{storekit.FormatTime(now), now.UnixMilli(), s.retention.Milliseconds()}
 	for _, raw := range ids {
 		id, err := keys.ParseApprovalID(raw)
 		if err != nil {
@@ -287,9 +285,9 @@ func (s *Store) DropEntry(ctx context.Context, member string) error {
 // GiveUp takes an entry out of the outbox, with a webhook_failed event in
 // the audit trail.
 func (s *Store) GiveUp(ctx context.Context, e Entry) error {
-	detail := luajson.Canonical(map[string]any{"delivery_id": e.delivery, "event": e.event, "error": "gave up after 24 hours"})
+	detail := storekit.Canonical(map[string]any{"delivery_id": e.delivery, "event": e.event, "error": "gave up after 24 hours"})
 	if _, err := recordScript.Run(ctx, s.c, []string{s.keys.Audit(e.approval), s.keys.Outbox()},
-		e.member, "giveup", 0, 1, "webhook_failed", luajson.FormatTime(s.now()), string(detail)); err != nil {
+		e.member, "giveup", 0, 1, "webhook_failed", storekit.FormatTime(s.now()), string(detail)); err != nil {
 		return fmt.Errorf("give up on webhook of approval %s: %w", e.approval, err)
 	}
 	return nil
@@ -304,21 +302,21 @@ type Page struct {
 const cursorKind = "a1"
 
 // ParseCursor decodes a cursor of the approval list.
-func ParseCursor(s string) (*listing.Cursor, error) {
-	c, err := listing.Parse(cursorKind, s, func(m string) error { _, err := keys.ParseApprovalID(m); return err })
+func ParseCursor(s string) (*storekit.Cursor, error) {
+	c, err := storekit.ParseCursor(cursorKind, s, func(m string) error { _, err := keys.ParseApprovalID(m); return err })
 	return &c, err
 }
 
 // List returns approvals newest first, of one workflow or of all, optionally
 // of one status (as they read now).
-func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, limit int, after *listing.Cursor) (Page, error) {
+func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, limit int, after *storekit.Cursor) (Page, error) {
 	now := s.now()
-	q := listing.Query{Index: s.keys.ApprovalIndex(), KeyPrefix: s.keys.ApprovalKeyPrefix(), Limit: limit, After: after,
-		Status: string(status), Expiring: string(Pending), Now: luajson.FormatTime(now)}
+	q := storekit.ListQuery{Index: s.keys.ApprovalIndex(), KeyPrefix: s.keys.ApprovalKeyPrefix(), Limit: limit, After: after,
+		Status: string(status), Expiring: string(Pending), Now: storekit.FormatTime(now)}
 	if wf != nil {
 		q.Index = s.keys.WorkflowApprovals(*wf)
 	}
-	docs, next, err := listing.List(ctx, s.c, q)
+	docs, next, err := storekit.List(ctx, s.c, q)
 	if err != nil {
 		return Page{}, fmt.Errorf("list approvals: %w", err)
 	}
@@ -340,7 +338,7 @@ func (s *Store) List(ctx context.Context, wf *keys.WorkflowID, status Status, li
 // Audit reads an approval's audit trail. It is not found only when neither
 // the trail nor the approval exists.
 func (s *Store) Audit(ctx context.Context, id keys.ApprovalID) (Audit, error) {
-	events, err := docs.List[AuditEvent](ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
+	events, err := storekit.Trail[AuditEvent](ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
 	if err != nil {
 		return Audit{}, err
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/luajson"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -78,7 +78,7 @@ func newToken() string {
 // expiry formats a script's expiry time (Unix ms).
 func expiry(ms string) string {
 	n, _ := strconv.ParseInt(ms, 10, 64)
-	return luajson.FormatTime(time.UnixMilli(n))
+	return storekit.FormatTime(time.UnixMilli(n))
 }
 
 func held(id keys.LockID, ms string) error {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // jsonBody is the JSON form of POST /api/results.
@@ -222,7 +222,7 @@ func (in *Input) finish() {
 	}
 	in.Result.TestID = in.TestID.String()
 	in.Result.WorkflowID = in.WorkflowID.String()
-	in.Result.ExecutedAt = luajson.FormatTime(in.Executed)
+	in.Result.ExecutedAt = storekit.FormatTime(in.Executed)
 	if in.Result.FailureDetails == nil {
 		in.Result.FailureDetails = []FailureDetail{}
 	}

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/docs"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/listing"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -25,7 +23,7 @@ var (
 	listLua string
 
 	createScript = idempotency.Wrap(upstash.NewScript(createLua))
-	listScript   = luajson.Script(listing.Lib() + "\n" + listLua).RetrySafe()
+	listScript   = storekit.Script(storekit.PageLib() + "\n" + listLua).RetrySafe()
 )
 
 // Store keeps test results, one round trip per call.
@@ -46,7 +44,7 @@ func NewStore(c *upstash.Client, k keys.Schema, now func() time.Time) *Store {
 // Create stores a result for TestResultTTL, unless its test_id is taken.
 func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 	in.finish()
-	doc, err := luajson.Marshal(in.Result)
+	doc, err := storekit.Marshal(in.Result)
 	if err != nil {
 		// Input.Check keeps out what would not encode; nothing is written.
 		return TestResults{}, fmt.Errorf("encode result %s: %w", in.TestID, err)
@@ -69,26 +67,26 @@ func (s *Store) Create(ctx context.Context, in Input) (TestResults, error) {
 
 // Get reads one result.
 func (s *Store) Get(ctx context.Context, id keys.TestID) (TestResults, error) {
-	return docs.Get[TestResults](ctx, s.c, s.keys.TestResult(id), "result "+id.String())
+	return storekit.Get[TestResults](ctx, s.c, s.keys.TestResult(id), "result "+id.String())
 }
 
 const cursorKind = "r1"
 
 // ParseCursor decodes a cursor of the results list.
-func ParseCursor(s string) (*listing.Cursor, error) {
-	c, err := listing.Parse(cursorKind, s, func(m string) error { _, err := keys.ParseTestID(m); return err })
+func ParseCursor(s string) (*storekit.Cursor, error) {
+	c, err := storekit.ParseCursor(cursorKind, s, func(m string) error { _, err := keys.ParseTestID(m); return err })
 	return &c, err
 }
 
 // List reads a page of a workflow's results, newest executed_at first, and
 // the summary of every run it keeps, in one round trip.
-func (s *Store) List(ctx context.Context, wf keys.WorkflowID, limit int, after *listing.Cursor) (Page, error) {
+func (s *Store) List(ctx context.Context, wf keys.WorkflowID, limit int, after *storekit.Cursor) (Page, error) {
 	cs, cm := "", ""
 	if after != nil {
 		cs, cm = after.Score, after.Member
 	}
 	v, err := upstash.Values(listScript.Run(ctx, s.c, []string{s.keys.WorkflowResults(wf)},
-		s.keys.TestResultPrefix(), limit, cs, cm, listing.Budget))
+		s.keys.TestResultPrefix(), limit, cs, cm, storekit.ListBudget))
 	if err != nil {
 		return Page{}, fmt.Errorf("list results of %s: %w", wf, err)
 	}
@@ -105,7 +103,7 @@ func (s *Store) List(ctx context.Context, wf keys.WorkflowID, limit int, after *
 		page.Items = append(page.Items, r)
 	}
 	if next, err := upstash.Strings(v[1], nil); err == nil && len(next) == 2 {
-		c := listing.Cursor{Score: next[0], Member: next[1]}.Encode(cursorKind)
+		c := storekit.Cursor{Score: next[0], Member: next[1]}.Encode(cursorKind)
 		page.NextCursor = &c
 	}
 	sum, err := upstash.Strings(v[2], nil)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // saveBody is the body of POST /api/workflow/state. Raw fields tell a field
@@ -132,8 +132,8 @@ func depth(v any) int {
 	return 0
 }
 
-// canonical is luajson.Canonical, as a RawMessage.
-func canonical(v any) json.RawMessage { return luajson.Canonical(v) }
+// canonical is storekit.Canonical, as a RawMessage.
+func canonical(v any) json.RawMessage { return storekit.Canonical(v) }
 
 // ParseSave validates the body of POST /api/workflow/state.
 func ParseSave(body saveBody) (Change, error) {

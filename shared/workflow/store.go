@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/docs"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/listing"
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -24,8 +22,8 @@ var (
 	//go:embed delete.lua
 	deleteLua string
 
-	writeScript  = idempotency.Wrap(luajson.Script(writeLua))
-	deleteScript = idempotency.Wrap(luajson.Script(deleteLua))
+	writeScript  = idempotency.Wrap(storekit.Script(writeLua))
+	deleteScript = idempotency.Wrap(storekit.Script(deleteLua))
 )
 
 // Store keeps workflow states in the store, one round trip per call.
@@ -122,7 +120,7 @@ func (s *Store) write(ctx context.Context, mode string, ch Change) (State, bool,
 		hasTTL, ttl = "1", strconv.Itoa(*ch.TTLHours)
 	}
 	res, err := upstash.Strings(writeScript.Run(ctx, s.c, s.statusKeys(ch.ID),
-		mode, ch.ID.String(), luajson.FormatTime(s.now()), ch.Cond.Kind, ch.Cond.list(),
+		mode, ch.ID.String(), storekit.FormatTime(s.now()), ch.Cond.Kind, ch.Cond.list(),
 		statusList(), transitionSpec(), string(ch.Status),
 		hasFD, fd, hasStage, stage, hasMeta, meta, hasTTL, ttl,
 		DefaultTTLHours, MaxMetadataBytes, MaxHistory))
@@ -171,13 +169,13 @@ func mustInt(s string) int64 {
 
 // Get reads one workflow.
 func (s *Store) Get(ctx context.Context, id keys.WorkflowID) (State, error) {
-	return docs.Get[State](ctx, s.c, s.keys.Workflow(id), "workflow "+id.String())
+	return storekit.Get[State](ctx, s.c, s.keys.Workflow(id), "workflow "+id.String())
 }
 
 // Delete deletes a workflow and adds the delete to its history.
 func (s *Store) Delete(ctx context.Context, id keys.WorkflowID) error {
 	res, err := upstash.Strings(deleteScript.Run(ctx, s.c, s.statusKeys(id),
-		id.String(), luajson.FormatTime(s.now()), statusList(), MaxHistory))
+		id.String(), storekit.FormatTime(s.now()), statusList(), MaxHistory))
 	if err != nil {
 		return fmt.Errorf("delete workflow %s: %w", id, err)
 	}
@@ -204,12 +202,12 @@ const cursorKind = "w1"
 
 // Encode returns the opaque form of the cursor.
 func (c Cursor) Encode() string {
-	return listing.Cursor{Score: c.Score, Member: c.Member.String()}.Encode(cursorKind)
+	return storekit.Cursor{Score: c.Score, Member: c.Member.String()}.Encode(cursorKind)
 }
 
 // ParseCursor decodes an opaque cursor.
 func ParseCursor(s string) (Cursor, error) {
-	c, err := listing.Parse(cursorKind, s, func(m string) error { _, err := keys.ParseWorkflowID(m); return err })
+	c, err := storekit.ParseCursor(cursorKind, s, func(m string) error { _, err := keys.ParseWorkflowID(m); return err })
 	if err != nil {
 		return Cursor{}, err
 	}
@@ -220,14 +218,14 @@ func ParseCursor(s string) (Cursor, error) {
 // List returns workflows newest last_updated first, optionally only those
 // of one status, after the cursor (nil for the first page).
 func (s *Store) List(ctx context.Context, status Status, limit int, after *Cursor) (Page, error) {
-	q := listing.Query{Index: s.keys.WorkflowIndex(), KeyPrefix: s.keys.WorkflowKeyPrefix(), Limit: limit}
+	q := storekit.ListQuery{Index: s.keys.WorkflowIndex(), KeyPrefix: s.keys.WorkflowKeyPrefix(), Limit: limit}
 	if status != "" {
 		q.Index = s.keys.WorkflowStatusIndex(string(status))
 	}
 	if after != nil {
-		q.After = &listing.Cursor{Score: after.Score, Member: after.Member.String()}
+		q.After = &storekit.Cursor{Score: after.Score, Member: after.Member.String()}
 	}
-	docs, next, err := listing.List(ctx, s.c, q)
+	docs, next, err := storekit.List(ctx, s.c, q)
 	if err != nil {
 		return Page{}, fmt.Errorf("list workflows: %w", err)
 	}
@@ -253,7 +251,7 @@ func (s *Store) List(ctx context.Context, status Status, limit int, after *Curso
 // History reads a workflow's events, oldest first. It is not found only when
 // neither the history nor the state exists.
 func (s *Store) History(ctx context.Context, id keys.WorkflowID) (History, error) {
-	events, err := docs.List[Event](ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
+	events, err := storekit.Trail[Event](ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
 	if err != nil {
 		return History{}, err
 	}

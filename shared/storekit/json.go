@@ -1,8 +1,11 @@
-// Package luajson holds the Lua helpers the service's scripts share: JSON
-// objects handled as text (split, join, RFC 7396 merge) and fixed-width
-// RFC 3339 timestamps (parse, format, add, keep rising). Scripts are built
-// with Script, which prepends them.
-package luajson
+// Package storekit is what every store builds on: how the store keeps JSON
+// (canonical documents, fixed-width RFC 3339 times), the Lua helpers the
+// scripts share (JSON objects handled as text: split, join, RFC 7396 merge;
+// timestamps: parse, format, add, keep rising; history and audit trails),
+// reading documents and trails back, and the paged, filtered list script
+// with its opaque cursor. Scripts are built with Script, which prepends the
+// helpers.
+package storekit
 
 import (
 	"bytes"
@@ -16,8 +19,8 @@ import (
 //go:embed lib.lua
 var lib string
 
-// Lib returns the helpers' source.
-func Lib() string { return lib }
+// LuaLib returns the helpers' source.
+func LuaLib() string { return lib }
 
 // Script returns an upstash.Script of the helpers followed by body.
 func Script(body string) *upstash.Script { return upstash.NewScript(lib + "\n" + body) }

@@ -1,4 +1,4 @@
-package luajson_test
+package storekit_test
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
-	"github.com/ai-rails/state-service/shared/luajson"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
 
 var (
-	merge = luajson.Script(`return json_merge(ARGV[1] ~= '' and ARGV[1] or nil, ARGV[2])`)
-	times = luajson.Script(`
+	merge = storekit.Script(`return json_merge(ARGV[1] ~= '' and ARGV[1] or nil, ARGV[2])`)
+	times = storekit.Script(`
 local t = ARGV[1]
 local s, n = ts_parse(t)
 return {ts_format(s, n), ts_add(t, tonumber(ARGV[2]), tonumber(ARGV[3])), ts_after(ARGV[4], t), ts_millis(t)}`)
@@ -148,23 +148,23 @@ func TestTimestamps(t *testing.T) {
 				addS := rapid.Int64Range(0, 168*3600).Draw(rt, "add_s")
 				addN := rapid.Int64Range(0, 999999999).Draw(rt, "add_ns")
 				later := at.Add(time.Duration(rapid.Int64Range(-5, 5).Draw(rt, "skew")))
-				ts := luajson.FormatTime(at)
-				res, err := upstash.Strings(times.Run(ctx, c, nil, ts, addS, addN, luajson.FormatTime(later)))
+				ts := storekit.FormatTime(at)
+				res, err := upstash.Strings(times.Run(ctx, c, nil, ts, addS, addN, storekit.FormatTime(later)))
 				if err != nil {
 					rt.Fatal(err)
 				}
 				if res[0] != ts {
 					rt.Fatalf("format(parse(%s)) = %s", ts, res[0])
 				}
-				if want := luajson.FormatTime(at.Add(time.Duration(addS)*time.Second + time.Duration(addN))); res[1] != want {
+				if want := storekit.FormatTime(at.Add(time.Duration(addS)*time.Second + time.Duration(addN))); res[1] != want {
 					rt.Fatalf("%s + %ds %dns = %s, want %s", ts, addS, addN, res[1], want)
 				}
 				wantAfter := later
 				if !later.After(at) {
 					wantAfter = at.Add(time.Nanosecond)
 				}
-				if res[2] != luajson.FormatTime(wantAfter) {
-					rt.Fatalf("after(%s, %s) = %s", luajson.FormatTime(later), ts, res[2])
+				if res[2] != storekit.FormatTime(wantAfter) {
+					rt.Fatalf("after(%s, %s) = %s", storekit.FormatTime(later), ts, res[2])
 				}
 				if res[3] != strconv.FormatInt(at.UnixMilli(), 10) {
 					rt.Fatalf("millis(%s) = %s, want %d", ts, res[3], at.UnixMilli())

@@ -1,7 +1,4 @@
-// Package listing pages through documents newest first by a sorted-set
-// index, with an opaque cursor, in one round trip: a read-only script reads
-// the index and the documents together, skipping expired entries.
-package listing
+package storekit
 
 import (
 	"context"
@@ -13,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/luajson"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -24,17 +20,17 @@ var (
 	listLua string
 )
 
-// Lib returns the Lua of list_page, for scripts that page and do more in
-// the same round trip; put it after luajson's helpers.
-func Lib() string { return pageLua }
+// PageLib returns the Lua of list_page, for scripts that page and do more in
+// the same round trip; put it after the helpers (LuaLib).
+func PageLib() string { return pageLua }
 
 // Listing changes nothing, so it may be retried.
-var listScript = luajson.Script(pageLua + "\n" + listLua).RetrySafe()
+var listScript = Script(pageLua + "\n" + listLua).RetrySafe()
 
-// Budget bounds how many index entries one call examines, so that a run of
+// ListBudget bounds how many index entries one call examines, so that a run of
 // expired or filtered-out entries cannot make a call slow; the cursor then
 // resumes after them.
-const Budget = 2000
+const ListBudget = 2000
 
 // Cursor is a list position: the score and member of the last entry
 // examined.
@@ -50,7 +46,7 @@ func (c Cursor) Encode(kind string) string {
 }
 
 // Parse decodes a cursor of the kind; member validates its member.
-func Parse(kind, s string, member func(string) error) (Cursor, error) {
+func ParseCursor(kind, s string, member func(string) error) (Cursor, error) {
 	bad := apperr.Invalid(apperr.Field("cursor", "is not a cursor this API returned"))
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
@@ -70,7 +66,7 @@ func Parse(kind, s string, member func(string) error) (Cursor, error) {
 }
 
 // Query is one page to read.
-type Query struct {
+type ListQuery struct {
 	Index     string // the sorted set, scored by time
 	KeyPrefix string // document key = KeyPrefix + member
 	Limit     int
@@ -82,13 +78,13 @@ type Query struct {
 
 // List reads one page: the documents, and the cursor of the next page (nil
 // at the end).
-func List(ctx context.Context, c *upstash.Client, q Query) ([]string, *Cursor, error) {
+func List(ctx context.Context, c *upstash.Client, q ListQuery) ([]string, *Cursor, error) {
 	cs, cm := "", ""
 	if q.After != nil {
 		cs, cm = q.After.Score, q.After.Member
 	}
 	v, err := upstash.Values(listScript.Run(ctx, c, []string{q.Index},
-		q.KeyPrefix, q.Limit, cs, cm, Budget, q.Status, q.Expiring, q.Now))
+		q.KeyPrefix, q.Limit, cs, cm, ListBudget, q.Status, q.Expiring, q.Now))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,4 @@
-// Package docs reads the service's JSON documents from the store: one GET,
-// a missing key answered as not-found, and a stored document that does not
-// parse reported as the server's fault.
-package docs
+package storekit
 
 import (
 	"context"
@@ -34,7 +31,7 @@ func Get[T any](ctx context.Context, c *upstash.Client, key, what string) (T, er
 // T, oldest first, and whether the document at owner exists, in one
 // pipeline. A list with no elements whose owner is gone is not found: what
 // names it in errors.
-func List[T any](ctx context.Context, c *upstash.Client, key, owner, what string) ([]T, error) {
+func Trail[T any](ctx context.Context, c *upstash.Client, key, owner, what string) ([]T, error) {
 	res, err := c.Pipeline(ctx, []any{"LRANGE", key, 0, -1}, []any{"EXISTS", owner})
 	if err == nil {
 		err = errors.Join(res[0].Err, res[1].Err)
