@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -453,4 +454,51 @@ func TestCallbacksCannotReachTheStack(t *testing.T) {
 	status, raw = apiCall(t, s, cfg.APIKey, "POST", "/api/approval",
 		`{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot","callback_url":"http://localhost:5678/webhook-waiting/1"}`, nil)
 	assert.Equal(t, http.StatusCreated, status, "n8n on another local port is fine: %s", raw)
+}
+
+func TestTuneGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	TuneGC()
+	assert.Equal(t, GCPercent, debug.SetGCPercent(100), "the stack's default")
+	t.Setenv("GOGC", "50")
+	TuneGC()
+	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC, when set, is left alone")
+}
+
+// Configurations that cannot work are refused whole, before anything starts.
+func TestConfigErrors(t *testing.T) {
+	for name, extra := range map[string]map[string]string{
+		"remote without a token": {"UPSTASH_REDIS_REST_URL": "https://x.upstash.io"},
+		"remote and REDIS_URL":   {"UPSTASH_REDIS_REST_URL": "https://x.upstash.io", "UPSTASH_REDIS_REST_TOKEN": "t", "REDIS_URL": "redis://127.0.0.1:1/0"},
+		"a bad duration":         {"LOCAL_READ_TIMEOUT": "soon"},
+		"a bad setting":          {"ALLOW_SELF_APPROVAL": "maybe"},
+	} {
+		_, err := ReadConfig(config.MapLookup(testEnv(t, extra)))
+		assert.Error(t, err, name)
+	}
+	env := testEnv(t, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(env["DATA_DIR"], "secrets.json"), []byte("{not json"), 0o600))
+	_, err := ReadConfig(config.MapLookup(env))
+	assert.ErrorContains(t, err, "secrets.json", "a damaged secrets file is reported, not replaced")
+}
+
+// A store that cannot start stops the stack with its reason, and frees the
+// API's port.
+func TestStartFailsCleanly(t *testing.T) {
+	env := testEnv(t, nil)
+	cfg, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.DataDir, "store.snapshot"), []byte("damaged"), 0o600))
+	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorContains(t, err, "snapshot")
+
+	env["LOCAL_REST_ADDR"] = "256.0.0.1:1"
+	cfg, err = ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(cfg.DataDir, "store.snapshot")))
+	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorContains(t, err, "LOCAL_REST_ADDR")
 }
