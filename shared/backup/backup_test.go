@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -228,4 +229,52 @@ func TestCorruptFilesWriteNothing(t *testing.T) {
 		n, _ := upstash.Int64(c.Do(ctx, "DBSIZE"))
 		assert.Zero(t, n, "%s: nothing written", name)
 	}
+}
+
+// Where a backup goes and comes from: folders and S3 locations, what each
+// needs, and what a failure leaves behind (nothing).
+func TestDestinationsAndSources(t *testing.T) {
+	dir := t.TempDir()
+	d, err := backup.NewDest(dir, nil)
+	require.NoError(t, err)
+	assert.Equal(t, backup.Dir(dir), d)
+	_, err = backup.NewDest("s3://bucket/prefix", nil)
+	assert.ErrorContains(t, err, "AWS configuration")
+	_, err = backup.NewDest("s3:///prefix", nil)
+	assert.ErrorContains(t, err, "s3://bucket/key")
+	s3c := fakeS3(t)
+	d, err = backup.NewDest("s3://backups/a/b", s3c)
+	require.NoError(t, err)
+	assert.Equal(t, backup.S3{Client: s3c, Bucket: "backups", Prefix: "a/b"}, d)
+
+	// A write that fails leaves no file, not even a partial one.
+	_, err = backup.Dir(dir).Put(ctx, "x/y.jsonl.gz", func(w io.Writer) error {
+		_, _ = io.WriteString(w, "half")
+		return errors.New("the store went away")
+	})
+	require.Error(t, err)
+	left, _ := filepath.Glob(filepath.Join(dir, "x", "*"))
+	assert.Empty(t, left)
+	// So does one to a bucket that is not there.
+	_, err = backup.S3{Client: s3c, Bucket: "missing"}.Put(ctx, "y.jsonl.gz", func(w io.Writer) error {
+		_, err := io.WriteString(w, "data")
+		return err
+	})
+	assert.Error(t, err)
+
+	for loc, client := range map[string]*s3.Client{"s3://": nil, "s3://backups/k": nil} {
+		_, err := backup.Opener(ctx, loc, client)
+		assert.Error(t, err, loc)
+	}
+	open, err := backup.Opener(ctx, "s3://backups/missing.jsonl.gz", s3c)
+	require.NoError(t, err)
+	_, err = open()
+	assert.Error(t, err, "a missing object")
+	open, err = backup.Opener(ctx, filepath.Join(dir, "missing.jsonl.gz"), nil)
+	require.NoError(t, err)
+	_, err = open()
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	assert.Equal(t, "3 keys: 1 restored, 1 skipped as expired, 1 skipped as existing",
+		backup.Summary{Keys: 3, Restored: 1, SkippedExpired: 1, SkippedExisted: 1}.String())
 }
