@@ -21,6 +21,7 @@ import (
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/webhook"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
@@ -309,4 +310,21 @@ func TestClientLocksDoNotStopASweep(t *testing.T) {
 		assert.True(t, rep.Skipped)
 		require.NoError(t, lock.NewStore(e.Client, e.Keys, e.Clock.Now).Release(ctx, keys.SweeperLock, l.Token))
 	}, workflow.Mount, lock.Mount)
+}
+
+// A sweep over a store that is down reports the failure; it does not hang
+// or report work it did not do.
+func TestSweepReportsAStoreOutage(t *testing.T) {
+	b := upstashtest.Real(t)
+	e := apitest.New(t, b, workflow.Mount, approval.Mount)
+	a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
+	require.Equal(t, http.StatusCreated, a.Status)
+	createApproval(t, e, 60, "")
+	e.Clock.Advance(2 * time.Minute)
+	b.Redis.Stop()
+	rep, err := newSweeper(e, nil).Run(ctx)
+	assert.Error(t, err)
+	assert.Zero(t, rep.Expired)
+	_, err = newSweeper(e, nil).Steps(ctx)
+	assert.Error(t, err)
 }

@@ -290,3 +290,21 @@ func TestGuardRefusesTheServicesOwnListeners(t *testing.T) {
 	assert.ErrorIs(t, wild.Control("tcp", "127.0.0.1:8079", nil), webhook.ErrForbidden)
 	assert.NoError(t, wild.Control("tcp", "93.184.216.34:8079", nil), "another host's port")
 }
+
+// What a callback URL or a dial names that cannot be used is refused: ports
+// out of range, names that do not resolve, addresses that do not parse.
+func TestGuardRefusesWhatItCannotRead(t *testing.T) {
+	g := &webhook.Guard{AllowInsecureLoopback: true, Resolver: dns}
+	for _, u := range []string{"http://localhost:99999/x", "http://localhost:0/x", "https://nowhere.invalid/x"} {
+		_, err := g.CheckURL(context.Background(), u)
+		assert.ErrorIs(t, err, webhook.ErrForbidden, u)
+	}
+	for _, addr := range []string{"localhost:99999", "nowhere.invalid:443", "no-port"} {
+		_, err := g.DialContext(context.Background(), "tcp", addr)
+		assert.Error(t, err, addr)
+	}
+	// A dial to a refused address is refused before it connects.
+	strict := &webhook.Guard{Resolver: dns}
+	_, err := strict.DialContext(context.Background(), "tcp", "127.0.0.1:9")
+	assert.ErrorIs(t, err, webhook.ErrForbidden)
+}
