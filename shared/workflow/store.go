@@ -104,26 +104,37 @@ func statusList() string {
 	return strings.Join(s, ",")
 }
 
-func has(raw json.RawMessage) (string, string) {
-	if raw == nil {
-		return "0", ""
-	}
-	return "1", string(raw)
+// writeArgs are write.lua's arguments, sent as one JSON object. A raw JSON
+// field left out keeps the stored value.
+type writeArgs struct {
+	Mode               string          `json:"mode"`
+	ID                 string          `json:"id"`
+	Now                string          `json:"now"`
+	CondKind           string          `json:"cond_kind"`
+	CondVersions       string          `json:"cond_versions"`
+	Statuses           string          `json:"statuses"`
+	Transitions        string          `json:"transitions"`
+	Status             string          `json:"status"`
+	FeatureDescription json.RawMessage `json:"feature_description,omitempty"`
+	CurrentStage       json.RawMessage `json:"current_stage,omitempty"`
+	Metadata           json.RawMessage `json:"metadata,omitempty"`
+	TTLHours           *int            `json:"ttl_hours,omitempty"`
+	DefaultTTLHours    int             `json:"default_ttl_hours"`
+	MaxMetadataBytes   int             `json:"max_metadata_bytes"`
+	MaxHistory         int             `json:"max_history"`
 }
 
 func (s *Store) write(ctx context.Context, mode string, ch Change) (State, bool, error) {
-	hasFD, fd := has(ch.FeatureDescription)
-	hasStage, stage := has(ch.CurrentStage)
-	hasMeta, meta := has(ch.Metadata)
-	hasTTL, ttl := "0", ""
-	if ch.TTLHours != nil {
-		hasTTL, ttl = "1", strconv.Itoa(*ch.TTLHours)
+	args, err := storekit.Marshal(writeArgs{
+		Mode: mode, ID: ch.ID.String(), Now: storekit.FormatTime(s.now()), CondKind: ch.Cond.Kind, CondVersions: ch.Cond.list(),
+		Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
+		FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
+		DefaultTTLHours: DefaultTTLHours, MaxMetadataBytes: MaxMetadataBytes, MaxHistory: MaxHistory,
+	})
+	if err != nil {
+		return State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
 	}
-	res, err := upstash.Strings(writeScript.Run(ctx, s.c, s.statusKeys(ch.ID),
-		mode, ch.ID.String(), storekit.FormatTime(s.now()), ch.Cond.Kind, ch.Cond.list(),
-		statusList(), transitionSpec(), string(ch.Status),
-		hasFD, fd, hasStage, stage, hasMeta, meta, hasTTL, ttl,
-		DefaultTTLHours, MaxMetadataBytes, MaxHistory))
+	res, err := upstash.Strings(writeScript.Run(ctx, s.c, s.statusKeys(ch.ID), args))
 	if err != nil {
 		return State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
 	}

@@ -2,19 +2,29 @@
 -- step: precondition, status transition, timestamps, TTL, indexes, history.
 --
 -- KEYS: 1 state, 2 history, 3 index of all, 4.. one index per status, in the
---       order of ARGV[6].
--- ARGV: 1 mode ("save" or "patch"), 2 workflow id, 3 now, 4 condition kind
---       ("", "match" or "none"), 5 condition versions ("*" or "1,2"),
---       6 statuses ("pending,in_progress,..."), 7 transitions
---       ("from:to,to;..."), 8 status or "", 9/10 has/feature_description
---       (raw JSON), 11/12 has/current_stage (raw JSON), 13/14 has/metadata
---       (raw JSON; for patch, a merge patch or null), 15/16 has/ttl_hours,
---       17 default ttl hours, 18 max metadata bytes, 19 max history.
+--       order of the statuses argument.
+-- ARGV: 1 the arguments, one JSON object (Go's writeArgs): mode ("save" or
+--       "patch"), id, now, cond_kind ("", "match" or "none"), cond_versions
+--       ("*" or "1,2"), statuses ("pending,in_progress,..."), transitions
+--       ("from:to,to;..."), status (or ""), feature_description,
+--       current_stage and metadata (raw JSON; left out to keep the stored
+--       value; for a patch, metadata is a merge patch or null), ttl_hours
+--       (left out to keep it), default_ttl_hours, max_metadata_bytes and
+--       max_history.
 -- Returns {"ok", state, created} or {"err", code, ...}.
 
-local id, now = ARGV[2], ARGV[3]
+local _, A = json_members(ARGV[1])
+local function raw(name) return A['"' .. name .. '"'] end
+local function text(name)
+  local v = raw(name)
+  if v == nil then return '' end
+  return json_unquote(v)
+end
+local mode = text('mode')
+
+local id, now = text('id'), text('now')
 local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == 'patch' and not cur then return {'err', 'not_found'} end
+if mode == 'patch' and not cur then return {'err', 'not_found'} end
 
 local old = nil
 if cur then
@@ -24,7 +34,7 @@ end
 local old_version = old and tonumber(old['"version"']) or 0
 
 -- Preconditions: If-None-Match fails on a match, If-Match on a miss.
-local kind, list = ARGV[4], ARGV[5]
+local kind, list = text('cond_kind'), text('cond_versions')
 if kind ~= '' then
   local matched = false
   if old then
@@ -43,11 +53,11 @@ end
 
 -- The status rules.
 local status_from = old and json_unquote(old['"status"']) or nil
-local status = ARGV[8]
+local status = text('status')
 if status == '' then status = status_from or 'pending' end
 if status_from and status ~= status_from then
   local allowed = ''
-  for spec in string.gmatch(ARGV[7], '[^;]+') do
+  for spec in string.gmatch(text('transitions'), '[^;]+') do
     local from, to = string.match(spec, '^([^:]*):(.*)$')
     if from == status_from then allowed = to end
   end
@@ -58,25 +68,27 @@ if status_from and status ~= status_from then
   if not ok then return {'err', 'transition', status_from, status, allowed} end
 end
 
-local function pick(has, value, field, default)
-  if has == '1' then return value end
-  if old then return old[field] end
+local function pick(name, default)
+  local v = raw(name)
+  if v ~= nil then return v end
+  if old then return old['"' .. name .. '"'] end
   return default
 end
 
-if not old and ARGV[9] ~= '1' then return {'err', 'required', 'feature_description'} end
-local fd = pick(ARGV[9], ARGV[10], '"feature_description"')
-local stage = pick(ARGV[11], ARGV[12], '"current_stage"', '""')
-local ttl = tonumber(pick(ARGV[15], ARGV[16], '"ttl_hours"', ARGV[17]))
+if not old and raw('feature_description') == nil then return {'err', 'required', 'feature_description'} end
+local fd = pick('feature_description')
+local stage = pick('current_stage', '""')
+local ttl = tonumber(pick('ttl_hours', raw('default_ttl_hours')))
 local meta
-if ARGV[13] ~= '1' then
+local patch = raw('metadata')
+if patch == nil then
   meta = old and old['"metadata"'] or '{}'
-elseif ARGV[1] == 'patch' then
-  if ARGV[14] == 'null' then meta = '{}' else meta = json_merge(old['"metadata"'], ARGV[14]) end
+elseif mode == 'patch' then
+  if patch == 'null' then meta = '{}' else meta = json_merge(old['"metadata"'], patch) end
 else
-  meta = ARGV[14]
+  meta = patch
 end
-if #meta > tonumber(ARGV[18]) then return {'err', 'metadata_too_large', tostring(#meta)} end
+if #meta > tonumber(raw('max_metadata_bytes')) then return {'err', 'metadata_too_large', tostring(#meta)} end
 
 local created_at = old and old['"created_at"'] or ('"' .. now .. '"')
 local last_updated = ts_after(now, old and json_unquote(old['"last_updated"']) or nil)
@@ -93,7 +105,7 @@ redis.call('SET', KEYS[1], doc, 'PX', ttl_ms)
 local score = ts_millis(last_updated)
 redis.call('ZADD', KEYS[3], score, id)
 local i = 4
-for s in string.gmatch(ARGV[6], '[^,]+') do
+for s in string.gmatch(text('statuses'), '[^,]+') do
   if s == status then
     redis.call('ZADD', KEYS[i], score, id)
   elseif s == status_from then
@@ -102,6 +114,6 @@ for s in string.gmatch(ARGV[6], '[^,]+') do
   i = i + 1
 end
 
-history_push(KEYS[2], tonumber(ARGV[19]), old and 'updated' or 'created', version, status_from, status, stage, last_updated)
+history_push(KEYS[2], tonumber(raw('max_history')), old and 'updated' or 'created', version, status_from, status, stage, last_updated)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)
 return {'ok', doc, old and '0' or '1'}
