@@ -104,37 +104,43 @@ func statusList() string {
 	return strings.Join(s, ",")
 }
 
-// writeArgs are write.lua's arguments, sent as one JSON object. A raw JSON
-// field left out keeps the stored value.
+// writeArgs are write.lua's arguments, sent by name as name, value pairs
+// (a Lua loop reads them into a table, cheaper than parsing JSON). A raw
+// JSON field left out keeps the stored value.
 type writeArgs struct {
-	Mode               string          `json:"mode"`
-	ID                 string          `json:"id"`
-	Now                string          `json:"now"`
-	CondKind           string          `json:"cond_kind"`
-	CondVersions       string          `json:"cond_versions"`
-	Statuses           string          `json:"statuses"`
-	Transitions        string          `json:"transitions"`
-	Status             string          `json:"status"`
-	FeatureDescription json.RawMessage `json:"feature_description,omitempty"`
-	CurrentStage       json.RawMessage `json:"current_stage,omitempty"`
-	Metadata           json.RawMessage `json:"metadata,omitempty"`
-	TTLHours           *int            `json:"ttl_hours,omitempty"`
-	DefaultTTLHours    int             `json:"default_ttl_hours"`
-	MaxMetadataBytes   int             `json:"max_metadata_bytes"`
-	MaxHistory         int             `json:"max_history"`
+	Mode, ID, Now, CondKind, CondVersions, Statuses, Transitions, Status string
+	FeatureDescription, CurrentStage, Metadata                           json.RawMessage
+	TTLHours                                                             *int
+	DefaultTTLHours, MaxMetadataBytes, MaxHistory                        int
+}
+
+// list is the arguments as the script reads them.
+func (a writeArgs) list() []any {
+	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
+		"statuses", a.Statuses, "transitions", a.Transitions, "status", a.Status,
+		"default_ttl_hours", a.DefaultTTLHours, "max_metadata_bytes", a.MaxMetadataBytes, "max_history", a.MaxHistory}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"feature_description", a.FeatureDescription}, {"current_stage", a.CurrentStage}, {"metadata", a.Metadata}} {
+		if f.raw != nil {
+			out = append(out, f.name, string(f.raw))
+		}
+	}
+	if a.TTLHours != nil {
+		out = append(out, "ttl_hours", *a.TTLHours)
+	}
+	return out
 }
 
 func (s *Store) write(ctx context.Context, mode string, ch Change) (State, bool, error) {
-	args, err := storekit.Marshal(writeArgs{
+	args := writeArgs{
 		Mode: mode, ID: ch.ID.String(), Now: storekit.FormatTime(s.now()), CondKind: ch.Cond.Kind, CondVersions: ch.Cond.list(),
 		Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
 		FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
 		DefaultTTLHours: DefaultTTLHours, MaxMetadataBytes: MaxMetadataBytes, MaxHistory: MaxHistory,
-	})
-	if err != nil {
-		return State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
 	}
-	res, err := upstash.Strings(writeScript.Run(ctx, s.c, s.statusKeys(ch.ID), args))
+	res, err := upstash.Strings(writeScript.Run(ctx, s.c, s.statusKeys(ch.ID), args.list()...))
 	if err != nil {
 		return State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
 	}

@@ -3,23 +3,20 @@
 --
 -- KEYS: 1 state, 2 history, 3 index of all, 4.. one index per status, in the
 --       order of the statuses argument.
--- ARGV: 1 the arguments, one JSON object (Go's writeArgs): mode ("save" or
---       "patch"), id, now, cond_kind ("", "match" or "none"), cond_versions
---       ("*" or "1,2"), statuses ("pending,in_progress,..."), transitions
---       ("from:to,to;..."), status (or ""), feature_description,
+-- ARGV: named arguments, as name, value pairs (Go's writeArgs): mode ("save"
+--       or "patch"), id, now, cond_kind ("", "match" or "none"),
+--       cond_versions ("*" or "1,2"), statuses ("pending,in_progress,..."),
+--       transitions ("from:to,to;..."), status (or ""), feature_description,
 --       current_stage and metadata (raw JSON; left out to keep the stored
 --       value; for a patch, metadata is a merge patch or null), ttl_hours
 --       (left out to keep it), default_ttl_hours, max_metadata_bytes and
 --       max_history.
 -- Returns {"ok", state, created} or {"err", code, ...}.
 
-local _, A = json_members(ARGV[1])
-local function raw(name) return A['"' .. name .. '"'] end
-local function text(name)
-  local v = raw(name)
-  if v == nil then return '' end
-  return json_unquote(v)
-end
+local A = {}
+for i = 1, #ARGV - 1, 2 do A[ARGV[i]] = ARGV[i + 1] end
+local function raw(name) return A[name] end
+local function text(name) return A[name] or '' end
 local mode = text('mode')
 
 local id, now = text('id'), text('now')
