@@ -370,6 +370,9 @@ func (c *Client) attempt(ctx context.Context, r *request) (any, error) {
 		if isThrottleMessage(msg) {
 			return nil, &unavailableError{msg: msg, cause: ErrThrottled, retryable: r.retrySafe}
 		}
+		if isTransientMessage(msg) {
+			return nil, &unavailableError{msg: msg, retryable: r.retrySafe}
+		}
 		return nil, newError(msg, resp.StatusCode)
 	}
 	if perr != nil {

@@ -75,6 +75,21 @@ var throttleMessages = []string{
 	"max daily request limit exceeded",
 }
 
+// transientPrefixes are the error replies of a Redis that cannot serve for
+// a moment (loading its data after a restart, busy with a script, a replica
+// cut off from its primary): the store is unavailable, not the request
+// wrong.
+var transientPrefixes = []string{"LOADING ", "BUSY ", "MASTERDOWN ", "TRYAGAIN ", "CLUSTERDOWN "}
+
+func isTransientMessage(msg string) bool {
+	for _, p := range transientPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func isThrottleMessage(msg string) bool {
 	for _, m := range throttleMessages {
 		if strings.Contains(msg, m) {

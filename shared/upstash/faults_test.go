@@ -354,3 +354,28 @@ func TestTokenNeverShows(t *testing.T) {
 	assert.Contains(t, printed, "<redacted>")
 	assert.False(t, errors.Is(errs[len(errs)-2], upstash.ErrUnavailable))
 }
+
+// A Redis that is loading its data after a restart (or busy, or cut off
+// from its primary) is unavailable for a moment: safe calls retry, and the
+// rest fail as unavailable, which the API answers 503, not 500.
+func TestTransientRedisErrorsAreUnavailable(t *testing.T) {
+	for _, msg := range []string{"LOADING Redis is loading the dataset in memory", "BUSY Redis is busy running a script", "MASTERDOWN Link with MASTER is down"} {
+		var n atomic.Int64
+		fs := newFaultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"error":%q}`, msg)
+				return
+			}
+			fmt.Fprint(w, `{"result":"UE9ORw=="}`) // base64, as asked
+		})
+		c := newClient(t, fastOptions(fs.URL))
+		v, err := c.Do(context.Background(), "PING")
+		require.NoError(t, err, "a read-only call retries: %s", msg)
+		assert.Equal(t, "PONG", v)
+
+		n.Store(0)
+		_, err = upstash.NewScript("return redis.call('SET', KEYS[1], 'v')").Run(context.Background(), c, []string{"k"})
+		assert.ErrorIs(t, err, upstash.ErrUnavailable, "%s: a write is not retried, and is unavailable", msg)
+	}
+}
