@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpapi"
 	"github.com/ai-rails/state-service/shared/idempotency"
@@ -92,16 +91,4 @@ func Handler(d Deps, mounts ...Mount) http.Handler {
 		Observe: []httpapi.Middleware{metrics.Middleware(d.Metrics, d.Function, d.EMF)},
 		Inner:   []httpapi.Middleware{idempotency.Middleware(d.Keys)},
 	}, rt)
-}
-
-// NewApprovals builds the approval settings from the configuration and the
-// webhook secret.
-func NewApprovals(cfg config.Approvals, secret string, now func() time.Time) Approvals {
-	guard := &webhook.Guard{AllowInsecureLoopback: cfg.AllowInsecureCallbacks, Allowlist: cfg.CallbackHostAllowlist}
-	return Approvals{
-		AllowSelfApproval: cfg.AllowSelfApproval,
-		Retention:         time.Duration(cfg.RetentionHours) * time.Hour,
-		Guard:             guard,
-		Deliverer:         webhook.NewDeliverer(webhook.Options{Secret: []byte(secret), Guard: guard, Budget: cfg.WebhookBudget, Now: now}),
-	}
 }

@@ -16,11 +16,11 @@ import (
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apitest"
 	"github.com/ai-rails/state-service/shared/approval"
-	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/webhook"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
@@ -144,8 +144,9 @@ func TestSecretsStayOutOfLogsAndAnswers(t *testing.T) {
 	defer receiver.Close()
 	e := apitest.NewWith(t, b, func(d *api.Deps) {
 		d.Logger = logger
-		d.Approvals = api.NewApprovals(config.Approvals{AllowInsecureCallbacks: true, RetentionHours: 168, WebhookBudget: 500 * time.Millisecond},
-			webhookSecret, d.Now)
+		guard := &webhook.Guard{AllowInsecureLoopback: true}
+		d.Approvals = api.Approvals{Retention: 168 * time.Hour, Guard: guard,
+			Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(webhookSecret), Guard: guard, Budget: 500 * time.Millisecond, Now: d.Now})}
 	}, mounts...)
 	var answers bytes.Buffer
 	do := func(r apitest.Req) apitest.Answer {

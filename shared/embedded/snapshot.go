@@ -168,6 +168,11 @@ func (s *Store) apply(ctx context.Context, r record) error {
 func (s *Store) Compact() error {
 	s.compacting.Lock()
 	defer s.compacting.Unlock()
+	return s.compact()
+}
+
+// compact is Compact, with compacting held.
+func (s *Store) compact() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken != nil {

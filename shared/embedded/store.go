@@ -190,8 +190,8 @@ func (s *Store) compactInBackground() {
 	if !s.compacting.TryLock() {
 		return
 	}
-	s.compacting.Unlock()
-	if err := s.Compact(); err != nil {
+	defer s.compacting.Unlock()
+	if err := s.compact(); err != nil {
 		s.log.Error("embedded: compaction", "error", err)
 	}
 }
@@ -242,12 +242,9 @@ func (s *Store) Close() error {
 		s.broken = errors.New("embedded: store closed")
 	}
 	s.mu.Unlock()
-	return errors.Join(err, s.j.close(), s.rest.Close(), closeMini(s.mini))
-}
-
-func closeMini(m *miniredis.Miniredis) error {
-	m.Close()
-	return nil
+	err = errors.Join(err, s.j.close(), s.rest.Close())
+	s.mini.Close()
+	return err
 }
 
 func (s *Store) snapshotPath() string { return filepath.Join(s.opts.Dir, "store.snapshot") }

@@ -109,15 +109,16 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
-	approvals := api.NewApprovals(cfg.Approvals, cfg.Approvals.WebhookSecret, o.Now)
-	if o.Guard != nil || o.WebhookBackoff > 0 {
-		guard := approvals.Guard
-		if o.Guard != nil {
-			guard = o.Guard
-		}
-		approvals.Guard = guard
-		approvals.Deliverer = webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), Guard: guard,
-			Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now})
+	guard := o.Guard
+	if guard == nil {
+		guard = &webhook.Guard{AllowInsecureLoopback: cfg.Approvals.AllowInsecureCallbacks, Allowlist: cfg.Approvals.CallbackHostAllowlist}
+	}
+	approvals := api.Approvals{
+		AllowSelfApproval: cfg.Approvals.AllowSelfApproval,
+		Retention:         time.Duration(cfg.Approvals.RetentionHours) * time.Hour,
+		Guard:             guard,
+		Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), Guard: guard,
+			Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now}),
 	}
 	function := o.Function
 	if cfg.FunctionName != "" {

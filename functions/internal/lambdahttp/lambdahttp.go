@@ -45,26 +45,17 @@ var Functions = map[string]Function{
 // Handler builds the function's API from the environment. Logs and EMF
 // metric lines go to out.
 func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Writer, fn Function) (http.Handler, error) {
-	d, err := Setup(ctx, lookup, out, fn)
+	svc, err := Wire(ctx, lookup, out, fn)
 	if err != nil {
 		return nil, err
 	}
-	return api.Handler(d, fn.Mounts...), nil
+	return api.Handler(svc.Deps, fn.Mounts...), nil
 }
 
-// Setup reads the configuration once and wires the function (package
-// wiring): the store client (its token from Secrets Manager in AWS), the key
-// schema, the logger, the metric counters and, for webhooks, the signing
-// secret.
-func Setup(ctx context.Context, lookup func(string) (string, bool), out io.Writer, fn Function) (api.Deps, error) {
-	svc, err := Wire(ctx, lookup, out, fn)
-	if err != nil {
-		return api.Deps{}, err
-	}
-	return svc.Deps, nil
-}
-
-// Wire reads the configuration and builds the whole service for fn.
+// Wire reads the configuration once, at cold start, and wires the whole
+// service for fn (package wiring): the store client (its token from Secrets
+// Manager in AWS), the key schema, the logger, the metric counters and, for
+// webhooks, the signing secret.
 func Wire(ctx context.Context, lookup func(string) (string, bool), out io.Writer, fn Function) (*wiring.Service, error) {
 	cfg, err := config.Read(lookup, false)
 	if err != nil {
