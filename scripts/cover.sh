@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Statement coverage of the product code of every module, from each module's
 # own tests. Left out, and why:
-#  - test helpers (shared/apitest, shared/redistest, shared/upstash/upstashtest,
+#  - test helpers (shared/servicetest, shared/redistest, shared/upstash/upstashtest,
 #    shared/lambdatest):
 #    they are the tests' own code;
 #  - tooling (scripts/tools: the load test and the chaos run): make bench and
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-exclude='/(apitest|redistest|upstashtest|lambdatest)$|/functions/(workflow|approval|results)$|/infra$'
+exclude='/(servicetest|redistest|upstashtest|lambdatest)$|/functions/(workflow|approval|results)$|/infra$'
 total_stmts=0
 total_hit=0
 for mod in shared functions infra; do

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/embedded"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 )
 
 // Config is the local stack's configuration, read from the environment:
@@ -42,8 +42,8 @@ type Config struct {
 	RedisURL       string        // REDIS_URL: a real Redis instead of the embedded one
 
 	// Timeouts are the servers' limits on slow clients: LOCAL_READ_TIMEOUT,
-	// LOCAL_WRITE_TIMEOUT and LOCAL_IDLE_TIMEOUT (httpapi.DefaultTimeouts).
-	Timeouts httpapi.Timeouts
+	// LOCAL_WRITE_TIMEOUT and LOCAL_IDLE_TIMEOUT (httpkit.DefaultTimeouts).
+	Timeouts httpkit.Timeouts
 
 	// Generated names the secrets that were generated rather than set.
 	Generated []string
@@ -64,11 +64,11 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
 		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
 		RedisURL:       e.String("REDIS_URL", ""),
-		Timeouts: httpapi.Timeouts{
-			ReadHeader: httpapi.DefaultTimeouts.ReadHeader,
-			Read:       e.Duration("LOCAL_READ_TIMEOUT", httpapi.DefaultTimeouts.Read),
-			Write:      e.Duration("LOCAL_WRITE_TIMEOUT", httpapi.DefaultTimeouts.Write),
-			Idle:       e.Duration("LOCAL_IDLE_TIMEOUT", httpapi.DefaultTimeouts.Idle),
+		Timeouts: httpkit.Timeouts{
+			ReadHeader: httpkit.DefaultTimeouts.ReadHeader,
+			Read:       e.Duration("LOCAL_READ_TIMEOUT", httpkit.DefaultTimeouts.Read),
+			Write:      e.Duration("LOCAL_WRITE_TIMEOUT", httpkit.DefaultTimeouts.Write),
+			Idle:       e.Duration("LOCAL_IDLE_TIMEOUT", httpkit.DefaultTimeouts.Idle),
 		},
 	}
 	fsync, err := embedded.ParseFsync(e.String("LOCAL_FSYNC", ""))

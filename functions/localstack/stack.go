@@ -21,7 +21,7 @@ import (
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/embedded"
 	"github.com/ai-rails/state-service/shared/health"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/metrics"
@@ -210,13 +210,13 @@ func (s *Stack) migrateSnapshot(ctx context.Context) error {
 
 // serveOpenAPI mounts GET /api/openapi.json, which only the local stack
 // serves.
-func serveOpenAPI(rt *httpapi.Router, _ api.Deps) {
+func serveOpenAPI(rt *httpkit.Router, _ api.Deps) {
 	rt.Handle("GET /api/openapi.json", openapi.Handler())
 }
 
 // serve serves h on l in the background.
 func (s *Stack) serve(l net.Listener, h http.Handler) (*http.Server, string) {
-	srv := httpapi.NewServer(h, s.cfg.Timeouts)
+	srv := httpkit.NewServer(h, s.cfg.Timeouts)
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err

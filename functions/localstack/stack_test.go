@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -115,7 +115,7 @@ func TestStackServesTheAPI(t *testing.T) {
 		defer resp.Body.Close()
 		raw, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
-		assert.NoError(t, apitest.CheckContract(req, resp.StatusCode, resp.Header, raw), "%s %s", method, path)
+		assert.NoError(t, servicetest.CheckContract(req, resp.StatusCode, resp.Header, raw), "%s %s", method, path)
 		assert.Equal(t, trips, s.RESTRequests()-before, "Upstash requests for %s %s", method, path)
 		return resp, raw
 	}

@@ -1,5 +1,5 @@
 // Package api assembles the service's HTTP API: the routes every function
-// serves (health) and the routes each function mounts, inside httpapi's
+// serves (health) and the routes each function mounts, inside httpkit's
 // middleware. Lambda functions, the local stack and the tests all build
 // their handler here, so they serve the same thing.
 package api
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/health"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
@@ -55,18 +55,18 @@ type Approvals struct {
 }
 
 // Mount adds a function's routes to the router.
-type Mount func(rt *httpapi.Router, d Deps)
+type Mount func(rt *httpkit.Router, d Deps)
 
 // Register adds handlers to the router at the patterns the route table
 // (package routes) gives their names. A name the table does not hold is a
 // programming error, and panics at startup.
-func Register(rt *httpapi.Router, handlers map[string]httpapi.HandlerFunc) {
+func Register(rt *httpkit.Router, handlers map[string]httpkit.HandlerFunc) {
 	for name, h := range handlers {
 		handle(rt, name, h)
 	}
 }
 
-func handle(rt *httpapi.Router, name string, h http.Handler) {
+func handle(rt *httpkit.Router, name string, h http.Handler) {
 	route, ok := routes.Named(name)
 	if !ok {
 		panic("api: no route named " + name + " in routes.Table")
@@ -80,15 +80,15 @@ func Handler(d Deps, mounts ...Mount) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	rt := httpapi.NewRouter()
+	rt := httpkit.NewRouter()
 	handle(rt, "health.get", health.Handler(d.Store, d.Backend))
 	handle(rt, "metrics.get", metrics.Handler(d.Store, d.Keys, d.Now))
 	for _, m := range mounts {
 		m(rt, d)
 	}
-	return httpapi.New(httpapi.Config{
+	return httpkit.New(httpkit.Config{
 		APIKey: d.APIKey, Logger: d.Logger,
-		Observe: []httpapi.Middleware{metrics.Middleware(d.Metrics, d.Function, d.EMF)},
-		Inner:   []httpapi.Middleware{idempotency.Middleware(d.Keys)},
+		Observe: []httpkit.Middleware{metrics.Middleware(d.Metrics, d.Function, d.EMF)},
+		Inner:   []httpkit.Middleware{idempotency.Middleware(d.Keys)},
 	}, rt)
 }

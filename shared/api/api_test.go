@@ -9,7 +9,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/health"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -19,7 +19,7 @@ func TestHandlerServesHealthAndMounts(t *testing.T) {
 	b := upstashtest.Mini(t)
 	d := api.Deps{Store: b.Client(t, upstash.Options{}), Keys: keys.Default(), Backend: health.BackendLocal, APIKey: "k"}
 	var mounted api.Deps
-	h := api.Handler(d, func(rt *httpapi.Router, d api.Deps) {
+	h := api.Handler(d, func(rt *httpkit.Router, d api.Deps) {
 		mounted = d
 		rt.HandleFunc("GET /api/ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	})

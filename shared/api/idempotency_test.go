@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -16,104 +16,104 @@ import (
 // request, and another request under the same key.
 var writes = []struct {
 	name  string
-	setup func(t *testing.T, e *apitest.Env) map[string]string
-	req   func(v map[string]string) apitest.Req
-	other func(v map[string]string) apitest.Req
+	setup func(t *testing.T, e *servicetest.Env) map[string]string
+	req   func(v map[string]string) servicetest.Req
+	other func(v map[string]string) servicetest.Req
 }{
 	{"create workflow", nil,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"x"}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"x"}`}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"y"}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"y"}`}
 		}},
 	{"patch workflow", withWorkflow,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: `{"status":"in_progress"}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: `{"status":"in_progress"}`}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: `{"status":"failed"}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: `{"status":"failed"}`}
 		}},
 	{"delete workflow", withWorkflow,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "DELETE", Path: "/api/workflow/state/ABC-123456"}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "DELETE", Path: "/api/workflow/state/ABC-123456"}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "DELETE", Path: "/api/workflow/state/ABC-654321"}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "DELETE", Path: "/api/workflow/state/ABC-654321"}
 		}},
 	{"take lock", nil,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me","ttl_seconds":60}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me","ttl_seconds":60}`}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me","ttl_seconds":30}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me","ttl_seconds":30}`}
 		}},
 	{"extend lock", withLock,
-		func(v map[string]string) apitest.Req {
-			return apitest.Req{Method: "PUT", Path: "/api/lock/build", Body: `{"ttl_seconds":120}`, Header: map[string]string{"Lock-Token": v["token"]}}
+		func(v map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "PUT", Path: "/api/lock/build", Body: `{"ttl_seconds":120}`, Header: map[string]string{"Lock-Token": v["token"]}}
 		},
-		func(v map[string]string) apitest.Req {
-			return apitest.Req{Method: "PUT", Path: "/api/lock/build", Body: `{"ttl_seconds":90}`, Header: map[string]string{"Lock-Token": v["token"]}}
+		func(v map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "PUT", Path: "/api/lock/build", Body: `{"ttl_seconds":90}`, Header: map[string]string{"Lock-Token": v["token"]}}
 		}},
 	{"release lock", withLock,
-		func(v map[string]string) apitest.Req {
-			return apitest.Req{Method: "DELETE", Path: "/api/lock/build", Header: map[string]string{"Lock-Token": v["token"]}}
+		func(v map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "DELETE", Path: "/api/lock/build", Header: map[string]string{"Lock-Token": v["token"]}}
 		},
-		func(v map[string]string) apitest.Req {
-			return apitest.Req{Method: "DELETE", Path: "/api/lock/build", Header: map[string]string{"Lock-Token": "other"}}
+		func(v map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "DELETE", Path: "/api/lock/build", Header: map[string]string{"Lock-Token": "other"}}
 		}},
 	{"create approval", withWorkflow,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/approval", Body: `{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot"}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/approval", Body: `{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot"}`}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/approval", Body: `{"workflow_id":"ABC-123456","request_type":"deploy","content":"d","requester":"bot"}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/approval", Body: `{"workflow_id":"ABC-123456","request_type":"deploy","content":"d","requester":"bot"}`}
 		}},
 	{"decide approval", withApproval,
-		func(v map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/approval/" + v["approval"] + "/decision", Body: `{"decision":"approved","approver":"alice"}`}
+		func(v map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/approval/" + v["approval"] + "/decision", Body: `{"decision":"approved","approver":"alice"}`}
 		},
-		func(v map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/approval/" + v["approval"] + "/decision", Body: `{"decision":"rejected","approver":"alice"}`}
+		func(v map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/approval/" + v["approval"] + "/decision", Body: `{"decision":"rejected","approver":"alice"}`}
 		}},
 	{"store result", nil,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/results", Body: `{"workflow_id":"ABC-123456","test_suite":"unit","passed":1,"failed":0,"skipped":0,"duration_seconds":1}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/results", Body: `{"workflow_id":"ABC-123456","test_suite":"unit","passed":1,"failed":0,"skipped":0,"duration_seconds":1}`}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/results", Body: `{"workflow_id":"ABC-123456","test_suite":"unit","passed":2,"failed":0,"skipped":0,"duration_seconds":1}`}
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/results", Body: `{"workflow_id":"ABC-123456","test_suite":"unit","passed":2,"failed":0,"skipped":0,"duration_seconds":1}`}
 		}},
 	{"store JUnit", nil,
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/results?workflow_id=ABC-123456&test_suite=unit", Body: `<testsuite><testcase name="a"/></testsuite>`,
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/results?workflow_id=ABC-123456&test_suite=unit", Body: `<testsuite><testcase name="a"/></testsuite>`,
 				Header: map[string]string{"Content-Type": "application/xml"}}
 		},
-		func(map[string]string) apitest.Req {
-			return apitest.Req{Method: "POST", Path: "/api/results?workflow_id=ABC-123456&test_suite=other", Body: `<testsuite><testcase name="a"/></testsuite>`,
+		func(map[string]string) servicetest.Req {
+			return servicetest.Req{Method: "POST", Path: "/api/results?workflow_id=ABC-123456&test_suite=other", Body: `<testsuite><testcase name="a"/></testsuite>`,
 				Header: map[string]string{"Content-Type": "application/xml"}}
 		}},
 }
 
-func withWorkflow(t *testing.T, e *apitest.Env) map[string]string {
-	a := e.Do(apitest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"x"}`})
+func withWorkflow(t *testing.T, e *servicetest.Env) map[string]string {
+	a := e.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"x"}`})
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 	return map[string]string{}
 }
 
-func withLock(t *testing.T, e *apitest.Env) map[string]string {
-	a := e.Do(apitest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me"}`})
+func withLock(t *testing.T, e *servicetest.Env) map[string]string {
+	a := e.Do(servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me"}`})
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 	return map[string]string{"token": a.Body["token"].(string)}
 }
 
-func withApproval(t *testing.T, e *apitest.Env) map[string]string {
+func withApproval(t *testing.T, e *servicetest.Env) map[string]string {
 	withWorkflow(t, e)
-	a := e.Do(apitest.Req{Method: "POST", Path: "/api/approval", Body: `{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot"}`})
+	a := e.Do(servicetest.Req{Method: "POST", Path: "/api/approval", Body: `{"workflow_id":"ABC-123456","request_type":"deploy","content":"c","requester":"bot"}`})
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 	return map[string]string{"approval": a.Body["approval_id"].(string)}
 }
 
-func keyed(r apitest.Req, key string) apitest.Req {
+func keyed(r servicetest.Req, key string) servicetest.Req {
 	h := map[string]string{idempotency.Header: key}
 	for k, v := range r.Header {
 		h[k] = v
@@ -129,7 +129,7 @@ func keyed(r apitest.Req, key string) apitest.Req {
 func TestEveryWriteIsIdempotent(t *testing.T) {
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
-			apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+			servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 				v := map[string]string{}
 				if w.setup != nil {
 					v = w.setup(t, e)
@@ -160,20 +160,20 @@ func TestEveryWriteIsIdempotent(t *testing.T) {
 }
 
 func TestIdempotencyKeyRules(t *testing.T) {
-	e := apitest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
 	for _, bad := range []string{"", string(make([]byte, 129)), "naïve", "tab\there"} {
-		a := e.Do(apitest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me"}`, Header: map[string]string{idempotency.Header: bad}})
+		a := e.Do(servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me"}`, Header: map[string]string{idempotency.Header: bad}})
 		if bad == "" {
 			continue // an empty header is no header
 		}
 		assert.Equal(t, http.StatusBadRequest, a.Status, "%q: %s", bad, a.Raw)
 	}
 	// The same key on another route is another request.
-	a := e.Do(keyed(apitest.Req{Method: "POST", Path: "/api/lock/one", Body: `{"owner":"me"}`}, "shared"))
+	a := e.Do(keyed(servicetest.Req{Method: "POST", Path: "/api/lock/one", Body: `{"owner":"me"}`}, "shared"))
 	require.Equal(t, http.StatusCreated, a.Status)
-	a = e.Do(keyed(apitest.Req{Method: "POST", Path: "/api/lock/two", Body: `{"owner":"me"}`}, "shared"))
+	a = e.Do(keyed(servicetest.Req{Method: "POST", Path: "/api/lock/two", Body: `{"owner":"me"}`}, "shared"))
 	assert.Equal(t, http.StatusUnprocessableEntity, a.Status)
 	// Reads ignore it.
-	a = e.Do(keyed(apitest.Req{Method: "GET", Path: "/api/health"}, "shared"))
+	a = e.Do(keyed(servicetest.Req{Method: "GET", Path: "/api/health"}, "shared"))
 	assert.Equal(t, http.StatusOK, a.Status)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/apitest"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/servicetest"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -20,13 +20,13 @@ import (
 // document hold the same routes: a route added to one without the others
 // fails here.
 func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
-	e := apitest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
 	var table []string
 	for _, r := range routes.Table {
 		table = append(table, r.Pattern())
 		// Every route has a handler: a path the router does not know answers
 		// not-found with "no route" before any handler runs.
-		a := e.Do(apitest.Req{Method: r.Method, Path: sample.Replace(r.Path)})
+		a := e.Do(servicetest.Req{Method: r.Method, Path: sample.Replace(r.Path)})
 		assert.NotContains(t, string(a.Raw), "no route for", r.Pattern())
 		assert.NotEqual(t, http.StatusMethodNotAllowed, a.Status, r.Pattern())
 	}
@@ -59,6 +59,6 @@ func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
 // startup, not silently.
 func TestRegisterRefusesUnknownNames(t *testing.T) {
 	assert.Panics(t, func() {
-		api.Register(httpapi.NewRouter(), map[string]httpapi.HandlerFunc{"workflow.nope": nil})
+		api.Register(httpkit.NewRouter(), map[string]httpkit.HandlerFunc{"workflow.nope": nil})
 	})
 }

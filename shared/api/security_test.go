@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/results"
@@ -31,10 +31,10 @@ var sample = strings.NewReplacer("{workflow_id}", "ABC-123456", "{resource_id}",
 	"{approval_id}", "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c", "{test_id}", "run-1")
 
 // everyRoute is one request per route of the route table.
-func everyRoute() []apitest.Req {
-	var out []apitest.Req
+func everyRoute() []servicetest.Req {
+	var out []servicetest.Req
 	for _, r := range routes.Table {
-		req := apitest.Req{Method: r.Method, Path: sample.Replace(r.Path)}
+		req := servicetest.Req{Method: r.Method, Path: sample.Replace(r.Path)}
 		if r.Method == "POST" || r.Method == "PUT" || r.Method == "PATCH" {
 			req.Body = `{}`
 		}
@@ -44,9 +44,9 @@ func everyRoute() []apitest.Req {
 }
 
 func TestEveryRouteNeedsTheKey(t *testing.T) {
-	e := apitest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
 	for _, r := range everyRoute() {
-		for _, key := range []string{"", "wrong", apitest.APIKey + " ", strings.ToUpper(apitest.APIKey)} {
+		for _, key := range []string{"", "wrong", servicetest.APIKey + " ", strings.ToUpper(servicetest.APIKey)} {
 			r.Header = map[string]string{"x-api-key": key}
 			before := e.Client.Stats().RoundTrips
 			a := e.Do(r)
@@ -61,12 +61,12 @@ func TestEveryRouteNeedsTheKey(t *testing.T) {
 // something to Redis patterns, to keys or to HTTP, and checks each gets 400
 // without one store round trip.
 func TestInjectionIDsNeverReachTheStore(t *testing.T) {
-	e := apitest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
 	bad := []string{"ABC-12345*", "ABC-?23456", "[ABC]-123456", "ABC 123456", "ABC-123456\n", "ÄBC-123456", "ABC-123456\r\nX: y",
 		"*", "../../etc", "a\x00b", "ai_rails_*", "ABC-１２３４５６"}
 	for _, id := range bad {
 		esc := url.PathEscape(id)
-		for _, r := range []apitest.Req{
+		for _, r := range []servicetest.Req{
 			{Method: "GET", Path: "/api/workflow/state/" + esc},
 			{Method: "PATCH", Path: "/api/workflow/state/" + esc, Body: `{}`},
 			{Method: "DELETE", Path: "/api/workflow/state/" + esc},
@@ -91,14 +91,14 @@ func TestInjectionIDsNeverReachTheStore(t *testing.T) {
 }
 
 func TestCallbackHeaderInjection(t *testing.T) {
-	e := apitest.New(t, upstashtest.Mini(t), mounts...)
-	e.Do(apitest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
+	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 	for _, u := range []string{
 		"https://n8n.example.com/hook\r\nX-Injected: 1", "https://n8n.example.com/hook%0d%0aX-Injected:%201",
 		"https://n8n.example.com\r\n/hook", "javascript:alert(1)", "https://[::1]:443/", "//n8n.example.com/hook",
 	} {
 		before := e.Snapshot()
-		a := e.Do(apitest.Req{Method: "POST", Path: "/api/approval", Body: map[string]any{"workflow_id": "ABC-123456",
+		a := e.Do(servicetest.Req{Method: "POST", Path: "/api/approval", Body: map[string]any{"workflow_id": "ABC-123456",
 			"request_type": "deploy", "content": "c", "requester": "r", "callback_url": u}})
 		if a.Status == http.StatusCreated {
 			// A %0d%0a in a path is data, not a header: it must stay escaped.
@@ -112,9 +112,9 @@ func TestCallbackHeaderInjection(t *testing.T) {
 }
 
 func TestNestedAndOversizedBodiesAreRefusedCheaply(t *testing.T) {
-	e := apitest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
 	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
-	for _, r := range []apitest.Req{
+	for _, r := range []servicetest.Req{
 		{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"x","metadata":` + deep + `}`},
 		{Method: "POST", Path: "/api/results", Body: deep},
 		{Method: "POST", Path: "/api/approval", Body: strings.Repeat("[", 100000)},
@@ -124,7 +124,7 @@ func TestNestedAndOversizedBodiesAreRefusedCheaply(t *testing.T) {
 		assert.Contains(t, []int{400, 413}, a.Status, "%s %s", r.Method, r.Path)
 		assert.Equal(t, before, e.Client.Stats().RoundTrips)
 	}
-	a := e.Do(apitest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"feature_description":"` + strings.Repeat("x", 1<<20) + `"}`})
+	a := e.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: `{"feature_description":"` + strings.Repeat("x", 1<<20) + `"}`})
 	assert.Equal(t, http.StatusRequestEntityTooLarge, a.Status)
 }
 
@@ -142,14 +142,14 @@ func TestSecretsStayOutOfLogsAndAnswers(t *testing.T) {
 	b := upstashtest.Real(t)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer receiver.Close()
-	e := apitest.NewWith(t, b, func(d *api.Deps) {
+	e := servicetest.NewWith(t, b, func(d *api.Deps) {
 		d.Logger = logger
 		guard := &webhook.Guard{AllowInsecureLoopback: true}
 		d.Approvals = api.Approvals{Retention: 168 * time.Hour, Guard: guard,
 			Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(webhookSecret), Guard: guard, Budget: 500 * time.Millisecond, Now: d.Now})}
 	}, mounts...)
 	var answers bytes.Buffer
-	do := func(r apitest.Req) apitest.Answer {
+	do := func(r servicetest.Req) servicetest.Answer {
 		a := e.Do(r)
 		answers.Write(a.Raw)
 		for k, v := range a.Header {
@@ -157,14 +157,14 @@ func TestSecretsStayOutOfLogsAndAnswers(t *testing.T) {
 		}
 		return a
 	}
-	do(apitest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
-	created := do(apitest.Req{Method: "POST", Path: "/api/approval", Body: map[string]any{"workflow_id": "ABC-123456", "request_type": "deploy",
+	do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
+	created := do(servicetest.Req{Method: "POST", Path: "/api/approval", Body: map[string]any{"workflow_id": "ABC-123456", "request_type": "deploy",
 		"content": "c", "requester": "r", "callback_url": receiver.URL}})
 	require.Equal(t, http.StatusCreated, created.Status, "%s", created.Raw)
-	decided := do(apitest.Req{Method: "POST", Path: "/api/approval/" + created.Body["approval_id"].(string) + "/decision",
+	decided := do(servicetest.Req{Method: "POST", Path: "/api/approval/" + created.Body["approval_id"].(string) + "/decision",
 		Body: map[string]any{"decision": "approved", "approver": "a"}})
 	require.Equal(t, http.StatusOK, decided.Status)
-	audit := do(apitest.Req{Method: "GET", Path: "/api/approval/" + created.Body["approval_id"].(string) + "/audit"})
+	audit := do(servicetest.Req{Method: "GET", Path: "/api/approval/" + created.Body["approval_id"].(string) + "/audit"})
 	assert.Contains(t, string(audit.Raw), "webhook_failed", "the signed webhook was sent, and failed")
 	for _, r := range everyRoute() {
 		do(r)

@@ -1,6 +1,6 @@
 // Package apperr holds the service's error kinds, which the domain packages
 // return and the HTTP layer maps to status codes and problem+json slugs
-// through one table (httpapi).
+// through one table (httpkit).
 package apperr
 
 import (

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
@@ -27,7 +27,7 @@ func FuzzCreateBody(f *testing.F) {
 	guard := &webhook.Guard{Resolver: tableResolver{}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b createBody
-		if httpapi.Unmarshal(body, &b) != nil {
+		if httpkit.Unmarshal(body, &b) != nil {
 			return
 		}
 		r, err := ParseCreate(context.Background(), b, guard)
@@ -59,7 +59,7 @@ func FuzzDecideBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b decideBody
-		if httpapi.Unmarshal(body, &b) != nil {
+		if httpkit.Unmarshal(body, &b) != nil {
 			return
 		}
 		r, err := ParseDecide(b)

@@ -6,17 +6,17 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // Mount adds the approval routes of API.md.
-func Mount(rt *httpapi.Router, d api.Deps) {
+func Mount(rt *httpkit.Router, d api.Deps) {
 	st := NewStore(d.Store, d.Keys, Config{Retention: d.Approvals.Retention, Now: d.Now})
 	h := &handlers{store: NewService(st, d.Approvals.Deliverer, d.Logger), deps: d}
-	api.Register(rt, map[string]httpapi.HandlerFunc{
+	api.Register(rt, map[string]httpkit.HandlerFunc{
 		"approval.create": h.create, "approval.list": h.list, "approval.get": h.get,
 		"approval.decide": h.decide, "approval.audit": h.audit,
 	})
@@ -37,7 +37,7 @@ func pathID(r *http.Request) (keys.ApprovalID, error) {
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	var b createBody
-	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
+	if err := httpkit.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
 	req, err := ParseCreate(r.Context(), b, h.deps.Approvals.Guard)
@@ -53,7 +53,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 		metrics.Count(r.Context(), metrics.ApprovalCreated)
 	}
 	w.Header().Set("Location", "/api/approval/"+a.ApprovalID)
-	httpapi.WriteJSON(w, r, http.StatusCreated, a)
+	httpkit.WriteJSON(w, r, http.StatusCreated, a)
 	return nil
 }
 
@@ -66,7 +66,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, a)
+	httpkit.WriteJSON(w, r, http.StatusOK, a)
 	return nil
 }
 
@@ -76,7 +76,7 @@ func (h *handlers) decide(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var b decideBody
-	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
+	if err := httpkit.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
 	req, err := ParseDecide(b)
@@ -88,7 +88,7 @@ func (h *handlers) decide(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	metrics.Count(r.Context(), metrics.ApprovalDecided)
-	httpapi.WriteJSON(w, r, http.StatusOK, a)
+	httpkit.WriteJSON(w, r, http.StatusOK, a)
 	return nil
 }
 
@@ -110,7 +110,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 			errs.Add("status", "must be one of pending, approved, rejected, expired")
 		}
 	}
-	limit, cursor := httpapi.ListParams(q, &errs)
+	limit, cursor := httpkit.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, page)
+	httpkit.WriteJSON(w, r, http.StatusOK, page)
 	return nil
 }
 
@@ -139,6 +139,6 @@ func (h *handlers) audit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, a)
+	httpkit.WriteJSON(w, r, http.StatusOK, a)
 	return nil
 }

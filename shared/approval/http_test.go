@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -24,19 +24,19 @@ import (
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
-type req = apitest.Req
+type req = servicetest.Req
 
 const wf = "ABC-123456"
 
-func each(t *testing.T, fn func(t *testing.T, e *apitest.Env)) {
-	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 		a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": wf, "feature_description": "x"}})
 		require.Equal(t, http.StatusCreated, a.Status)
 		fn(t, e)
 	}, workflow.Mount, approval.Mount)
 }
 
-func problem(t *testing.T, a apitest.Answer, status int, slug string) {
+func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
 	t.Helper()
 	require.Equal(t, status, a.Status, "%s", a.Raw)
 	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
@@ -54,7 +54,7 @@ func createBody(extra map[string]any) map[string]any {
 	return b
 }
 
-func create(t *testing.T, e *apitest.Env, extra map[string]any) map[string]any {
+func create(t *testing.T, e *servicetest.Env, extra map[string]any) map[string]any {
 	t.Helper()
 	a := e.Do(req{Method: "POST", Path: "/api/approval", Body: createBody(extra)})
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
@@ -69,7 +69,7 @@ func id(t *testing.T, a map[string]any) keys.ApprovalID {
 }
 
 func TestCreateAndRead(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		a := e.Do(req{Method: "POST", Path: "/api/approval", Body: createBody(map[string]any{"expires_in_seconds": 600})})
 		require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 		aid := id(t, a.Body)
@@ -83,7 +83,7 @@ func TestCreateAndRead(t *testing.T) {
 		assert.InDelta(t, (600*time.Second + approval.DefaultRetention).Seconds(), e.PTTL(e.Keys.Audit(aid)).Seconds(), 2)
 		score, err := e.Client.Do(context.Background(), "ZSCORE", e.Keys.PendingApprovals(), aid.String())
 		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprint(apitest.Start.Add(10*time.Minute).UnixMilli()), score, "pending index by expires_at")
+		assert.Equal(t, fmt.Sprint(servicetest.Start.Add(10*time.Minute).UnixMilli()), score, "pending index by expires_at")
 
 		g := e.Do(req{Method: "GET", Path: "/api/approval/" + aid.String()})
 		assert.Equal(t, http.StatusOK, g.Status)
@@ -137,7 +137,7 @@ func TestCreateRefusals(t *testing.T) {
 		{"list bad workflow", req{Method: "GET", Path: "/api/approval?workflow_id=x"}, 400, "validation", "workflow_id"},
 		{"list bad cursor", req{Method: "GET", Path: "/api/approval?cursor=abc"}, 400, "validation", "cursor"},
 	}
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				before := e.Snapshot()
@@ -155,7 +155,7 @@ func TestCreateRefusals(t *testing.T) {
 }
 
 func TestIdempotentCreate(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		h := map[string]string{"Idempotency-Key": "n8n-exec-77"}
 		first := e.Do(req{Method: "POST", Path: "/api/approval", Body: createBody(nil), Header: h})
 		require.Equal(t, http.StatusCreated, first.Status)
@@ -179,12 +179,12 @@ func TestIdempotentCreate(t *testing.T) {
 	})
 }
 
-func decide(e *apitest.Env, aid keys.ApprovalID, body map[string]any) apitest.Answer {
+func decide(e *servicetest.Env, aid keys.ApprovalID, body map[string]any) servicetest.Answer {
 	return e.Do(req{Method: "POST", Path: "/api/approval/" + aid.String() + "/decision", Body: body})
 }
 
 func TestDecisionRules(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		aid := id(t, create(t, e, nil))
 		e.Clock.Advance(time.Minute)
 		a := decide(e, aid, map[string]any{"decision": "approved", "approver": "alice", "comment": "ship it"})
@@ -245,7 +245,7 @@ func TestDecisionRules(t *testing.T) {
 }
 
 func TestSelfApprovalWhenAllowed(t *testing.T) {
-	apitest.ForEachBackendWith(t, func(d *api.Deps) { d.Approvals.AllowSelfApproval = true }, func(t *testing.T, e *apitest.Env) {
+	servicetest.ForEachBackendWith(t, func(d *api.Deps) { d.Approvals.AllowSelfApproval = true }, func(t *testing.T, e *servicetest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": wf, "feature_description": "x"}})
 		aid := id(t, create(t, e, nil))
 		a := decide(e, aid, map[string]any{"decision": "rejected", "approver": "ci-bot"})
@@ -254,7 +254,7 @@ func TestSelfApprovalWhenAllowed(t *testing.T) {
 }
 
 func TestConcurrentDecisionsOneWins(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		aid := id(t, create(t, e, nil))
 		codes := make(chan int, 50)
 		var wg sync.WaitGroup
@@ -289,7 +289,7 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 }
 
 func TestListApprovals(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "XYZ-000001", "feature_description": "x"}})
 		var ids []string
 		for i := range 5 {
@@ -363,7 +363,7 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-func auditTypes(t *testing.T, e *apitest.Env, aid keys.ApprovalID) []string {
+func auditTypes(t *testing.T, e *servicetest.Env, aid keys.ApprovalID) []string {
 	t.Helper()
 	au := e.Do(req{Method: "GET", Path: "/api/approval/" + aid.String() + "/audit"})
 	var types []string
@@ -373,7 +373,7 @@ func auditTypes(t *testing.T, e *apitest.Env, aid keys.ApprovalID) []string {
 	return types
 }
 
-func outbox(t *testing.T, e *apitest.Env) []string {
+func outbox(t *testing.T, e *servicetest.Env) []string {
 	t.Helper()
 	v, err := upstash.Strings(e.Client.Do(context.Background(), "ZRANGE", e.Keys.Outbox(), 0, -1, "WITHSCORES"))
 	require.NoError(t, err)
@@ -381,7 +381,7 @@ func outbox(t *testing.T, e *apitest.Env) []string {
 }
 
 func TestWebhookDelivered(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		h := &hook{statuses: []int{409}}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
@@ -394,7 +394,7 @@ func TestWebhookDelivered(t *testing.T) {
 		assert.Equal(t, "/webhook-waiting/42", r.URL.Path)
 		assert.Equal(t, approval.EventDecided, r.Header.Get(webhook.HeaderEvent))
 		assert.Regexp(t, `^[0-9a-f-]{36}$`, r.Header.Get(webhook.HeaderDelivery))
-		assert.True(t, webhook.Verify([]byte(apitest.WebhookSecret), h.bodies[0], r.Header.Get(webhook.HeaderSignature)))
+		assert.True(t, webhook.Verify([]byte(servicetest.WebhookSecret), h.bodies[0], r.Header.Get(webhook.HeaderSignature)))
 		var payload map[string]any
 		require.NoError(t, json.Unmarshal(h.bodies[0], &payload))
 		assert.Equal(t, "approval.decided", payload["event"])
@@ -408,7 +408,7 @@ func TestWebhookDelivered(t *testing.T) {
 }
 
 func TestWebhookRetriedThenQueued(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		h := &hook{statuses: []int{500}}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
@@ -426,12 +426,12 @@ func TestWebhookRetriedThenQueued(t *testing.T) {
 		require.Len(t, ob, 2)
 		assert.Contains(t, ob[0], aid.String())
 		assert.Contains(t, ob[0], "|approval.decided|")
-		assert.Equal(t, fmt.Sprint(apitest.Start.Add(approval.RetryDelay).UnixMilli()), ob[1], "next attempt in a minute")
+		assert.Equal(t, fmt.Sprint(servicetest.Start.Add(approval.RetryDelay).UnixMilli()), ob[1], "next attempt in a minute")
 	})
 }
 
 func TestSlowReceiverDoesNotHoldTheDecision(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		h := &hook{delay: 10 * time.Second}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
@@ -448,7 +448,7 @@ func TestSlowReceiverDoesNotHoldTheDecision(t *testing.T) {
 // TestRoundTrips checks the store round trips of each approval route once
 // the scripts are loaded: one each, and one more to record a webhook.
 func TestRoundTrips(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		h := &hook{}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
@@ -478,7 +478,7 @@ func TestRoundTrips(t *testing.T) {
 // their name, and identities that hide white space or invisible characters
 // are refused.
 func TestSelfApprovalCannotBeDisguised(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		own := id(t, create(t, e, nil))
 		for _, alias := range []string{"CI-BOT", "Ci-Bot", "ci\u2010bot", "ci\u2011bot", "ｃｉ－ｂｏｔ"} {
 			problem(t, decide(e, own, map[string]any{"decision": "approved", "approver": alias}), http.StatusForbidden, "forbidden")

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -93,11 +93,11 @@ func Handler(s Store, backend string) http.Handler {
 		if err != nil {
 			retry := max(upstash.RetryAfter(err), time.Second)
 			w.Header().Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second).Seconds())))
-			httpapi.WriteJSON(w, r, http.StatusServiceUnavailable, Failure{
+			httpkit.WriteJSON(w, r, http.StatusServiceUnavailable, Failure{
 				Status: "unhealthy", Error: err.Error(), Circuit: s.CircuitState(), Version: Version,
 			})
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, rep)
+		httpkit.WriteJSON(w, r, http.StatusOK, rep)
 	})
 }

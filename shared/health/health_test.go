@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -22,7 +22,7 @@ func get(t *testing.T, h http.Handler) (int, http.Header, map[string]any) {
 	h.ServeHTTP(w, r)
 	w.Header().Set("X-Request-Id", "r")
 	w.Header().Set("Cache-Control", "no-store")
-	assert.NoError(t, apitest.CheckContract(r, w.Code, w.Header(), w.Body.Bytes()))
+	assert.NoError(t, servicetest.CheckContract(r, w.Code, w.Header(), w.Body.Bytes()))
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
 	return w.Code, w.Header(), body

@@ -23,7 +23,7 @@ import (
 	"strings"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
@@ -114,7 +114,7 @@ var recordTTL = keys.IdempotencyTTL.Milliseconds()
 // Middleware reads the Idempotency-Key of a write (any method but GET,
 // HEAD and OPTIONS), refuses a malformed one with 400, and puts the request
 // in the context for the write's script.
-func Middleware(schema keys.Schema) httpapi.Middleware {
+func Middleware(schema keys.Schema) httpkit.Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			vals := r.Header.Values(Header)
@@ -124,14 +124,14 @@ func Middleware(schema keys.Schema) httpapi.Middleware {
 			}
 			k, err := keys.ParseIdempotencyKey(vals[0])
 			if err != nil || len(vals) > 1 {
-				httpapi.WriteError(w, r, apperr.Invalid(apperr.Field(Header, "must be one header of %s", keys.IdempotencyKeyRule)))
+				httpkit.WriteError(w, r, apperr.Invalid(apperr.Field(Header, "must be one header of %s", keys.IdempotencyKeyRule)))
 				return
 			}
 			// The body is read here for the fingerprint, up to the API's
 			// limit, and given back whole: the handler enforces the limit.
-			head, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodyBytes+1))
+			head, err := io.ReadAll(io.LimitReader(r.Body, httpkit.MaxBodyBytes+1))
 			if err != nil {
-				httpapi.WriteError(w, r, apperr.Wrap(apperr.Validation, err, "the request body could not be read"))
+				httpkit.WriteError(w, r, apperr.Wrap(apperr.Validation, err, "the request body could not be read"))
 				return
 			}
 			r.Body = struct {

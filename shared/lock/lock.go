@@ -15,7 +15,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -128,9 +128,9 @@ func (s *Store) Release(ctx context.Context, id keys.LockID, token string) error
 }
 
 // Mount adds the lock routes of API.md.
-func Mount(rt *httpapi.Router, d api.Deps) {
+func Mount(rt *httpkit.Router, d api.Deps) {
 	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	api.Register(rt, map[string]httpapi.HandlerFunc{"lock.acquire": h.acquire, "lock.extend": h.extend, "lock.release": h.release})
+	api.Register(rt, map[string]httpkit.HandlerFunc{"lock.acquire": h.acquire, "lock.extend": h.extend, "lock.release": h.release})
 }
 
 type handlers struct{ store *Store }
@@ -170,7 +170,7 @@ func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) error {
 	id, err := resourceID(r)
 	var b body
 	if err == nil {
-		err = httpapi.DecodeJSON(w, r, &b)
+		err = httpkit.DecodeJSON(w, r, &b)
 	}
 	if err != nil {
 		return err
@@ -193,7 +193,7 @@ func (h *handlers) acquire(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	metrics.Count(r.Context(), metrics.LockAcquired)
-	httpapi.WriteJSON(w, r, http.StatusCreated, l)
+	httpkit.WriteJSON(w, r, http.StatusCreated, l)
 	return nil
 }
 
@@ -201,7 +201,7 @@ func (h *handlers) extend(w http.ResponseWriter, r *http.Request) error {
 	id, err := resourceID(r)
 	var b body
 	if err == nil {
-		err = httpapi.DecodeJSON(w, r, &b)
+		err = httpkit.DecodeJSON(w, r, &b)
 	}
 	if err != nil {
 		return err
@@ -219,7 +219,7 @@ func (h *handlers) extend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, l)
+	httpkit.WriteJSON(w, r, http.StatusOK, l)
 	return nil
 }
 

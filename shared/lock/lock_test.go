@@ -9,27 +9,27 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
 )
 
-type req = apitest.Req
+type req = servicetest.Req
 
 const path = "/api/lock/deploy:prod"
 
-func each(t *testing.T, fn func(t *testing.T, e *apitest.Env)) {
-	apitest.ForEachBackend(t, fn, lock.Mount)
+func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
+	servicetest.ForEachBackend(t, fn, lock.Mount)
 }
 
-func problem(t *testing.T, a apitest.Answer, status int, slug string) {
+func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
 	t.Helper()
 	require.Equal(t, status, a.Status, "%s", a.Raw)
 	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
 }
 
 func TestLockLifecycle(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		a := e.Do(req{Method: "POST", Path: path, Body: map[string]any{"owner": "ci-bot", "ttl_seconds": 30}})
 		require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 		tok := a.Body["token"].(string)
@@ -68,7 +68,7 @@ func TestLockLifecycle(t *testing.T) {
 }
 
 func TestLockExpires(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		a := e.Do(req{Method: "POST", Path: path, Body: map[string]any{"owner": "a", "ttl_seconds": 1}})
 		require.Equal(t, http.StatusCreated, a.Status)
 		if !e.FastForward(1100 * time.Millisecond) {
@@ -80,7 +80,7 @@ func TestLockExpires(t *testing.T) {
 }
 
 func TestLockBadInput(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		for name, r := range map[string]req{
 			"no owner":      {Method: "POST", Path: path, Body: map[string]any{"ttl_seconds": 5}},
 			"empty owner":   {Method: "POST", Path: path, Body: map[string]any{"owner": ""}},
@@ -101,7 +101,7 @@ func TestLockBadInput(t *testing.T) {
 }
 
 func TestConcurrentAcquireOneWins(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		codes := make(chan int, 50)
 		var wg sync.WaitGroup
 		for range 50 {
@@ -122,12 +122,12 @@ func TestConcurrentAcquireOneWins(t *testing.T) {
 }
 
 func TestOwnerIsAnIdentity(t *testing.T) {
-	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 		for _, bad := range []string{"me ", " me", "m\u200be", "m\x00e", ""} {
-			a := e.Do(apitest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": bad}})
+			a := e.Do(servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": bad}})
 			assert.Equal(t, http.StatusBadRequest, a.Status, "%q: %s", bad, a.Raw)
 		}
-		a := e.Do(apitest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": "Zoë Bot"}})
+		a := e.Do(servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": "Zoë Bot"}})
 		assert.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 	}, lock.Mount)
 }

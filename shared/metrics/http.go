@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
@@ -29,14 +29,14 @@ func CountRoundTrips(ctx context.Context, call upstash.Call) {
 // Middleware counts every request (requests, errors, client_errors,
 // store_round_trips) and, when emf is not nil, writes one CloudWatch
 // Embedded Metric Format line per request to it.
-func Middleware(c *Counters, function string, emf io.Writer) httpapi.Middleware {
+func Middleware(c *Counters, function string, emf io.Writer) httpkit.Middleware {
 	var mu sync.Mutex
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			trips := new(atomic.Int64)
 			ctx := context.WithValue(WithCounters(r.Context(), c), tripsKey{}, trips)
-			rec := &httpapi.Recorder{ResponseWriter: w}
+			rec := &httpkit.Recorder{ResponseWriter: w}
 			r = r.WithContext(ctx)
 			next.ServeHTTP(rec, r)
 			status := rec.Status()
@@ -51,7 +51,7 @@ func Middleware(c *Counters, function string, emf io.Writer) httpapi.Middleware 
 			if emf == nil {
 				return
 			}
-			line, _ := json.Marshal(emfLine(function, r.Pattern, status, time.Since(start), trips.Load(), w.Header().Get(httpapi.RequestIDHeader), start))
+			line, _ := json.Marshal(emfLine(function, r.Pattern, status, time.Since(start), trips.Load(), w.Header().Get(httpkit.RequestIDHeader), start))
 			mu.Lock()
 			defer mu.Unlock()
 			_, _ = emf.Write(append(line, '\n'))
@@ -124,17 +124,17 @@ func Handler(c *upstash.Client, k keys.Schema, now func() time.Time) http.Handle
 		if q := r.URL.Query(); q.Has("hours") {
 			n, err := strconv.Atoi(q.Get("hours"))
 			if err != nil || n < 1 || n > MaxHours {
-				httpapi.WriteError(w, r, apperr.Invalid(apperr.Field("hours", "must be an integer from 1 to %d", MaxHours)))
+				httpkit.WriteError(w, r, apperr.Invalid(apperr.Field("hours", "must be an integer from 1 to %d", MaxHours)))
 				return
 			}
 			hours = n
 		}
 		rep, err := Read(Flush(r.Context()), c, k, now().UTC().Truncate(time.Hour), hours)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
+			httpkit.WriteError(w, r, err)
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, rep)
+		httpkit.WriteJSON(w, r, http.StatusOK, rep)
 	})
 }
 

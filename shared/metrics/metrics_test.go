@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
@@ -24,16 +24,16 @@ import (
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
-type req = apitest.Req
+type req = servicetest.Req
 
-func counters(t *testing.T, a apitest.Answer, i int) map[string]any {
+func counters(t *testing.T, a servicetest.Answer, i int) map[string]any {
 	t.Helper()
 	require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
 	return a.Body["buckets"].([]any)[i].(map[string]any)["counters"].(map[string]any)
 }
 
 func TestHourlyCounters(t *testing.T) {
-	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 		e.Do(req{Method: "PATCH", Path: "/api/workflow/state/ABC-123456", Body: map[string]any{"status": "completed"}}) // 409
 		e.Do(req{Method: "GET", Path: "/api/workflow/state/bad"})                                                       // 400, no store call
@@ -58,7 +58,7 @@ func TestHourlyCounters(t *testing.T) {
 			assert.Equal(t, float64(0), counters(t, a, 2)[n])
 		}
 		k, _ := keys.ParseMetricName("requests")
-		ttl := e.PTTL(e.Keys.Metric(k, apitest.Start))
+		ttl := e.PTTL(e.Keys.Metric(k, servicetest.Start))
 		assert.InDelta(t, (30 * 24 * time.Hour).Seconds(), ttl.Seconds(), 5)
 
 		a = e.Do(req{Method: "GET", Path: "/api/metrics"})
@@ -72,7 +72,7 @@ func TestHourlyCounters(t *testing.T) {
 
 func TestCountsWaitForTheInterval(t *testing.T) {
 	b := upstashtest.Mini(t)
-	clock := apitest.NewClock(apitest.Start)
+	clock := servicetest.NewClock(servicetest.Start)
 	c := metrics.NewCounters(keys.Default(), clock.Now, time.Minute)
 	var opts upstash.Options
 	metrics.Instrument(&opts, c)
@@ -93,7 +93,7 @@ func TestCountsWaitForTheInterval(t *testing.T) {
 	_, err = client.Do(ctx, "PING")
 	require.NoError(t, err)
 	assert.Empty(t, c.Pending())
-	rep, err := metrics.Read(ctx, client, keys.Default(), apitest.Start, 1)
+	rep, err := metrics.Read(ctx, client, keys.Default(), servicetest.Start, 1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), rep.Buckets[0].Counters["requests"])
 

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/openapi"
 )
 
@@ -51,8 +51,8 @@ func TestAPIReferenceMatchesTheDocument(t *testing.T) {
 	}
 	var answered []string
 	for k := apperr.Internal; k <= apperr.StoreUnavailable; k++ {
-		p, _ := httpapi.ProblemFor(apperr.New(k, "x"))
-		answered = append(answered, strings.TrimPrefix(p.Type, httpapi.ProblemTypePrefix))
+		p, _ := httpkit.ProblemFor(apperr.New(k, "x"))
+		answered = append(answered, strings.TrimPrefix(p.Type, httpkit.ProblemTypePrefix))
 	}
 	slices.Sort(named)
 	slices.Sort(answered)

@@ -6,16 +6,16 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // Mount adds the results routes of API.md.
-func Mount(rt *httpapi.Router, d api.Deps) {
+func Mount(rt *httpkit.Router, d api.Deps) {
 	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	api.Register(rt, map[string]httpapi.HandlerFunc{"results.create": h.create, "results.list": h.list, "results.get": h.get})
+	api.Register(rt, map[string]httpkit.HandlerFunc{"results.create": h.create, "results.list": h.list, "results.get": h.get})
 }
 
 type handlers struct{ store *Store }
@@ -26,7 +26,7 @@ var uploadTypes = map[string]bool{
 }
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
-	body, mediaType, err := httpapi.ReadBody(w, r, uploadTypes)
+	body, mediaType, err := httpkit.ReadBody(w, r, uploadTypes)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	switch mediaType {
 	case "application/json":
 		var b jsonBody
-		if err = httpapi.Unmarshal(body, &b); err == nil {
+		if err = httpkit.Unmarshal(body, &b); err == nil {
 			in, err = ParseJSON(b, now)
 		}
 	default:
@@ -63,7 +63,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	metrics.Count(r.Context(), metrics.ResultsStored)
 	w.Header().Set("Location", "/api/results/"+res.TestID)
-	httpapi.WriteJSON(w, r, http.StatusCreated, res)
+	httpkit.WriteJSON(w, r, http.StatusCreated, res)
 	return nil
 }
 
@@ -76,7 +76,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, res)
+	httpkit.WriteJSON(w, r, http.StatusOK, res)
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		errs.Add("workflow_id", "is required, matching %s", keys.WorkflowIDPattern)
 	}
-	limit, cursor := httpapi.ListParams(q, &errs)
+	limit, cursor := httpkit.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -101,6 +101,6 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, page)
+	httpkit.WriteJSON(w, r, http.StatusOK, page)
 	return nil
 }

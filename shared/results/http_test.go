@@ -13,20 +13,20 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/results"
 )
 
-type req = apitest.Req
+type req = servicetest.Req
 
 const wf = "ABC-123456"
 
-func each(t *testing.T, fn func(t *testing.T, e *apitest.Env)) {
-	apitest.ForEachBackend(t, fn, results.Mount)
+func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
+	servicetest.ForEachBackend(t, fn, results.Mount)
 }
 
-func problem(t *testing.T, a apitest.Answer, status int, slug string) {
+func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
 	t.Helper()
 	require.Equal(t, status, a.Status, "%s", a.Raw)
 	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
@@ -47,7 +47,7 @@ func run(extra map[string]any) map[string]any {
 }
 
 func TestStoreAndRead(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		a := e.Do(req{Method: "POST", Path: "/api/results", Body: run(map[string]any{"test_id": "run-42"})})
 		require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
 		assert.Equal(t, "/api/results/run-42", a.Header.Get("Location"))
@@ -79,7 +79,7 @@ func TestStoreAndRead(t *testing.T) {
 }
 
 func TestUploads(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		xml, err := os.ReadFile(filepath.Join("testdata", "junit", "pytest.xml"))
 		require.NoError(t, err)
 		for _, ct := range []string{"application/xml", "text/xml; charset=utf-8"} {
@@ -150,7 +150,7 @@ func TestValidation(t *testing.T) {
 		"unknown field":        {run(map[string]any{"flaky": 2}), "flaky"},
 		"unknown in failure":   {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "col": 3}}}), "failure_details[0].col"},
 	}
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		for name, tc := range cases {
 			t.Run(name, func(t *testing.T) {
 				before := e.Snapshot()
@@ -171,7 +171,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestListAndSummary(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		empty := e.Do(req{Method: "GET", Path: "/api/results?workflow_id=" + wf})
 		require.Equal(t, http.StatusOK, empty.Status, "%s", empty.Raw)
 		assert.Equal(t, map[string]any{"runs": float64(0), "passed": float64(0), "failed": float64(0), "skipped": float64(0),
@@ -218,7 +218,7 @@ func TestListAndSummary(t *testing.T) {
 // Numbers that are not finite, or out of range, in any upload form, are
 // refused with 400 and write nothing; the workflow's results still list.
 func TestNonFiniteNumbersAreRefused(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		q := "/api/results?workflow_id=" + wf + "&test_suite=x"
 		xmlType := map[string]string{"Content-Type": "application/xml"}
 		ndType := map[string]string{"Content-Type": "application/x-ndjson"}
@@ -251,7 +251,7 @@ func TestNonFiniteNumbersAreRefused(t *testing.T) {
 // Whatever a write accepts, the reads parse: a property over the JSON form,
 // with numbers drawn from the edges of their ranges and beyond.
 func TestWhatIsStoredReadsBack(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		rapid.Check(t, func(rt *rapid.T) {
 			num := rapid.OneOf(rapid.Float64(), rapid.Float64Range(0, 100), rapid.SampledFrom([]float64{0, 100, results.MaxDurationSeconds, 1e308, -0.0, 5e-324}))
 			count := rapid.OneOf(rapid.Int64Range(0, results.MaxCount), rapid.Int64(), rapid.SampledFrom([]int64{0, results.MaxCount, results.MaxCount + 1}))

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
@@ -26,7 +26,7 @@ import (
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
-type req = apitest.Req
+type req = servicetest.Req
 
 var ctx = context.Background()
 
@@ -50,23 +50,23 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, q *http.Request) {
 	w.WriteHeader(status)
 }
 
-func newSweeper(e *apitest.Env, emf io.Writer) *sweep.Sweeper {
+func newSweeper(e *servicetest.Env, emf io.Writer) *sweep.Sweeper {
 	guard := &webhook.Guard{AllowInsecureLoopback: true}
-	d := webhook.NewDeliverer(webhook.Options{Secret: []byte(apitest.WebhookSecret), Guard: guard, Budget: time.Second,
+	d := webhook.NewDeliverer(webhook.Options{Secret: []byte(servicetest.WebhookSecret), Guard: guard, Budget: time.Second,
 		Backoff: 10 * time.Millisecond, Now: e.Clock.Now})
 	st := approval.NewService(approval.NewStore(e.Client, e.Keys, approval.Config{Now: e.Clock.Now}), d, nil)
 	return sweep.New(e.Client, e.Keys, st, e.Clock.Now, nil, emf)
 }
 
-func each(t *testing.T, fn func(t *testing.T, e *apitest.Env)) {
-	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 		a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 		require.Equal(t, http.StatusCreated, a.Status)
 		fn(t, e)
 	}, workflow.Mount, approval.Mount, results.Mount)
 }
 
-func createApproval(t *testing.T, e *apitest.Env, secs int, callback string) string {
+func createApproval(t *testing.T, e *servicetest.Env, secs int, callback string) string {
 	t.Helper()
 	body := map[string]any{"workflow_id": "ABC-123456", "request_type": "test", "content": "c", "requester": "bot", "expires_in_seconds": secs}
 	if callback != "" {
@@ -77,7 +77,7 @@ func createApproval(t *testing.T, e *apitest.Env, secs int, callback string) str
 	return a.Body["approval_id"].(string)
 }
 
-func auditTypes(t *testing.T, e *apitest.Env, id string) []string {
+func auditTypes(t *testing.T, e *servicetest.Env, id string) []string {
 	t.Helper()
 	a := e.Do(req{Method: "GET", Path: "/api/approval/" + id + "/audit"})
 	require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
@@ -89,7 +89,7 @@ func auditTypes(t *testing.T, e *apitest.Env, id string) []string {
 }
 
 func TestExpireAndDeliver(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		rc := &receiver{}
 		srv := httptest.NewServer(rc)
 		defer srv.Close()
@@ -117,7 +117,7 @@ func TestExpireAndDeliver(t *testing.T) {
 
 		require.Len(t, rc.got, 1)
 		assert.Equal(t, approval.EventExpired, rc.got[0].Header.Get(webhook.HeaderEvent))
-		assert.True(t, webhook.Verify([]byte(apitest.WebhookSecret), rc.bodies[0], rc.got[0].Header.Get(webhook.HeaderSignature)))
+		assert.True(t, webhook.Verify([]byte(servicetest.WebhookSecret), rc.bodies[0], rc.got[0].Header.Get(webhook.HeaderSignature)))
 		var p map[string]any
 		require.NoError(t, json.Unmarshal(rc.bodies[0], &p))
 		assert.Equal(t, "approval.expired", p["event"])
@@ -133,7 +133,7 @@ func TestExpireAndDeliver(t *testing.T) {
 }
 
 func TestRacingSweepersExpireOnce(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		var ids []string
 		for range 30 {
 			ids = append(ids, createApproval(t, e, 60, ""))
@@ -166,7 +166,7 @@ func TestRacingSweepersExpireOnce(t *testing.T) {
 }
 
 func TestOutboxRetriesThenGivesUp(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		rc := &receiver{status: http.StatusInternalServerError}
 		srv := httptest.NewServer(rc)
 		defer srv.Close()
@@ -224,7 +224,7 @@ func TestOutboxRetriesThenGivesUp(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "OLD-000001", "feature_description": "x", "status": "in_progress"}})
 		a := createApproval(t, e, 60, "")
 		r := e.Do(req{Method: "POST", Path: "/api/results", Body: map[string]any{"test_id": "r1", "workflow_id": "ABC-123456", "test_suite": "u",
@@ -275,7 +275,7 @@ func (s *safeBuffer) String() string {
 }
 
 func TestPruneAfterTTLs(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "TTL-000001", "feature_description": "x", "ttl_hours": 1}})
 		if !e.FastForward(61 * time.Minute) {
 			t.Log("real Redis: TTLs run in real time; TestPrune covers it with deleted keys")
@@ -293,7 +293,7 @@ func TestPruneAfterTTLs(t *testing.T) {
 // No API client can stop the sweeper: whatever lock a client takes, even one
 // named after it, a sweep still runs.
 func TestClientLocksDoNotStopASweep(t *testing.T) {
-	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 		for _, id := range []string{"sweeper", "service_lock_sweeper", "ai_rails_service_lock_sweeper", "lock_sweeper"} {
 			a := e.Do(req{Method: "POST", Path: "/api/lock/" + id, Body: map[string]any{"owner": "mallory", "ttl_seconds": 300}})
 			require.Equal(t, http.StatusCreated, a.Status, "%s: %s", id, a.Raw)
@@ -316,7 +316,7 @@ func TestClientLocksDoNotStopASweep(t *testing.T) {
 // or report work it did not do.
 func TestSweepReportsAStoreOutage(t *testing.T) {
 	b := upstashtest.Real(t)
-	e := apitest.New(t, b, workflow.Mount, approval.Mount)
+	e := servicetest.New(t, b, workflow.Mount, approval.Mount)
 	a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 	require.Equal(t, http.StatusCreated, a.Status)
 	createApproval(t, e, 60, "")

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 )
 
@@ -26,7 +26,7 @@ func FuzzSaveAndPatchBodies(f *testing.F) {
 	id, _ := keys.ParseWorkflowID("ABC-123456")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var sb saveBody
-		if err := httpapi.Unmarshal(body, &sb); err == nil {
+		if err := httpkit.Unmarshal(body, &sb); err == nil {
 			if ch, err := ParseSave(sb); err == nil {
 				checkChange(t, ch, false)
 			} else if apperr.KindOf(err) != apperr.Validation {
@@ -34,7 +34,7 @@ func FuzzSaveAndPatchBodies(f *testing.F) {
 			}
 		}
 		var pb patchBody
-		if err := httpapi.Unmarshal(body, &pb); err == nil {
+		if err := httpkit.Unmarshal(body, &pb); err == nil {
 			if ch, err := ParsePatch(id, pb); err == nil {
 				checkChange(t, ch, true)
 			} else if apperr.KindOf(err) != apperr.Validation {

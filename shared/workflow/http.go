@@ -5,15 +5,15 @@ import (
 
 	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 )
 
 // Mount adds the workflow routes of API.md.
-func Mount(rt *httpapi.Router, d api.Deps) {
+func Mount(rt *httpkit.Router, d api.Deps) {
 	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	api.Register(rt, map[string]httpapi.HandlerFunc{
+	api.Register(rt, map[string]httpkit.HandlerFunc{
 		"workflow.save": h.save, "workflow.list": h.list, "workflow.get": h.get,
 		"workflow.patch": h.patch, "workflow.delete": h.delete, "workflow.history": h.history,
 	})
@@ -32,12 +32,12 @@ func pathID(r *http.Request) (keys.WorkflowID, error) {
 func writeState(w http.ResponseWriter, r *http.Request, status int, st State) {
 	w.Header().Set("ETag", ETag(st.Version))
 	w.Header().Set("Location", "/api/workflow/state/"+st.WorkflowID)
-	httpapi.WriteJSON(w, r, status, st)
+	httpkit.WriteJSON(w, r, status, st)
 }
 
 func (h *handlers) save(w http.ResponseWriter, r *http.Request) error {
 	var body saveBody
-	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
+	if err := httpkit.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	ch, err := ParseSave(body)
@@ -66,7 +66,7 @@ func (h *handlers) patch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body patchBody
-	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
+	if err := httpkit.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	ch, err := ParsePatch(id, body)
@@ -95,7 +95,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("ETag", ETag(st.Version))
-	httpapi.WriteJSON(w, r, http.StatusOK, st)
+	httpkit.WriteJSON(w, r, http.StatusOK, st)
 	return nil
 }
 
@@ -121,7 +121,7 @@ func (h *handlers) history(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, hist)
+	httpkit.WriteJSON(w, r, http.StatusOK, hist)
 	return nil
 }
 
@@ -135,7 +135,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		status = Status(v)
 	}
-	limit, cursor := httpapi.ListParams(q, &errs)
+	limit, cursor := httpkit.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -151,6 +151,6 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, r, http.StatusOK, page)
+	httpkit.WriteJSON(w, r, http.StatusOK, page)
 	return nil
 }

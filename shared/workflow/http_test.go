@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -20,9 +20,9 @@ import (
 
 const id = "ABC-123456"
 
-type req = apitest.Req
+type req = servicetest.Req
 
-func create(t *testing.T, e *apitest.Env, wid string, extra map[string]any) apitest.Answer {
+func create(t *testing.T, e *servicetest.Env, wid string, extra map[string]any) servicetest.Answer {
 	t.Helper()
 	body := map[string]any{"workflow_id": wid, "feature_description": "Add login"}
 	for k, v := range extra {
@@ -33,7 +33,7 @@ func create(t *testing.T, e *apitest.Env, wid string, extra map[string]any) apit
 	return a
 }
 
-func problem(t *testing.T, a apitest.Answer, status int, slug string) {
+func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
 	t.Helper()
 	require.Equal(t, status, a.Status, "%s", a.Raw)
 	assert.Equal(t, "application/problem+json", a.Header.Get("Content-Type"))
@@ -41,7 +41,7 @@ func problem(t *testing.T, a apitest.Answer, status int, slug string) {
 }
 
 func TestCreateReadUpdate(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		a := create(t, e, id, map[string]any{"metadata": map[string]any{"pr": 42, "labels": []any{"a", nil}, "empty": map[string]any{}}})
 		assert.Equal(t, `"1"`, a.Header.Get("ETag"))
 		assert.Equal(t, "/api/workflow/state/"+id, a.Header.Get("Location"))
@@ -85,7 +85,7 @@ func TestCreateReadUpdate(t *testing.T) {
 }
 
 func TestLastUpdatedRisesWhenTheClockGoesBack(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, nil)
 		e.Clock.Advance(-time.Hour)
 		a := e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "x"}})
@@ -98,7 +98,7 @@ func TestLastUpdatedRisesWhenTheClockGoesBack(t *testing.T) {
 }
 
 func TestMergePatch(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, map[string]any{"current_stage": "plan", "ttl_hours": 5,
 			"metadata": map[string]any{"keep": 1, "drop": 2, "nested": map[string]any{"a": 1, "b": 2}}})
 		a := e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id,
@@ -119,7 +119,7 @@ func TestMergePatch(t *testing.T) {
 }
 
 func TestStatusTransitions(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		for i, from := range workflow.Statuses {
 			for j, to := range workflow.Statuses {
 				wid := fmt.Sprintf("TRN-%03d%03d", i, j)
@@ -150,7 +150,7 @@ func TestStatusTransitions(t *testing.T) {
 }
 
 func TestPreconditions(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		// If-None-Match: * creates only.
 		a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Header: map[string]string{"If-None-Match": "*"},
 			Body: map[string]any{"workflow_id": id, "feature_description": "x"}})
@@ -243,7 +243,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"no key", req{Method: "GET", Path: "/api/workflow/state/" + id, Header: map[string]string{"x-api-key": ""}}, 403, "forbidden", ""},
 		{"wrong method", req{Method: "PUT", Path: "/api/workflow/state/" + id, Body: `{}`}, 405, "method-not-allowed", ""},
 	}
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, map[string]any{"metadata": map[string]any{"seed": "x"}})
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -263,7 +263,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 }
 
 func TestDeleteAndHistory(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, map[string]any{"current_stage": "plan"})
 		e.Clock.Advance(time.Second)
 		e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"status": "in_progress", "current_stage": "write_tests"}})
@@ -300,7 +300,7 @@ func TestDeleteAndHistory(t *testing.T) {
 }
 
 func TestStoreDownAnswers503(t *testing.T) {
-	e := apitest.New(t, upstashtest.Real(t), workflow.Mount)
+	e := servicetest.New(t, upstashtest.Real(t), workflow.Mount)
 	create(t, e, id, nil)
 	e.Backend.Redis.Stop()
 	for _, r := range []req{
@@ -320,7 +320,7 @@ func TestStoreDownAnswers503(t *testing.T) {
 // A history keeps its newest MaxHistory events, oldest first, with ids that
 // go on counting up.
 func TestHistoryKeepsTheNewestEvents(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, nil)
 		st := workflow.NewStore(e.Client, e.Keys, nil)
 		extra := workflow.MaxHistory + 150

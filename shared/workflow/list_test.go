@@ -13,12 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 // listAll pages through a list and returns the ids in order.
-func listAll(t *testing.T, e *apitest.Env, query string, limit int) []string {
+func listAll(t *testing.T, e *servicetest.Env, query string, limit int) []string {
 	t.Helper()
 	var ids []string
 	cursor := ""
@@ -44,7 +44,7 @@ func listAll(t *testing.T, e *apitest.Env, query string, limit int) []string {
 }
 
 func TestListNewestFirstWithCursor(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		var want []string
 		for i := range 7 {
 			wid := fmt.Sprintf("LST-%06d", i)
@@ -75,7 +75,7 @@ func TestListNewestFirstWithCursor(t *testing.T) {
 }
 
 func TestListSkipsExpired(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, "OLD-000001", map[string]any{"ttl_hours": 1})
 		create(t, e, "NEW-000001", map[string]any{"ttl_hours": 48})
 		// Expire one key directly, as its TTL would.
@@ -89,7 +89,7 @@ func TestListSkipsExpired(t *testing.T) {
 }
 
 func TestSlidingTTL(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, map[string]any{"ttl_hours": 2})
 		key, hist := e.Keys.Workflow(mustID(id)), e.Keys.History(mustID(id))
 		assert.InDelta(t, (2 * time.Hour).Milliseconds(), e.PTTL(key).Milliseconds(), 2000)
@@ -115,7 +115,7 @@ func TestSlidingTTL(t *testing.T) {
 }
 
 func TestConcurrentIfMatchWritesOneWins(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, nil)
 		codes := make(chan int, 50)
 		var wg sync.WaitGroup
@@ -145,7 +145,7 @@ func TestConcurrentIfMatchWritesOneWins(t *testing.T) {
 // exactly one per accepted write, last_updated strictly rises whatever the
 // clock does, and created_at never changes.
 func TestWritesKeepTheInvariants(t *testing.T) {
-	each(t, func(t *testing.T, e *apitest.Env) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
 		n := 0
 		rapid.Check(t, func(rt *rapid.T) {
 			n++

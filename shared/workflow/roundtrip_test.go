@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -18,7 +18,7 @@ import (
 // counting included, makes exactly one store round trip once the scripts are
 // loaded, and none when the request is refused before the store.
 func TestOneRoundTripPerCall(t *testing.T) {
-	apitest.ForEachBackend(t, func(t *testing.T, e *apitest.Env) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
 		// Run every script once, as the steps below are not all first runs.
 		create(t, e, "WRM-000001", nil)
 		e.Do(req{Method: "DELETE", Path: "/api/workflow/state/WRM-000001"})

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -83,7 +83,7 @@ func (s *eventSender) send(name string, want int) events.APIGatewayProxyResponse
 	for k, v := range out.MultiValueHeaders {
 		h[http.CanonicalHeaderKey(k)] = v
 	}
-	assert.NoError(t, apitest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
+	assert.NoError(t, servicetest.CheckContract(httptest.NewRequest(ev.HTTPMethod, target, nil), out.StatusCode, h, []byte(out.Body)), name)
 	return out
 }
 
@@ -218,7 +218,7 @@ func TestApprovalEventsInProcess(t *testing.T) {
 			seedWorkflow(t, b)
 			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
-				"WEBHOOK_SECRET": apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS": "true", "WEBHOOK_BUDGET": "300ms",
+				"WEBHOOK_SECRET": servicetest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS": "true", "WEBHOOK_BUDGET": "300ms",
 			}), &discard{}, Functions["approval"])
 			require.NoError(t, err)
 			adapter := httpadapter.New(h)

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/apitest"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/lambdatest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -96,7 +96,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./"+fn)
 			url, logs := startRIE(t, rie, bootstrap, []string{
 				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
-				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true", "WEBHOOK_BUDGET=300ms",
+				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + servicetest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true", "WEBHOOK_BUDGET=300ms",
 			})
 			out := invoke(t, url, event)
 			assert.Equal(t, http.StatusOK, out.StatusCode, out.Body)
@@ -129,7 +129,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 		defer s3srv.Close()
 		url, logs := startRIE(t, rie, bootstrap, []string{
 			"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
-			"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + apitest.WebhookSecret,
+			"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + servicetest.WebhookSecret,
 			"BACKUP_BUCKET=ai-rails-backups", "AWS_ENDPOINT_URL_S3=" + s3srv.URL, "BACKUP_S3_PATH_STYLE=true",
 			"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=SECRET", "AWS_REGION=eu-west-1", "AWS_CA_BUNDLE=",
 		})

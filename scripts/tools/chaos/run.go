@@ -18,7 +18,7 @@ import (
 
 	"github.com/ai-rails/state-service/functions/localstack"
 	"github.com/ai-rails/state-service/shared/config"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/redistest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
@@ -205,7 +205,7 @@ func serve(h http.Handler) (*http.Server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	srv := httpapi.NewServer(h, httpapi.Timeouts{})
+	srv := httpkit.NewServer(h, httpkit.Timeouts{})
 	go func() { _ = srv.Serve(l) }()
 	return srv, "http://" + l.Addr().String(), nil
 }

@@ -1,4 +1,4 @@
-package httpapi_test
+package httpkit_test
 
 import (
 	"bufio"
@@ -11,15 +11,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 )
 
 func TestNewServerSetsEveryTimeout(t *testing.T) {
-	srv := httpapi.NewServer(http.NotFoundHandler(), httpapi.Timeouts{Read: time.Second})
+	srv := httpkit.NewServer(http.NotFoundHandler(), httpkit.Timeouts{Read: time.Second})
 	assert.Equal(t, time.Second, srv.ReadTimeout)
-	assert.Equal(t, httpapi.DefaultTimeouts.ReadHeader, srv.ReadHeaderTimeout)
-	assert.Equal(t, httpapi.DefaultTimeouts.Write, srv.WriteTimeout)
-	assert.Equal(t, httpapi.DefaultTimeouts.Idle, srv.IdleTimeout)
+	assert.Equal(t, httpkit.DefaultTimeouts.ReadHeader, srv.ReadHeaderTimeout)
+	assert.Equal(t, httpkit.DefaultTimeouts.Write, srv.WriteTimeout)
+	assert.Equal(t, httpkit.DefaultTimeouts.Idle, srv.IdleTimeout)
 	for _, d := range []time.Duration{srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout} {
 		assert.Positive(t, d)
 	}
@@ -30,10 +30,10 @@ func TestNewServerSetsEveryTimeout(t *testing.T) {
 func TestSlowClientIsCutOff(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := httpapi.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httpkit.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
 		w.WriteHeader(http.StatusNoContent)
-	}), httpapi.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 400 * time.Millisecond})
+	}), httpkit.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 400 * time.Millisecond})
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 

@@ -1,4 +1,4 @@
-package httpapi_test
+package httpkit_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 )
 
 // FuzzUnmarshal feeds arbitrary bodies to the strict JSON decoder every
@@ -19,7 +19,7 @@ func FuzzUnmarshal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var th thing
-		err := httpapi.Unmarshal(body, &th)
+		err := httpkit.Unmarshal(body, &th)
 		if err != nil && apperr.KindOf(err) != apperr.Validation {
 			t.Fatalf("body %q: error of kind %d, want validation: %v", body, apperr.KindOf(err), err)
 		}

@@ -1,4 +1,4 @@
-package apitest_test
+package servicetest_test
 
 import (
 	"os"

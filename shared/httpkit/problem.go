@@ -1,7 +1,7 @@
-// Package httpapi is the base of every route: routing with http.ServeMux
+// Package httpkit is the base of every route: routing with http.ServeMux
 // method patterns, problem+json errors (RFC 9457), JSON bodies with their
 // limits, the x-api-key check, request ids, no-store reads and access logs.
-package httpapi
+package httpkit
 
 import (
 	"encoding/json"

@@ -1,8 +1,8 @@
-// Package apitest drives the API in tests: the real handlers over the real
+// Package servicetest drives the API in tests: the real handlers over the real
 // REST server and client, on a real redis-server or miniredis, with a clock
 // the test sets, a snapshot of the store to show that a failed request wrote
 // nothing, and every answer checked against the OpenAPI document.
-package apitest
+package servicetest
 
 import (
 	"bytes"

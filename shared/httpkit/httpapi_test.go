@@ -1,4 +1,4 @@
-package httpapi_test
+package httpkit_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/httpapi"
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/observe"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
@@ -35,24 +35,24 @@ type thing struct {
 func newAPI(t *testing.T) (http.Handler, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
-	rt := httpapi.NewRouter()
+	rt := httpkit.NewRouter()
 	rt.HandleFunc("POST /things", func(w http.ResponseWriter, r *http.Request) {
 		var th thing
-		if err := httpapi.DecodeJSON(w, r, &th); err != nil {
-			httpapi.WriteError(w, r, err)
+		if err := httpkit.DecodeJSON(w, r, &th); err != nil {
+			httpkit.WriteError(w, r, err)
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusCreated, th)
+		httpkit.WriteJSON(w, r, http.StatusCreated, th)
 	})
 	rt.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, r, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+		httpkit.WriteJSON(w, r, http.StatusOK, map[string]string{"id": r.PathValue("id")})
 	})
 	rt.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
 	rt.HandleFunc("GET /down", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteError(w, r, fmt.Errorf("read: %w", upstash.ErrUnavailable))
+		httpkit.WriteError(w, r, fmt.Errorf("read: %w", upstash.ErrUnavailable))
 	})
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	return httpapi.New(httpapi.Config{APIKey: key, Logger: logger}, rt), &logs
+	return httpkit.New(httpkit.Config{APIKey: key, Logger: logger}, rt), &logs
 }
 
 type answer struct {
@@ -87,7 +87,7 @@ func do(t *testing.T, h http.Handler, method, path, body string, hdr map[string]
 func assertProblem(t *testing.T, a answer, status int, slug string) {
 	t.Helper()
 	assert.Equal(t, status, a.status)
-	assert.Equal(t, httpapi.ProblemContentType, a.header.Get("Content-Type"))
+	assert.Equal(t, httpkit.ProblemContentType, a.header.Get("Content-Type"))
 	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.body["type"])
 	assert.Equal(t, float64(status), a.body["status"])
 	assert.NotEmpty(t, a.body["title"])
@@ -96,7 +96,7 @@ func assertProblem(t *testing.T, a answer, status int, slug string) {
 
 func TestBodies(t *testing.T) {
 	h, _ := newAPI(t)
-	big := `{"name":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`
+	big := `{"name":"` + strings.Repeat("x", httpkit.MaxBodyBytes) + `"}`
 	for _, tc := range []struct {
 		name   string
 		body   string
@@ -158,7 +158,7 @@ func TestAPIKey(t *testing.T) {
 	assert.NotContains(t, logs.String(), key, "the key is never logged")
 	assert.Contains(t, logs.String(), `"status":403`)
 
-	open := httpapi.APIKey("")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	open := httpkit.APIKey("")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	w := httptest.NewRecorder()
 	open.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, 204, w.Code, "an empty key turns the check off")
@@ -195,7 +195,7 @@ func TestPanicsAndOutages(t *testing.T) {
 
 func TestProblemFor(t *testing.T) {
 	err := apperr.New(apperr.Conflict, "the lock is held").With("expires_at", "2026-11-26T10:00:00Z").With("status", 1)
-	p, retry := httpapi.ProblemFor(fmt.Errorf("lock: %w", err))
+	p, retry := httpkit.ProblemFor(fmt.Errorf("lock: %w", err))
 	assert.Zero(t, retry)
 	body, jerr := json.Marshal(p)
 	require.NoError(t, jerr)
@@ -212,16 +212,16 @@ func TestProblemFor(t *testing.T) {
 		apperr.TooLarge: 413, apperr.UnsupportedMediaType: 415, apperr.Unprocessable: 422,
 		apperr.StoreUnavailable: 503, apperr.Internal: 500, apperr.Kind(99): 500,
 	} {
-		p, _ := httpapi.ProblemFor(&apperr.Error{Kind: kind})
+		p, _ := httpkit.ProblemFor(&apperr.Error{Kind: kind})
 		assert.Equal(t, status, p.Status, "kind %d", kind)
 	}
-	p, _ = httpapi.ProblemFor(errors.New("secret internals"))
+	p, _ = httpkit.ProblemFor(errors.New("secret internals"))
 	assert.Equal(t, "an internal error occurred", p.Detail)
 }
 
 func TestChainOrder(t *testing.T) {
 	var order []string
-	mw := func(name string) httpapi.Middleware {
+	mw := func(name string) httpkit.Middleware {
 		return func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				order = append(order, name)
@@ -229,7 +229,7 @@ func TestChainOrder(t *testing.T) {
 			})
 		}
 	}
-	h := httpapi.Chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { order = append(order, "h") }), mw("a"), mw("b"))
+	h := httpkit.Chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { order = append(order, "h") }), mw("a"), mw("b"))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, []string{"a", "b", "h"}, order)
 }
@@ -239,11 +239,11 @@ func TestWriteJSONFailure(t *testing.T) {
 	var logs bytes.Buffer
 	r := httptest.NewRequest("GET", "/", nil)
 	r = r.WithContext(observe.WithLogger(r.Context(), slog.New(slog.NewJSONHandler(&logs, nil)).With("request_id", "req-1")))
-	httpapi.WriteJSON(w, r, 200, map[string]any{"f": func() {}})
+	httpkit.WriteJSON(w, r, 200, map[string]any{"f": func() {}})
 	assert.Equal(t, 500, w.Code)
 	assert.Contains(t, logs.String(), `"level":"ERROR"`, "a 500 is logged at ERROR")
 	assert.Contains(t, logs.String(), `"request_id":"req-1"`)
-	assert.Equal(t, httpapi.ProblemContentType, w.Header().Get("Content-Type"))
+	assert.Equal(t, httpkit.ProblemContentType, w.Header().Get("Content-Type"))
 	b, _ := io.ReadAll(w.Body)
 	assert.Contains(t, string(b), "internal")
 }
@@ -264,18 +264,18 @@ func TestUnmarshalIsExactAboutNames(t *testing.T) {
 		`{"workflow_id":1}`:                                       "workflow_id",
 	} {
 		var v inner
-		err := httpapi.Unmarshal([]byte(body), &v)
+		err := httpkit.Unmarshal([]byte(body), &v)
 		require.Error(t, err, body)
-		p, _ := httpapi.ProblemFor(err)
+		p, _ := httpkit.ProblemFor(err)
 		assert.Equal(t, http.StatusBadRequest, p.Status, body)
 		require.Len(t, p.Errors, 1, body)
 		assert.Equal(t, field, p.Errors[0].Field, body)
 	}
 	var v inner
-	require.NoError(t, httpapi.Unmarshal([]byte(`{"workflow_id":"ABC-123456","metadata":{"a":{"a":1}}}`), &v))
+	require.NoError(t, httpkit.Unmarshal([]byte(`{"workflow_id":"ABC-123456","metadata":{"a":{"a":1}}}`), &v))
 	assert.Equal(t, "ABC-123456", v.ID)
 	assert.JSONEq(t, `{"a":{"a":1}}`, string(v.Raw))
 	for _, body := range []string{`{"workflow_id":"A"} {}`, `{"workflow_id":"A"`, `[1]`} {
-		assert.Error(t, httpapi.Unmarshal([]byte(body), &v), body)
+		assert.Error(t, httpkit.Unmarshal([]byte(body), &v), body)
 	}
 }
