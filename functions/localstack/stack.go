@@ -16,22 +16,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/embedded"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
-	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
 	"github.com/ai-rails/state-service/shared/wiring"
-	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 // Stack is the running local stack: a store, the Upstash-compatible REST
@@ -145,13 +140,16 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	}
 	s.Client, s.counters, s.keys, s.sweeper = svc.Client, svc.Metrics, svc.Keys, svc.Sweeper
 	// Callbacks may not reach the stack's own listeners.
-	svc.Deps.Approvals.Guard.Own = own
+	svc.Guard.Own = own
 	if s.embedded != nil {
 		if err := s.migrateSnapshot(ctx); err != nil {
 			return err
 		}
 	}
-	h := api.Handler(svc.Deps, workflow.Mount, lock.Mount, approval.Mount, results.Mount, serveOpenAPI)
+	// Every route, and GET /api/openapi.json, which only the local stack
+	// serves.
+	svc.HTTP.Extra = map[string]http.Handler{"GET /api/openapi.json": openapi.Handler()}
+	h := svc.Handler()
 	s.apiSrv, s.APIURL = s.serve(apiL, h)
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -206,12 +204,6 @@ func (s *Stack) migrateSnapshot(ctx context.Context) error {
 	s.Migrated = sum
 	s.log.Info("old snapshot restored into the journaled store", "path", path, "summary", sum.String())
 	return nil
-}
-
-// serveOpenAPI mounts GET /api/openapi.json, which only the local stack
-// serves.
-func serveOpenAPI(rt *httpkit.Router, _ api.Deps) {
-	rt.Handle("GET /api/openapi.json", openapi.Handler())
 }
 
 // serve serves h on l in the background.

@@ -1,14 +1,17 @@
 // Package approval is the human approvals of API.md: requests that a person
 // approves or rejects once, which expire, keep an audit trail, and call
-// n8n back with a signed webhook.
+// n8n back with a signed webhook: their types, validation and rules, and the
+// Service that decides and then has a Sender deliver. The store is
+// redisstore.Approvals, the sender webhook.Deliverer, the routes are in
+// package handlers.
 package approval
 
 import (
 	"encoding/json"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/storekit"
 )
 
 // Status is an approval's status.
@@ -70,7 +73,7 @@ type Approval struct {
 // AsOf returns the approval as it reads at now: a pending approval whose
 // expires_at has passed reads as expired, whatever the sweeper has done.
 func (a Approval) AsOf(now time.Time) Approval {
-	if a.Status == Pending && a.ExpiresAt <= storekit.FormatTime(now) {
+	if a.Status == Pending && a.ExpiresAt <= jsondoc.FormatTime(now) {
 		a.Status = Expired
 	}
 	return a

@@ -26,7 +26,7 @@ func FuzzCreateBody(f *testing.F) {
 	}
 	guard := &webhook.Guard{Resolver: tableResolver{}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b createBody
+		var b CreateBody
 		if httpkit.Unmarshal(body, &b) != nil {
 			return
 		}
@@ -58,7 +58,7 @@ func FuzzDecideBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b decideBody
+		var b DecideBody
 		if httpkit.Unmarshal(body, &b) != nil {
 			return
 		}

@@ -15,13 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/webhook"
-	"github.com/ai-rails/state-service/shared/workflow"
+	"github.com/ai-rails/state-service/shared/wiring"
 )
 
 type req = servicetest.Req
@@ -33,7 +33,7 @@ func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
 		a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": wf, "feature_description": "x"}})
 		require.Equal(t, http.StatusCreated, a.Status)
 		fn(t, e)
-	}, workflow.Mount, approval.Mount)
+	})
 }
 
 func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
@@ -245,12 +245,12 @@ func TestDecisionRules(t *testing.T) {
 }
 
 func TestSelfApprovalWhenAllowed(t *testing.T) {
-	servicetest.ForEachBackendWith(t, func(d *api.Deps) { d.Approvals.AllowSelfApproval = true }, func(t *testing.T, e *servicetest.Env) {
+	servicetest.ForEachBackendWith(t, func(c *config.Config, _ *wiring.Options) { c.Approvals.AllowSelfApproval = true }, func(t *testing.T, e *servicetest.Env) {
 		e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": wf, "feature_description": "x"}})
 		aid := id(t, create(t, e, nil))
 		a := decide(e, aid, map[string]any{"decision": "rejected", "approver": "ci-bot"})
 		assert.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
-	}, workflow.Mount, approval.Mount)
+	})
 }
 
 func TestConcurrentDecisionsOneWins(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"github.com/ai-rails/state-service/shared/webhook"
 )
 
-// createBody is the body of POST /api/approval.
-type createBody struct {
+// CreateBody is the body of POST /api/approval.
+type CreateBody struct {
 	WorkflowID       *string `json:"workflow_id"`
 	RequestType      *string `json:"request_type"`
 	Content          *string `json:"content"`
@@ -56,8 +56,8 @@ func identityField(errs *apperr.Collector, v *string, field string, max int) str
 }
 
 // ParseCreate validates a create body. The callback URL is checked by the
-// guard, which resolves its host.
-func ParseCreate(ctx context.Context, b createBody, guard *webhook.Guard) (CreateRequest, error) {
+// guard, which resolves its host; nil is a webhook.Guard with its defaults.
+func ParseCreate(ctx context.Context, b CreateBody, guard CallbackChecker) (CreateRequest, error) {
 	var errs apperr.Collector
 	var r CreateRequest
 	if b.WorkflowID == nil {
@@ -98,8 +98,8 @@ func ParseCreate(ctx context.Context, b createBody, guard *webhook.Guard) (Creat
 	return r, nil
 }
 
-// decideBody is the body of POST /api/approval/{approval_id}/decision.
-type decideBody struct {
+// DecideBody is the body of POST /api/approval/{approval_id}/decision.
+type DecideBody struct {
 	Decision *string `json:"decision"`
 	Approver *string `json:"approver"`
 	Comment  *string `json:"comment"`
@@ -113,7 +113,7 @@ type DecideRequest struct {
 }
 
 // ParseDecide validates a decision body.
-func ParseDecide(b decideBody) (DecideRequest, error) {
+func ParseDecide(b DecideBody) (DecideRequest, error) {
 	var errs apperr.Collector
 	var r DecideRequest
 	if b.Decision == nil || (*b.Decision != string(Approved) && *b.Decision != string(Rejected)) {

@@ -2,15 +2,52 @@ package approval
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/idempotency"
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
+
+// Store persists approvals, each call one atomic step; redisstore's
+// Approvals is the one in use. It only persists: the Service decides what
+// to deliver, and its Sender delivers it.
+type Store interface {
+	// Create stores a new approval for a workflow that exists.
+	Create(ctx context.Context, in CreateRequest) (Approval, error)
+	// Get reads one approval, as it reads now.
+	Get(ctx context.Context, id keys.ApprovalID) (Approval, error)
+	// Decide records the first decision. A decision on an approval with a
+	// callback also queues its webhook in the outbox, in the same step, and
+	// returns the Entry for delivery.
+	Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, *Entry, error)
+	// List returns approvals newest first, as they read now.
+	List(ctx context.Context, q ListQuery) (Page, error)
+	// Audit reads an approval's audit trail.
+	Audit(ctx context.Context, id keys.ApprovalID) (Audit, error)
+	// RecordDelivery records a webhook's attempts in the audit trail, and
+	// takes the Entry out of the outbox when one was delivered, or moves its
+	// next try to retryAt. It reports whether it was delivered.
+	RecordDelivery(ctx context.Context, e Entry, attempts []webhook.Attempt, retryAt time.Time) (bool, error)
+	// ExpireDue expires up to limit pending approvals that are due, and
+	// queues their approval.expired webhooks. It returns how many it
+	// expired, and whether more may be due.
+	ExpireDue(ctx context.Context, limit int) (int, bool, error)
+	// DueEntries reads up to limit outbox entries whose next try is due.
+	DueEntries(ctx context.Context, limit int) ([]string, error)
+	// DropEntry takes an entry out of the outbox without a trace.
+	DropEntry(ctx context.Context, member string) error
+	// GiveUp takes an entry out of the outbox, with a webhook_failed event
+	// in the audit trail.
+	GiveUp(ctx context.Context, e Entry) error
+}
 
 // Sender delivers one webhook, retrying within its budget, and reports each
 // attempt; webhook.Deliverer is one.
@@ -18,37 +55,132 @@ type Sender interface {
 	Deliver(ctx context.Context, d webhook.Delivery) []webhook.Attempt
 }
 
-// Service is the approvals: it decides through the Store, which persists,
-// then asks the Sender to deliver what the decision queued, and has the
-// Store record how that went.
-type Service struct {
-	*Store
-	sender Sender
-	log    *slog.Logger
+// CallbackChecker checks a callback URL before it is stored;
+// webhook.Guard is one.
+type CallbackChecker interface {
+	CheckURL(ctx context.Context, raw string) (*url.URL, error)
 }
 
-// NewService returns a Service. A nil sender leaves webhooks in the outbox.
-func NewService(st *Store, sender Sender, log *slog.Logger) *Service {
-	if d, ok := sender.(*webhook.Deliverer); ok && d == nil {
-		sender = nil
+// ListQuery is one page of approvals to read.
+type ListQuery struct {
+	// Workflow keeps only one workflow's approvals; nil keeps all.
+	Workflow *keys.WorkflowID
+	// Status keeps only approvals of this status (as they read now).
+	Status Status
+	Limit  int
+	// Cursor is the opaque next_cursor of the page before; "" for the first.
+	Cursor string
+}
+
+// Page is one page of approvals.
+type Page struct {
+	Items      []Approval `json:"items"`
+	NextCursor *string    `json:"next_cursor"`
+}
+
+// Entry is an outbox entry: "delivery id|approval id|event|first attempt ms".
+type Entry struct {
+	Delivery, Event string
+	Approval        keys.ApprovalID
+	// First is when the webhook was first queued, in Unix milliseconds.
+	First int64
+	// Member is the entry as the outbox holds it.
+	Member string
+}
+
+// ParseEntry reads an outbox entry.
+func ParseEntry(member string) (Entry, error) {
+	p := strings.Split(member, "|")
+	if len(p) != 4 {
+		return Entry{}, fmt.Errorf("outbox Entry %q is malformed", member)
 	}
-	if log == nil {
-		log = slog.Default()
+	id, err := keys.ParseApprovalID(p[1])
+	if err != nil {
+		return Entry{}, err
 	}
-	return &Service{Store: st, sender: sender, log: log}
+	first, err := strconv.ParseInt(p[3], 10, 64)
+	if err != nil {
+		return Entry{}, fmt.Errorf("outbox Entry %q is malformed", member)
+	}
+	return Entry{Delivery: p[0], Approval: id, Event: p[2], First: first, Member: member}, nil
+}
+
+// RetryDelay is how long an undelivered webhook waits in the outbox before
+// the sweeper tries it again.
+const RetryDelay = time.Minute
+
+// OutboxGiveUp is how long an undelivered webhook is retried.
+const OutboxGiveUp = keys.OutboxRetryWindow
+
+// Backoff is the wait before the next try of a webhook first tried age
+// ago: half its age, from RetryDelay up to an hour.
+func Backoff(age time.Duration) time.Duration {
+	return min(max(age/2, RetryDelay), time.Hour)
+}
+
+// DeliveryReport counts what DeliverDue did.
+type DeliveryReport struct {
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+	GaveUp    int `json:"gave_up"`
+	Dropped   int `json:"dropped"` // their approval is gone
+}
+
+// Options configure a Service.
+type Options struct {
+	// Sender delivers webhooks; nil leaves them in the outbox.
+	Sender Sender
+	// Callbacks checks callback URLs; nil is a webhook.Guard with its
+	// defaults (https only, public addresses only).
+	Callbacks CallbackChecker
+	// AllowSelfApproval lets a requester decide their own approval.
+	AllowSelfApproval bool
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service is the approvals: it validates, persists through the Store,
+// decides by the rules, then asks the Sender to deliver what a decision
+// queued, and has the Store record how that went.
+type Service struct {
+	Store
+	o Options
+}
+
+// NewService returns a Service over the store.
+func NewService(st Store, o Options) *Service {
+	if d, ok := o.Sender.(*webhook.Deliverer); ok && d == nil {
+		o.Sender = nil
+	}
+	if o.Callbacks == nil {
+		o.Callbacks = &webhook.Guard{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{Store: st, o: o}
+}
+
+// ParseCreate validates a create body, checking its callback URL.
+func (s *Service) ParseCreate(ctx context.Context, b CreateBody) (CreateRequest, error) {
+	return ParseCreate(ctx, b, s.o.Callbacks)
 }
 
 // Decide records the first decision, then delivers its webhook, if it has
 // one, within the sender's budget; what is not delivered waits in the
 // outbox for the sweeper. A replayed request (Idempotency-Key) sends
 // nothing again.
-func (s *Service) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, error) {
-	a, e, err := s.Store.Decide(ctx, id, in, allowSelf)
+func (s *Service) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest) (Approval, error) {
+	a, e, err := s.Store.Decide(ctx, id, in, s.o.AllowSelfApproval)
 	if err != nil || e == nil || idempotency.Replayed(ctx) {
 		return a, err
 	}
-	if _, err := s.Deliver(context.WithoutCancel(ctx), *e, a, s.now().Add(RetryDelay)); err != nil {
-		s.log.Error("webhook delivery not recorded; the sweeper will retry it", "approval_id", a.ApprovalID, "error", err)
+	if _, err := s.Deliver(context.WithoutCancel(ctx), *e, a, s.o.Now().Add(RetryDelay)); err != nil {
+		s.o.Logger.Error("webhook delivery not recorded; the sweeper will retry it", "approval_id", a.ApprovalID, "error", err)
 	}
 	return a, nil
 }
@@ -57,11 +189,11 @@ func (s *Service) Decide(ctx context.Context, id keys.ApprovalID, in DecideReque
 // attempts, taking the Entry out of the outbox or moving its next try to
 // retryAt. It reports whether it was delivered.
 func (s *Service) Deliver(ctx context.Context, e Entry, a Approval, retryAt time.Time) (bool, error) {
-	if s.sender == nil || a.CallbackURL == nil {
+	if s.o.Sender == nil || a.CallbackURL == nil {
 		return false, nil
 	}
-	body := storekit.Canonical(Payload{Approval: a, Event: e.event})
-	attempts := s.sender.Deliver(ctx, webhook.Delivery{ID: e.delivery, Event: e.event, URL: *a.CallbackURL, Body: body})
+	body := jsondoc.Canonical(Payload{Approval: a, Event: e.Event})
+	attempts := s.o.Sender.Deliver(ctx, webhook.Delivery{ID: e.Delivery, Event: e.Event, URL: *a.CallbackURL, Body: body})
 	return s.RecordDelivery(ctx, e, attempts, retryAt)
 }
 
@@ -69,7 +201,7 @@ func (s *Service) Deliver(ctx context.Context, e Entry, a Approval, retryAt time
 // and gives up on those first tried more than OutboxGiveUp ago.
 func (s *Service) DeliverDue(ctx context.Context, limit int) (DeliveryReport, error) {
 	var rep DeliveryReport
-	now := s.now()
+	now := s.o.Now()
 	members, err := s.DueEntries(ctx, limit)
 	if err != nil {
 		return rep, err
@@ -81,7 +213,7 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (DeliveryReport, er
 			rep.Dropped++
 			continue
 		}
-		age := now.Sub(time.UnixMilli(e.first))
+		age := now.Sub(time.UnixMilli(e.First))
 		if age > OutboxGiveUp {
 			if err := s.GiveUp(ctx, e); err != nil {
 				return rep, err
@@ -89,7 +221,7 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (DeliveryReport, er
 			rep.GaveUp++
 			continue
 		}
-		a, err := s.Get(ctx, e.approval)
+		a, err := s.Get(ctx, e.Approval)
 		if apperr.KindOf(err) == apperr.NotFound {
 			_ = s.DropEntry(ctx, m)
 			rep.Dropped++

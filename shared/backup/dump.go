@@ -13,8 +13,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -60,7 +60,7 @@ func Dump(ctx context.Context, c *upstash.Client, k keys.Schema, w io.Writer, no
 	if now == nil {
 		now = time.Now
 	}
-	m := Manifest{Format: Format, Version: Version, Prefix: k.Prefix(), StartedAt: storekit.FormatTime(now())}
+	m := Manifest{Format: Format, Version: Version, Prefix: k.Prefix(), StartedAt: jsondoc.FormatTime(now())}
 	cw := &counter{w: w, h: sha256.New()}
 	zw := gzip.NewWriter(cw)
 	bw := bufio.NewWriterSize(zw, 64<<10)
@@ -100,7 +100,7 @@ func Dump(ctx context.Context, c *upstash.Client, k keys.Schema, w io.Writer, no
 	if err := zw.Close(); err != nil {
 		return Manifest{}, err
 	}
-	m.Bytes, m.SHA256, m.FinishedAt = cw.n, hex.EncodeToString(cw.h.Sum(nil)), storekit.FormatTime(now())
+	m.Bytes, m.SHA256, m.FinishedAt = cw.n, hex.EncodeToString(cw.h.Sum(nil)), jsondoc.FormatTime(now())
 	return m, nil
 }
 

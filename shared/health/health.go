@@ -1,15 +1,13 @@
-// Package health serves GET /api/health: whether the store answers, how
-// fast, how many keys it holds, and the circuit breaker's state.
+// Package health is the check behind GET /api/health: whether the store
+// answers, how fast, how many keys it holds, and the circuit breaker's
+// state.
 package health
 
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -83,21 +81,4 @@ func Check(ctx context.Context, s Store, backend string) (Report, error) {
 		},
 		Version: Version,
 	}, nil
-}
-
-// Handler serves GET /api/health: 200 with a Report, or 503 with a Failure
-// and Retry-After when the store does not answer.
-func Handler(s Store, backend string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rep, err := Check(r.Context(), s, backend)
-		if err != nil {
-			retry := max(upstash.RetryAfter(err), time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second).Seconds())))
-			httpkit.WriteJSON(w, r, http.StatusServiceUnavailable, Failure{
-				Status: "unhealthy", Error: err.Error(), Circuit: s.CircuitState(), Version: Version,
-			})
-			return
-		}
-		httpkit.WriteJSON(w, r, http.StatusOK, rep)
-	})
 }

@@ -9,9 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/servicetest"
 )
 
 type req = servicetest.Req
@@ -19,7 +18,7 @@ type req = servicetest.Req
 const path = "/api/lock/deploy:prod"
 
 func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
-	servicetest.ForEachBackend(t, fn, lock.Mount)
+	servicetest.ForEachBackend(t, fn)
 }
 
 func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
@@ -129,5 +128,5 @@ func TestOwnerIsAnIdentity(t *testing.T) {
 		}
 		a := e.Do(servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: map[string]any{"owner": "Zoë Bot"}})
 		assert.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
-	}, lock.Mount)
+	})
 }

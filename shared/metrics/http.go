@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -112,30 +110,19 @@ type Report struct {
 	Buckets []Bucket `json:"buckets"`
 }
 
-// Handler serves GET /api/metrics?hours=: the last hours (this one
-// included), newest first, read with one MGET that also carries this
-// process's pending counts.
-func Handler(c *upstash.Client, k keys.Schema, now func() time.Time) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hours := DefaultHours
-		if q := r.URL.Query(); q.Has("hours") {
-			n, err := strconv.Atoi(q.Get("hours"))
-			if err != nil || n < 1 || n > MaxHours {
-				httpkit.WriteError(w, r, apperr.Invalid(apperr.Field("hours", "must be an integer from 1 to %d", MaxHours)))
-				return
-			}
-			hours = n
-		}
-		rep, err := Read(Flush(r.Context()), c, k, now().UTC().Truncate(time.Hour), hours)
-		if err != nil {
-			httpkit.WriteError(w, r, err)
-			return
-		}
-		httpkit.WriteJSON(w, r, http.StatusOK, rep)
-	})
+// Reader reads the hourly counters.
+type Reader struct {
+	c *upstash.Client
+	k keys.Schema
+}
+
+// NewReader returns a Reader.
+func NewReader(c *upstash.Client, k keys.Schema) *Reader { return &Reader{c: c, k: k} }
+
+// Read reads the counters of the hours up to and including last, newest
+// first, with one MGET that also carries this process's pending counts.
+func (r *Reader) Read(ctx context.Context, last time.Time, hours int) (Report, error) {
+	return Read(Flush(ctx), r.c, r.k, last, hours)
 }
 
 // Read reads the counters of the hours up to and including last.

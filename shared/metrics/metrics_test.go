@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,15 +14,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/servicetest"
+	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/routes"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
-	"github.com/ai-rails/state-service/shared/workflow"
+	"github.com/ai-rails/state-service/shared/wiring"
 )
 
 type req = servicetest.Req
@@ -67,7 +68,7 @@ func TestHourlyCounters(t *testing.T) {
 			a = e.Do(req{Method: "GET", Path: "/api/metrics?hours=" + bad})
 			assert.Equal(t, http.StatusBadRequest, a.Status, bad)
 		}
-	}, workflow.Mount, lock.Mount)
+	})
 }
 
 func TestCountsWaitForTheInterval(t *testing.T) {
@@ -107,13 +108,11 @@ func TestCountsWaitForTheInterval(t *testing.T) {
 
 func TestEMFLines(t *testing.T) {
 	b := upstashtest.Mini(t)
-	c := metrics.NewCounters(keys.Default(), nil, 0)
-	var opts upstash.Options
-	metrics.Instrument(&opts, c)
-	client := b.Client(t, opts)
 	var out bytes.Buffer
-	h := api.Handler(api.Deps{Store: client, Keys: keys.Default(), Backend: health.BackendUpstash, Metrics: c,
-		Function: "workflow", EMF: &out}, workflow.Mount)
+	svc, err := wiring.Build(t.Context(), config.Config{Store: config.Store{URL: b.URL, Token: upstashtest.Token}},
+		wiring.Options{Function: "workflow", Out: &out, EMF: true, Logger: slog.New(slog.DiscardHandler), Backend: health.BackendUpstash})
+	require.NoError(t, err)
+	h := svc.Handler(routes.Workflow)
 
 	for _, path := range []string{"/api/health", "/api/workflow/state/ABC-123456", "/nowhere"} {
 		r := httptest.NewRequest("GET", path, nil)

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/servicetest"
 )
 
 type req = servicetest.Req
@@ -23,7 +23,7 @@ type req = servicetest.Req
 const wf = "ABC-123456"
 
 func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
-	servicetest.ForEachBackend(t, fn, results.Mount)
+	servicetest.ForEachBackend(t, fn)
 }
 
 func problem(t *testing.T, a servicetest.Answer, status int, slug string) {

@@ -10,12 +10,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/storekit"
 )
 
-// jsonBody is the JSON form of POST /api/results.
-type jsonBody struct {
+// JSONBody is the JSON form of POST /api/results.
+type JSONBody struct {
 	TestID          *string         `json:"test_id"`
 	WorkflowID      *string         `json:"workflow_id"`
 	TestSuite       *string         `json:"test_suite"`
@@ -46,7 +46,7 @@ type Input struct {
 }
 
 // ParseJSON validates the JSON form.
-func ParseJSON(b jsonBody, now time.Time) (Input, error) {
+func ParseJSON(b JSONBody, now time.Time) (Input, error) {
 	var errs apperr.Collector
 	var in Input
 	r := &in.Result
@@ -215,14 +215,14 @@ func (in *Input) Check() error {
 	return errs.Err()
 }
 
-// finish fills in the stored form: the test id, the executed_at text.
-func (in *Input) finish() {
+// Finish fills in the stored form: the test id, the executed_at text.
+func (in *Input) Finish() {
 	if !in.HasTestID {
 		in.TestID = keys.NewTestID()
 	}
 	in.Result.TestID = in.TestID.String()
 	in.Result.WorkflowID = in.WorkflowID.String()
-	in.Result.ExecutedAt = storekit.FormatTime(in.Executed)
+	in.Result.ExecutedAt = jsondoc.FormatTime(in.Executed)
 	if in.Result.FailureDetails == nil {
 		in.Result.FailureDetails = []FailureDetail{}
 	}

@@ -1,6 +1,6 @@
 // Package routes is the API's route table: every route once, with the
 // function that serves it in AWS and whether it is a write. The handlers are
-// registered from it (api.Register), the CDK stack makes one API Gateway
+// mounted from it (handlers.New), the CDK stack makes one API Gateway
 // method per route from it, and tests hold the OpenAPI document, the
 // contract page and the security tests to it. Adding a route is a line
 // here and its handler.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -148,23 +149,23 @@ func TestTimestamps(t *testing.T) {
 				addS := rapid.Int64Range(0, 168*3600).Draw(rt, "add_s")
 				addN := rapid.Int64Range(0, 999999999).Draw(rt, "add_ns")
 				later := at.Add(time.Duration(rapid.Int64Range(-5, 5).Draw(rt, "skew")))
-				ts := storekit.FormatTime(at)
-				res, err := upstash.Strings(times.Run(ctx, c, nil, ts, addS, addN, storekit.FormatTime(later)))
+				ts := jsondoc.FormatTime(at)
+				res, err := upstash.Strings(times.Run(ctx, c, nil, ts, addS, addN, jsondoc.FormatTime(later)))
 				if err != nil {
 					rt.Fatal(err)
 				}
 				if res[0] != ts {
 					rt.Fatalf("format(parse(%s)) = %s", ts, res[0])
 				}
-				if want := storekit.FormatTime(at.Add(time.Duration(addS)*time.Second + time.Duration(addN))); res[1] != want {
+				if want := jsondoc.FormatTime(at.Add(time.Duration(addS)*time.Second + time.Duration(addN))); res[1] != want {
 					rt.Fatalf("%s + %ds %dns = %s, want %s", ts, addS, addN, res[1], want)
 				}
 				wantAfter := later
 				if !later.After(at) {
 					wantAfter = at.Add(time.Nanosecond)
 				}
-				if res[2] != storekit.FormatTime(wantAfter) {
-					rt.Fatalf("after(%s, %s) = %s", storekit.FormatTime(later), ts, res[2])
+				if res[2] != jsondoc.FormatTime(wantAfter) {
+					rt.Fatalf("after(%s, %s) = %s", jsondoc.FormatTime(later), ts, res[2])
 				}
 				if res[3] != strconv.FormatInt(at.UnixMilli(), 10) {
 					rt.Fatalf("millis(%s) = %s, want %d", ts, res[3], at.UnixMilli())

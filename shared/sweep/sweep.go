@@ -48,7 +48,7 @@ type Sweeper struct {
 	c         *upstash.Client
 	keys      keys.Schema
 	approvals *approval.Service
-	locks     *lock.Store
+	locks     lock.Service
 	now       func() time.Time
 	log       *slog.Logger
 	emf       io.Writer
@@ -56,14 +56,14 @@ type Sweeper struct {
 
 // New returns a Sweeper. emf, when not nil, receives one CloudWatch EMF
 // line per run.
-func New(c *upstash.Client, k keys.Schema, approvals *approval.Service, now func() time.Time, log *slog.Logger, emf io.Writer) *Sweeper {
+func New(c *upstash.Client, k keys.Schema, approvals *approval.Service, locks lock.Service, now func() time.Time, log *slog.Logger, emf io.Writer) *Sweeper {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Sweeper{c: c, keys: k, approvals: approvals, locks: lock.NewStore(c, k, now), now: now, log: log, emf: emf}
+	return &Sweeper{c: c, keys: k, approvals: approvals, locks: locks, now: now, log: log, emf: emf}
 }
 
 // Run sweeps once, unless another run holds the lock.

@@ -14,16 +14,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/lock"
-	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/redisstore"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/webhook"
-	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 type req = servicetest.Req
@@ -51,11 +49,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, q *http.Request) {
 }
 
 func newSweeper(e *servicetest.Env, emf io.Writer) *sweep.Sweeper {
-	guard := &webhook.Guard{AllowInsecureLoopback: true}
-	d := webhook.NewDeliverer(webhook.Options{Secret: []byte(servicetest.WebhookSecret), Guard: guard, Budget: time.Second,
-		Backoff: 10 * time.Millisecond, Now: e.Clock.Now})
-	st := approval.NewService(approval.NewStore(e.Client, e.Keys, approval.Config{Now: e.Clock.Now}), d, nil)
-	return sweep.New(e.Client, e.Keys, st, e.Clock.Now, nil, emf)
+	// The services as wired (package wiring), with EMF lines to emf.
+	svc := e.Service
+	return sweep.New(e.Client, e.Keys, svc.Approvals, svc.Services.Locks, e.Clock.Now, nil, emf)
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
@@ -63,7 +59,7 @@ func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
 		a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 		require.Equal(t, http.StatusCreated, a.Status)
 		fn(t, e)
-	}, workflow.Mount, approval.Mount, results.Mount)
+	})
 }
 
 func createApproval(t *testing.T, e *servicetest.Env, secs int, callback string) string {
@@ -303,20 +299,20 @@ func TestClientLocksDoNotStopASweep(t *testing.T) {
 		assert.False(t, rep.Skipped, "the sweep ran")
 
 		// Its own lock still keeps two runs apart.
-		l, err := lock.NewStore(e.Client, e.Keys, e.Clock.Now).Acquire(ctx, keys.SweeperLock, "other sweeper", time.Minute)
+		l, err := redisstore.NewLocks(e.Client, e.Keys, e.Clock.Now).Acquire(ctx, keys.SweeperLock, "other sweeper", time.Minute)
 		require.NoError(t, err)
 		rep, err = newSweeper(e, nil).Run(ctx)
 		require.NoError(t, err)
 		assert.True(t, rep.Skipped)
-		require.NoError(t, lock.NewStore(e.Client, e.Keys, e.Clock.Now).Release(ctx, keys.SweeperLock, l.Token))
-	}, workflow.Mount, lock.Mount)
+		require.NoError(t, redisstore.NewLocks(e.Client, e.Keys, e.Clock.Now).Release(ctx, keys.SweeperLock, l.Token))
+	})
 }
 
 // A sweep over a store that is down reports the failure; it does not hang
 // or report work it did not do.
 func TestSweepReportsAStoreOutage(t *testing.T) {
 	b := upstashtest.Real(t)
-	e := servicetest.New(t, b, workflow.Mount, approval.Mount)
+	e := servicetest.New(t, b)
 	a := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 	require.Equal(t, http.StatusCreated, a.Status)
 	createApproval(t, e, 60, "")

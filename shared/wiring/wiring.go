@@ -1,7 +1,8 @@
 // Package wiring builds the service from its configuration: the store
 // client (its token from Secrets Manager in AWS), the key schema, the
-// logger, the metric counters, the approval settings and webhook sender,
-// and the sweeper. Every entry point builds it here, so each is wired the
+// logger, the metric counters, the domain services over their stores
+// (package redisstore), the webhook sender, the handlers' settings and the
+// sweeper. Every entry point builds it here, so each is wired the
 // same way: the Lambda functions, the sweeper, the local stack, and the
 // tests.
 package wiring
@@ -11,20 +12,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/awssecrets"
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/observe"
+	"github.com/ai-rails/state-service/shared/redisstore"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/webhook"
@@ -68,11 +71,21 @@ type Service struct {
 	Keys    keys.Schema
 	Logger  *slog.Logger
 	Metrics *metrics.Counters
-	// Deps are what the routes use.
-	Deps api.Deps
-	// Approvals is the approval service the sweeper uses.
+	// Services are the domain services over the store, for the handlers.
+	Services handlers.Services
+	// HTTP are the handlers' settings.
+	HTTP handlers.Config
+	// Approvals is the approval service (also in Services), which the
+	// sweeper uses too.
 	Approvals *approval.Service
-	Sweeper   *sweep.Sweeper
+	// Guard checks callback URLs, at create and at every delivery.
+	Guard   *webhook.Guard
+	Sweeper *sweep.Sweeper
+}
+
+// Handler returns the API of the functions named (all routes when none is).
+func (s *Service) Handler(functions ...string) http.Handler {
+	return handlers.New(s.Services, s.HTTP, functions...)
 }
 
 // Build wires the service. It fetches the secrets that the configuration
@@ -113,13 +126,12 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	if guard == nil {
 		guard = &webhook.Guard{AllowInsecureLoopback: cfg.Approvals.AllowInsecureCallbacks, Allowlist: cfg.Approvals.CallbackHostAllowlist}
 	}
-	approvals := api.Approvals{
-		AllowSelfApproval: cfg.Approvals.AllowSelfApproval,
-		Retention:         time.Duration(cfg.Approvals.RetentionHours) * time.Hour,
-		Guard:             guard,
-		Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), Guard: guard,
-			Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now}),
-	}
+	deliverer := webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), Guard: guard,
+		Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now})
+	retention := time.Duration(cfg.Approvals.RetentionHours) * time.Hour
+	approvals := approval.NewService(redisstore.NewApprovals(client, schema, retention, o.Now), approval.Options{
+		Sender: deliverer, Callbacks: guard, AllowSelfApproval: cfg.Approvals.AllowSelfApproval, Now: o.Now, Logger: logger,
+	})
 	function := o.Function
 	if cfg.FunctionName != "" {
 		function = cfg.FunctionName
@@ -133,14 +145,21 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 		emf = o.Out
 	}
 	s := &Service{Config: cfg, Client: client, Keys: schema, Logger: logger, Metrics: counters,
-		Deps: api.Deps{
-			Store: client, Keys: schema, Logger: logger, Backend: backend, APIKey: cfg.APIKey, Now: o.Now,
-			Metrics: counters, Function: function, EMF: emf, Approvals: approvals,
+		Services: handlers.Services{
+			Workflows: redisstore.NewWorkflows(client, schema, o.Now),
+			Locks:     redisstore.NewLocks(client, schema, o.Now),
+			Approvals: approvals,
+			Results:   redisstore.NewResults(client, schema),
+			Health:    client,
+			Metrics:   metrics.NewReader(client, schema),
 		},
+		HTTP: handlers.Config{
+			APIKey: cfg.APIKey, Backend: backend, Logger: logger, Now: o.Now, Keys: schema,
+			Counters: counters, Function: function, EMF: emf,
+		},
+		Approvals: approvals, Guard: guard,
 	}
-	s.Approvals = approval.NewService(approval.NewStore(client, schema, approval.Config{Retention: approvals.Retention, Now: o.Now}),
-		approvals.Deliverer, logger)
-	s.Sweeper = sweep.New(client, schema, s.Approvals, o.Now, logger, emf)
+	s.Sweeper = sweep.New(client, schema, approvals, s.Services.Locks, o.Now, logger, emf)
 	return s, nil
 }
 

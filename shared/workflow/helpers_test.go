@@ -3,14 +3,13 @@ package workflow_test
 import (
 	"testing"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/workflow"
+	"github.com/ai-rails/state-service/shared/servicetest"
 )
 
 // each runs fn against the workflow API over real Redis and miniredis.
 func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
-	servicetest.ForEachBackend(t, fn, workflow.Mount)
+	servicetest.ForEachBackend(t, fn)
 }
 
 func mustID(s string) keys.WorkflowID {

@@ -300,7 +300,7 @@ func TestDeleteAndHistory(t *testing.T) {
 }
 
 func TestStoreDownAnswers503(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Real(t), workflow.Mount)
+	e := servicetest.New(t, upstashtest.Real(t))
 	create(t, e, id, nil)
 	e.Backend.Redis.Stop()
 	for _, r := range []req{
@@ -322,7 +322,7 @@ func TestStoreDownAnswers503(t *testing.T) {
 func TestHistoryKeepsTheNewestEvents(t *testing.T) {
 	each(t, func(t *testing.T, e *servicetest.Env) {
 		create(t, e, id, nil)
-		st := workflow.NewStore(e.Client, e.Keys, nil)
+		st := e.Service.Services.Workflows
 		extra := workflow.MaxHistory + 150
 		for i := range extra {
 			_, err := st.Patch(context.Background(), workflow.Change{ID: mustID(id), CurrentStage: json.RawMessage(fmt.Sprintf(`"s%d"`, i))})

@@ -3,19 +3,18 @@ package workflow
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/storekit"
 )
 
-// saveBody is the body of POST /api/workflow/state. Raw fields tell a field
+// SaveBody is the body of POST /api/workflow/state. Raw fields tell a field
 // left out (nil) from one set to null.
-type saveBody struct {
+type SaveBody struct {
 	WorkflowID         json.RawMessage `json:"workflow_id"`
 	Status             json.RawMessage `json:"status"`
 	FeatureDescription json.RawMessage `json:"feature_description"`
@@ -29,15 +28,15 @@ type saveBody struct {
 	ExpiresAt   json.RawMessage `json:"expires_at"`
 }
 
-// patchBody is the merge patch of PATCH /api/workflow/state/{workflow_id}.
-type patchBody saveBody
+// PatchBody is the merge patch of PATCH /api/workflow/state/{workflow_id}.
+type PatchBody SaveBody
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
 // fields validates the fields common to both bodies into ch. In a patch, null
 // removes: current_stage becomes "", metadata {} and ttl_hours its default;
 // status and feature_description cannot be removed.
-func (b saveBody) fields(ch *Change, errs *apperr.Collector, patch bool) {
+func (b SaveBody) fields(ch *Change, errs *apperr.Collector, patch bool) {
 	if b.Status != nil {
 		var s string
 		if json.Unmarshal(b.Status, &s) != nil || !Status(s).Valid() {
@@ -132,11 +131,11 @@ func depth(v any) int {
 	return 0
 }
 
-// canonical is storekit.Canonical, as a RawMessage.
-func canonical(v any) json.RawMessage { return storekit.Canonical(v) }
+// canonical is jsondoc.Canonical, as a RawMessage.
+func canonical(v any) json.RawMessage { return jsondoc.Canonical(v) }
 
 // ParseSave validates the body of POST /api/workflow/state.
-func ParseSave(body saveBody) (Change, error) {
+func ParseSave(body SaveBody) (Change, error) {
 	var errs apperr.Collector
 	var ch Change
 	var rawID string
@@ -161,7 +160,7 @@ func ParseSave(body saveBody) (Change, error) {
 }
 
 // ParsePatch validates a merge patch for the workflow id.
-func ParsePatch(id keys.WorkflowID, body patchBody) (Change, error) {
+func ParsePatch(id keys.WorkflowID, body PatchBody) (Change, error) {
 	var errs apperr.Collector
 	ch := Change{ID: id}
 	if body.WorkflowID != nil {
@@ -181,14 +180,14 @@ func ParsePatch(id keys.WorkflowID, body patchBody) (Change, error) {
 	if err := errs.Err(); err != nil {
 		return Change{}, err
 	}
-	saveBody(body).fields(&ch, &errs, true)
+	SaveBody(body).fields(&ch, &errs, true)
 	return ch, errs.Err()
 }
 
-// ParseCondition reads If-Match or If-None-Match. allowNone is false where
+// ParseCondition reads the If-Match (im) or If-None-Match (inm) header.
+// allowNone is false where
 // If-None-Match is not offered (PATCH).
-func ParseCondition(h http.Header, allowNone bool) (Condition, error) {
-	im, inm := h.Get("If-Match"), h.Get("If-None-Match")
+func ParseCondition(im, inm string, allowNone bool) (Condition, error) {
 	switch {
 	case im != "" && inm != "":
 		return Condition{}, apperr.New(apperr.Validation, "send If-Match or If-None-Match, not both")
@@ -228,6 +227,3 @@ func parseETags(v, header string) (Condition, error) {
 	}
 	return c, nil
 }
-
-// ETag is the entity tag of a version.
-func ETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }

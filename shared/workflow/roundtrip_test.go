@@ -9,9 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/servicetest"
-	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/upstash"
-	"github.com/ai-rails/state-service/shared/workflow"
 )
 
 // TestOneRoundTripPerCall checks that every workflow and lock route, metrics
@@ -61,5 +59,5 @@ func TestOneRoundTripPerCall(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(6+len(steps)), n, "6 warm-up requests and the steps")
 		assert.Equal(t, http.StatusOK, e.Do(req{Method: "GET", Path: "/api/health"}).Status)
-	}, workflow.Mount, lock.Mount)
+	})
 }

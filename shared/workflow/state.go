@@ -1,12 +1,11 @@
-// Package workflow is the workflow state of API.md: its types, validation and
-// status rules, its store (one Lua script per write), and its HTTP routes.
+// Package workflow is the workflow state of API.md: its types, validation,
+// status rules and the Service that keeps states. It holds no adapter: the
+// store is redisstore.Workflows, the routes are in package handlers.
 package workflow
 
 import (
 	"encoding/json"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/ai-rails/state-service/shared/keys"
@@ -45,21 +44,6 @@ func CanChange(from, to Status) bool {
 
 // Allowed returns the statuses from may change to, other than itself.
 func Allowed(from Status) []Status { return slices.Clone(transitions[from]) }
-
-// transitionSpec encodes the table for the write script:
-// "pending:in_progress,failed;in_progress:completed,failed;...".
-func transitionSpec() string {
-	var parts []string
-	for _, from := range Statuses {
-		var to []string
-		for _, s := range transitions[from] {
-			to = append(to, string(s))
-		}
-		parts = append(parts, string(from)+":"+strings.Join(to, ","))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ";")
-}
 
 // Limits of API.md.
 const (

@@ -16,9 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/redisstore"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/workflow"
@@ -237,7 +238,7 @@ func TestApprovalEventsInProcess(t *testing.T) {
 func seedWorkflow(t *testing.T, b *upstashtest.Backend) {
 	t.Helper()
 	id, _ := keys.ParseWorkflowID("ABC-123456")
-	_, _, err := workflow.NewStore(b.Client(t, upstash.Options{}), keys.Default(), nil).Save(context.Background(),
+	_, _, err := redisstore.NewWorkflows(b.Client(t, upstash.Options{}), keys.Default(), nil).Save(context.Background(),
 		workflow.Change{ID: id, FeatureDescription: json.RawMessage(`"Add login"`)})
 	require.NoError(t, err)
 }

@@ -14,32 +14,26 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/config"
-	"github.com/ai-rails/state-service/shared/lock"
-	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/wiring"
-	"github.com/ai-rails/state-service/shared/workflow"
 )
 
-// Function describes an HTTP function.
+// Function describes an HTTP function: it serves the routes the route
+// table (package routes) gives its name.
 type Function struct {
-	Name   string
-	Mounts []api.Mount
+	Name string
 	// Webhooks is true for a function that sends approval webhooks, which
 	// then needs WEBHOOK_SECRET_SECRET_ARN (or WEBHOOK_SECRET under sam local).
 	Webhooks bool
 }
 
-// Functions are the HTTP functions, by name: what each mounts. Each serves
-// the routes the route table (package routes) gives it, and a test holds
-// them to that.
+// Functions are the HTTP functions, by name. Each serves the routes the
+// route table gives it, and a test holds them to that.
 var Functions = map[string]Function{
-	routes.Workflow: {Name: routes.Workflow, Mounts: []api.Mount{workflow.Mount, lock.Mount}},
-	routes.Approval: {Name: routes.Approval, Mounts: []api.Mount{approval.Mount}, Webhooks: true},
-	routes.Results:  {Name: routes.Results, Mounts: []api.Mount{results.Mount}},
+	routes.Workflow: {Name: routes.Workflow},
+	routes.Approval: {Name: routes.Approval, Webhooks: true},
+	routes.Results:  {Name: routes.Results},
 }
 
 // Handler builds the function's API from the environment. Logs and EMF
@@ -49,7 +43,7 @@ func Handler(ctx context.Context, lookup func(string) (string, bool), out io.Wri
 	if err != nil {
 		return nil, err
 	}
-	return api.Handler(svc.Deps, fn.Mounts...), nil
+	return svc.Handler(fn.Name), nil
 }
 
 // Wire reads the configuration once, at cold start, and wires the whole

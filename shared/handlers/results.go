@@ -1,52 +1,54 @@
-package results
+package handlers
 
 import (
 	"bytes"
 	"net/http"
+	"time"
 
-	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
-	"github.com/ai-rails/state-service/shared/storekit"
+	"github.com/ai-rails/state-service/shared/results"
 )
 
-// Mount adds the results routes of API.md.
-func Mount(rt *httpkit.Router, d api.Deps) {
-	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	api.Register(rt, map[string]httpkit.HandlerFunc{"results.create": h.create, "results.list": h.list, "results.get": h.get})
+// resultRoutes serves the results routes of API.md.
+type resultRoutes struct {
+	svc results.Service
+	now func() time.Time
 }
 
-type handlers struct{ store *Store }
+func (h resultRoutes) routes() map[string]httpkit.HandlerFunc {
+	return map[string]httpkit.HandlerFunc{"results.create": h.create, "results.list": h.list, "results.get": h.get}
+}
 
 // The media types POST /api/results takes.
 var uploadTypes = map[string]bool{
 	"application/json": true, "application/xml": true, "text/xml": true, "application/x-ndjson": true,
 }
 
-func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
+func (h resultRoutes) create(w http.ResponseWriter, r *http.Request) error {
 	body, mediaType, err := httpkit.ReadBody(w, r, uploadTypes)
 	if err != nil {
 		return err
 	}
-	now := h.store.now()
-	var in Input
+	now := h.now()
+	var in results.Input
 	switch mediaType {
 	case "application/json":
-		var b jsonBody
+		var b results.JSONBody
 		if err = httpkit.Unmarshal(body, &b); err == nil {
-			in, err = ParseJSON(b, now)
+			in, err = results.ParseJSON(b, now)
 		}
 	default:
-		if in, err = ParseQuery(r.URL.Query(), now); err != nil {
+		if in, err = results.ParseQuery(r.URL.Query(), now); err != nil {
 			break
 		}
-		var rep Report
+		var rep results.Report
 		if mediaType == "application/x-ndjson" {
-			rep, err = ParseGoTest(bytes.NewReader(body))
+			rep, err = results.ParseGoTest(bytes.NewReader(body))
 		} else {
-			rep, err = ParseJUnit(bytes.NewReader(body))
+			rep, err = results.ParseJUnit(bytes.NewReader(body))
 		}
 		in.Result.Passed, in.Result.Failed, in.Result.Skipped = rep.Passed, rep.Failed, rep.Skipped
 		in.Result.DurationSeconds, in.Result.FailureDetails = rep.DurationSeconds, rep.Failures
@@ -57,7 +59,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := h.store.Create(r.Context(), in)
+	res, err := h.svc.Create(r.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -67,12 +69,12 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
+func (h resultRoutes) get(w http.ResponseWriter, r *http.Request) error {
 	id, err := keys.ParseTestID(r.PathValue("test_id"))
 	if err != nil {
 		return apperr.Invalid(apperr.Field("test_id", "must match %s", keys.TestIDPattern))
 	}
-	res, err := h.store.Get(r.Context(), id)
+	res, err := h.svc.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
+func (h resultRoutes) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs apperr.Collector
 	wf, err := keys.ParseWorkflowID(q.Get("workflow_id"))
@@ -91,13 +93,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	var after *storekit.Cursor
-	if cursor != "" {
-		if after, err = ParseCursor(cursor); err != nil {
-			return err
-		}
-	}
-	page, err := h.store.List(r.Context(), wf, limit, after)
+	page, err := h.svc.List(r.Context(), results.ListQuery{Workflow: wf, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}

@@ -1,33 +1,28 @@
-package approval
+package handlers
 
 import (
-	"github.com/ai-rails/state-service/shared/idempotency"
 	"net/http"
 
-	"github.com/ai-rails/state-service/shared/api"
+	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/idempotency"
+
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
-	"github.com/ai-rails/state-service/shared/storekit"
 )
 
-// Mount adds the approval routes of API.md.
-func Mount(rt *httpkit.Router, d api.Deps) {
-	st := NewStore(d.Store, d.Keys, Config{Retention: d.Approvals.Retention, Now: d.Now})
-	h := &handlers{store: NewService(st, d.Approvals.Deliverer, d.Logger), deps: d}
-	api.Register(rt, map[string]httpkit.HandlerFunc{
+// approvals serves the approval routes of API.md.
+type approvals struct{ svc *approval.Service }
+
+func (h approvals) routes() map[string]httpkit.HandlerFunc {
+	return map[string]httpkit.HandlerFunc{
 		"approval.create": h.create, "approval.list": h.list, "approval.get": h.get,
 		"approval.decide": h.decide, "approval.audit": h.audit,
-	})
+	}
 }
 
-type handlers struct {
-	store *Service
-	deps  api.Deps
-}
-
-func pathID(r *http.Request) (keys.ApprovalID, error) {
+func approvalID(r *http.Request) (keys.ApprovalID, error) {
 	id, err := keys.ParseApprovalID(r.PathValue("approval_id"))
 	if err != nil {
 		return id, apperr.Invalid(apperr.Field("approval_id", "must be a lowercase UUID version 4"))
@@ -35,17 +30,17 @@ func pathID(r *http.Request) (keys.ApprovalID, error) {
 	return id, nil
 }
 
-func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
-	var b createBody
+func (h approvals) create(w http.ResponseWriter, r *http.Request) error {
+	var b approval.CreateBody
 	if err := httpkit.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
-	req, err := ParseCreate(r.Context(), b, h.deps.Approvals.Guard)
+	req, err := h.svc.ParseCreate(r.Context(), b)
 	if err != nil {
 		return err
 	}
 	idempotency.Describe(r.Context(), req)
-	a, err := h.store.Create(r.Context(), req)
+	a, err := h.svc.Create(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -57,12 +52,12 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h approvals) get(w http.ResponseWriter, r *http.Request) error {
+	id, err := approvalID(r)
 	if err != nil {
 		return err
 	}
-	a, err := h.store.Get(r.Context(), id)
+	a, err := h.svc.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -70,20 +65,20 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) decide(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h approvals) decide(w http.ResponseWriter, r *http.Request) error {
+	id, err := approvalID(r)
 	if err != nil {
 		return err
 	}
-	var b decideBody
+	var b approval.DecideBody
 	if err := httpkit.DecodeJSON(w, r, &b); err != nil {
 		return err
 	}
-	req, err := ParseDecide(b)
+	req, err := approval.ParseDecide(b)
 	if err != nil {
 		return err
 	}
-	a, err := h.store.Decide(r.Context(), id, req, h.deps.Approvals.AllowSelfApproval)
+	a, err := h.svc.Decide(r.Context(), id, req)
 	if err != nil {
 		return err
 	}
@@ -92,7 +87,7 @@ func (h *handlers) decide(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
+func (h approvals) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs apperr.Collector
 	var wf *keys.WorkflowID
@@ -103,9 +98,9 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		wf = &id
 	}
-	var status Status
+	var status approval.Status
 	if q.Has("status") {
-		status = Status(q.Get("status"))
+		status = approval.Status(q.Get("status"))
 		if !status.Valid() {
 			errs.Add("status", "must be one of pending, approved, rejected, expired")
 		}
@@ -114,15 +109,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	var after *storekit.Cursor
-	if cursor != "" {
-		c, err := ParseCursor(cursor)
-		if err != nil {
-			return err
-		}
-		after = c
-	}
-	page, err := h.store.List(r.Context(), wf, status, limit, after)
+	page, err := h.svc.List(r.Context(), approval.ListQuery{Workflow: wf, Status: status, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}
@@ -130,12 +117,12 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) audit(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h approvals) audit(w http.ResponseWriter, r *http.Request) error {
+	id, err := approvalID(r)
 	if err != nil {
 		return err
 	}
-	a, err := h.store.Audit(r.Context(), id)
+	a, err := h.svc.Audit(r.Context(), id)
 	if err != nil {
 		return err
 	}

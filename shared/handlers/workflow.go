@@ -1,27 +1,36 @@
-package workflow
+package handlers
 
 import (
 	"net/http"
+	"strconv"
 
-	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/workflow"
 )
 
-// Mount adds the workflow routes of API.md.
-func Mount(rt *httpkit.Router, d api.Deps) {
-	h := &handlers{store: NewStore(d.Store, d.Keys, d.Now)}
-	api.Register(rt, map[string]httpkit.HandlerFunc{
+// workflows serves the workflow routes of API.md.
+type workflows struct{ svc workflow.Service }
+
+func (h workflows) routes() map[string]httpkit.HandlerFunc {
+	return map[string]httpkit.HandlerFunc{
 		"workflow.save": h.save, "workflow.list": h.list, "workflow.get": h.get,
 		"workflow.patch": h.patch, "workflow.delete": h.delete, "workflow.history": h.history,
-	})
+	}
 }
 
-type handlers struct{ store *Store }
+// ETag is the entity tag of a workflow version.
+func ETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-func pathID(r *http.Request) (keys.WorkflowID, error) {
+// condition reads If-Match or If-None-Match; allowNone is false where
+// If-None-Match is not offered (PATCH).
+func condition(r *http.Request, allowNone bool) (workflow.Condition, error) {
+	return workflow.ParseCondition(r.Header.Get("If-Match"), r.Header.Get("If-None-Match"), allowNone)
+}
+
+func workflowID(r *http.Request) (keys.WorkflowID, error) {
 	id, err := keys.ParseWorkflowID(r.PathValue("workflow_id"))
 	if err != nil {
 		return id, apperr.Invalid(apperr.Field("workflow_id", "must match %s", keys.WorkflowIDPattern))
@@ -29,25 +38,25 @@ func pathID(r *http.Request) (keys.WorkflowID, error) {
 	return id, nil
 }
 
-func writeState(w http.ResponseWriter, r *http.Request, status int, st State) {
+func writeState(w http.ResponseWriter, r *http.Request, status int, st workflow.State) {
 	w.Header().Set("ETag", ETag(st.Version))
 	w.Header().Set("Location", "/api/workflow/state/"+st.WorkflowID)
 	httpkit.WriteJSON(w, r, status, st)
 }
 
-func (h *handlers) save(w http.ResponseWriter, r *http.Request) error {
-	var body saveBody
+func (h workflows) save(w http.ResponseWriter, r *http.Request) error {
+	var body workflow.SaveBody
 	if err := httpkit.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	ch, err := ParseSave(body)
+	ch, err := workflow.ParseSave(body)
 	if err == nil {
-		ch.Cond, err = ParseCondition(r.Header, true)
+		ch.Cond, err = condition(r, true)
 	}
 	if err != nil {
 		return err
 	}
-	st, created, err := h.store.Save(r.Context(), ch)
+	st, created, err := h.svc.Save(r.Context(), ch)
 	if err != nil {
 		return err
 	}
@@ -60,23 +69,23 @@ func (h *handlers) save(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) patch(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h workflows) patch(w http.ResponseWriter, r *http.Request) error {
+	id, err := workflowID(r)
 	if err != nil {
 		return err
 	}
-	var body patchBody
+	var body workflow.PatchBody
 	if err := httpkit.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	ch, err := ParsePatch(id, body)
+	ch, err := workflow.ParsePatch(id, body)
 	if err == nil {
-		ch.Cond, err = ParseCondition(r.Header, false)
+		ch.Cond, err = condition(r, false)
 	}
 	if err != nil {
 		return err
 	}
-	st, err := h.store.Patch(r.Context(), ch)
+	st, err := h.svc.Patch(r.Context(), ch)
 	if err != nil {
 		return err
 	}
@@ -85,12 +94,12 @@ func (h *handlers) patch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h workflows) get(w http.ResponseWriter, r *http.Request) error {
+	id, err := workflowID(r)
 	if err != nil {
 		return err
 	}
-	st, err := h.store.Get(r.Context(), id)
+	st, err := h.svc.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -99,12 +108,12 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) delete(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h workflows) delete(w http.ResponseWriter, r *http.Request) error {
+	id, err := workflowID(r)
 	if err != nil {
 		return err
 	}
-	if err := h.store.Delete(r.Context(), id); err != nil {
+	if err := h.svc.Delete(r.Context(), id); err != nil {
 		return err
 	}
 	metrics.Count(r.Context(), metrics.WorkflowDeleted)
@@ -112,12 +121,12 @@ func (h *handlers) delete(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) history(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+func (h workflows) history(w http.ResponseWriter, r *http.Request) error {
+	id, err := workflowID(r)
 	if err != nil {
 		return err
 	}
-	hist, err := h.store.History(r.Context(), id)
+	hist, err := h.svc.History(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -125,29 +134,21 @@ func (h *handlers) history(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
+func (h workflows) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs apperr.Collector
-	var status Status
+	var status workflow.Status
 	if v := q.Get("status"); q.Has("status") {
-		if !Status(v).Valid() {
+		if !workflow.Status(v).Valid() {
 			errs.Add("status", "must be one of pending, in_progress, completed, failed")
 		}
-		status = Status(v)
+		status = workflow.Status(v)
 	}
 	limit, cursor := httpkit.ListParams(q, &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	var after *Cursor
-	if cursor != "" {
-		c, err := ParseCursor(cursor)
-		if err != nil {
-			return err
-		}
-		after = &c
-	}
-	page, err := h.store.List(r.Context(), status, limit, after)
+	page, err := h.svc.List(r.Context(), workflow.ListQuery{Status: status, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}

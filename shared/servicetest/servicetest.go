@@ -21,7 +21,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ai-rails/state-service/shared/api"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -73,22 +72,26 @@ type Env struct {
 	Keys    keys.Schema
 	Handler http.Handler
 	Metrics *metrics.Counters
+	// Service is the wired service.
+	Service *wiring.Service
 	redis   *redis.Client
 }
 
 // WebhookSecret signs the test API's webhooks.
 const WebhookSecret = "test-webhook-secret"
 
-// New builds the API with the mounts over the backend.
-func New(tb testing.TB, b *upstashtest.Backend, mounts ...api.Mount) *Env {
+// New builds the whole API over the backend, wired as every entry point
+// wires it (package wiring).
+func New(tb testing.TB, b *upstashtest.Backend) *Env {
 	tb.Helper()
-	return NewWith(tb, b, nil, mounts...)
+	return NewWith(tb, b, nil)
 }
 
-// NewWith is New with a last say over the dependencies. By default,
-// callbacks may use http on loopback (the test receivers), and webhooks are
-// signed with WebhookSecret and retried within a one-second budget.
-func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*api.Deps), mounts ...api.Mount) *Env {
+// NewWith is New with a last say over the configuration and the wiring
+// options. By default, callbacks may use http on loopback (the test
+// receivers), and webhooks are signed with WebhookSecret and retried within
+// a one-second budget.
+func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*config.Config, *wiring.Options)) *Env {
 	tb.Helper()
 	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), redis: b.Server.Redis()}
 	// Wired as every entry point is (package wiring), over the backend.
@@ -97,33 +100,33 @@ func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*api.Deps), m
 		APIKey:    APIKey,
 		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second},
 	}
-	svc, err := wiring.Build(context.Background(), cfg, wiring.Options{
+	opts := wiring.Options{
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Backend: health.BackendLocal, Now: e.Clock.Now,
 		WebhookBackoff: 10 * time.Millisecond,
-	})
+	}
+	if configure != nil {
+		configure(&cfg, &opts)
+	}
+	svc, err := wiring.Build(context.Background(), cfg, opts)
 	if err != nil {
 		tb.Fatalf("wiring.Build: %v", err)
 	}
-	e.Client, e.Keys, e.Metrics = svc.Client, svc.Keys, svc.Metrics
-	d := svc.Deps
-	if configure != nil {
-		configure(&d)
-	}
-	e.Handler = api.Handler(d, mounts...)
+	e.Client, e.Keys, e.Metrics, e.Service = svc.Client, svc.Keys, svc.Metrics, svc
+	e.Handler = svc.Handler()
 	return e
 }
 
 // ForEachBackendWith is ForEachBackend with NewWith's configure.
-func ForEachBackendWith(t *testing.T, configure func(*api.Deps), fn func(t *testing.T, e *Env), mounts ...api.Mount) {
+func ForEachBackendWith(t *testing.T, configure func(*config.Config, *wiring.Options), fn func(t *testing.T, e *Env)) {
 	for _, b := range upstashtest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, NewWith(t, b, configure, mounts...)) })
+		t.Run(b.Name, func(t *testing.T) { fn(t, NewWith(t, b, configure)) })
 	}
 }
 
 // ForEachBackend runs fn with an Env over real Redis and one over miniredis.
-func ForEachBackend(t *testing.T, fn func(t *testing.T, e *Env), mounts ...api.Mount) {
+func ForEachBackend(t *testing.T, fn func(t *testing.T, e *Env)) {
 	for _, b := range upstashtest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, New(t, b, mounts...)) })
+		t.Run(b.Name, func(t *testing.T) { fn(t, New(t, b)) })
 	}
 }
 

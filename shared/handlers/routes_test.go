@@ -1,4 +1,4 @@
-package api_test
+package handlers_test
 
 import (
 	"net/http"
@@ -8,19 +8,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/servicetest"
-	"github.com/ai-rails/state-service/shared/httpkit"
+	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/routes"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
 
-// The route table, the handlers the mounts register, and the OpenAPI
+// The route table, the handlers New mounts, and the OpenAPI
 // document hold the same routes: a route added to one without the others
 // fails here.
 func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t))
 	var table []string
 	for _, r := range routes.Table {
 		table = append(table, r.Pattern())
@@ -55,10 +54,16 @@ func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
 	}
 }
 
-// A handler registered under a name the table does not hold fails at
-// startup, not silently.
-func TestRegisterRefusesUnknownNames(t *testing.T) {
-	assert.Panics(t, func() {
-		api.Register(httpkit.NewRouter(), map[string]httpkit.HandlerFunc{"workflow.nope": nil})
-	})
+// Every handler has a route in the table, and every route a handler: a
+// handler added without its route, or a route without its handler, fails
+// here (New would also panic at startup on the second).
+func TestEveryHandlerHasARoute(t *testing.T) {
+	var table []string
+	for _, r := range routes.Table {
+		table = append(table, r.Name)
+	}
+	names := handlers.Names()
+	slices.Sort(table)
+	slices.Sort(names)
+	assert.Equal(t, table, names)
 }

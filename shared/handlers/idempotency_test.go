@@ -1,4 +1,4 @@
-package api_test
+package handlers_test
 
 import (
 	"net/http"
@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/idempotency"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
 
@@ -154,13 +154,13 @@ func TestEveryWriteIsIdempotent(t *testing.T) {
 				assert.Equal(t, http.StatusUnprocessableEntity, other.Status, "%s", other.Raw)
 				assert.Equal(t, "urn:ai-rails:problem:unprocessable", other.Body["type"])
 				assert.Equal(t, snap, e.Snapshot(), "a mismatch writes nothing")
-			}, mounts...)
+			})
 		})
 	}
 }
 
 func TestIdempotencyKeyRules(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t))
 	for _, bad := range []string{"", string(make([]byte, 129)), "naïve", "tab\there"} {
 		a := e.Do(servicetest.Req{Method: "POST", Path: "/api/lock/build", Body: `{"owner":"me"}`, Header: map[string]string{idempotency.Header: bad}})
 		if bad == "" {

@@ -1,4 +1,4 @@
-package api_test
+package handlers_test
 
 import (
 	"bytes"
@@ -13,18 +13,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/api"
-	"github.com/ai-rails/state-service/shared/servicetest"
-	"github.com/ai-rails/state-service/shared/approval"
-	"github.com/ai-rails/state-service/shared/lock"
-	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/routes"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
-	"github.com/ai-rails/state-service/shared/webhook"
-	"github.com/ai-rails/state-service/shared/workflow"
+	"github.com/ai-rails/state-service/shared/wiring"
 )
-
-var mounts = []api.Mount{workflow.Mount, lock.Mount, approval.Mount, results.Mount}
 
 // sample fills a route's path parameters with valid ids.
 var sample = strings.NewReplacer("{workflow_id}", "ABC-123456", "{resource_id}", "r",
@@ -44,7 +38,7 @@ func everyRoute() []servicetest.Req {
 }
 
 func TestEveryRouteNeedsTheKey(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t))
 	for _, r := range everyRoute() {
 		for _, key := range []string{"", "wrong", servicetest.APIKey + " ", strings.ToUpper(servicetest.APIKey)} {
 			r.Header = map[string]string{"x-api-key": key}
@@ -61,7 +55,7 @@ func TestEveryRouteNeedsTheKey(t *testing.T) {
 // something to Redis patterns, to keys or to HTTP, and checks each gets 400
 // without one store round trip.
 func TestInjectionIDsNeverReachTheStore(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t))
 	bad := []string{"ABC-12345*", "ABC-?23456", "[ABC]-123456", "ABC 123456", "ABC-123456\n", "ÄBC-123456", "ABC-123456\r\nX: y",
 		"*", "../../etc", "a\x00b", "ai_rails_*", "ABC-１２３４５６"}
 	for _, id := range bad {
@@ -91,7 +85,7 @@ func TestInjectionIDsNeverReachTheStore(t *testing.T) {
 }
 
 func TestCallbackHeaderInjection(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t))
 	e.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
 	for _, u := range []string{
 		"https://n8n.example.com/hook\r\nX-Injected: 1", "https://n8n.example.com/hook%0d%0aX-Injected:%201",
@@ -112,7 +106,7 @@ func TestCallbackHeaderInjection(t *testing.T) {
 }
 
 func TestNestedAndOversizedBodiesAreRefusedCheaply(t *testing.T) {
-	e := servicetest.New(t, upstashtest.Mini(t), mounts...)
+	e := servicetest.New(t, upstashtest.Mini(t))
 	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
 	for _, r := range []servicetest.Req{
 		{Method: "POST", Path: "/api/workflow/state", Body: `{"workflow_id":"ABC-123456","feature_description":"x","metadata":` + deep + `}`},
@@ -142,12 +136,10 @@ func TestSecretsStayOutOfLogsAndAnswers(t *testing.T) {
 	b := upstashtest.Real(t)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer receiver.Close()
-	e := servicetest.NewWith(t, b, func(d *api.Deps) {
-		d.Logger = logger
-		guard := &webhook.Guard{AllowInsecureLoopback: true}
-		d.Approvals = api.Approvals{Retention: 168 * time.Hour, Guard: guard,
-			Deliverer: webhook.NewDeliverer(webhook.Options{Secret: []byte(webhookSecret), Guard: guard, Budget: 500 * time.Millisecond, Now: d.Now})}
-	}, mounts...)
+	e := servicetest.NewWith(t, b, func(c *config.Config, o *wiring.Options) {
+		o.Logger = logger
+		c.Approvals.WebhookSecret, c.Approvals.WebhookBudget = webhookSecret, 500*time.Millisecond
+	})
 	var answers bytes.Buffer
 	do := func(r servicetest.Req) servicetest.Answer {
 		a := e.Do(r)

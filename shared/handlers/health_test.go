@@ -1,4 +1,4 @@
-package health_test
+package handlers_test
 
 import (
 	"encoding/json"
@@ -9,8 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ai-rails/state-service/shared/servicetest"
+	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -20,8 +21,6 @@ func get(t *testing.T, h http.Handler) (int, http.Header, map[string]any) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "/api/health", nil)
 	h.ServeHTTP(w, r)
-	w.Header().Set("X-Request-Id", "r")
-	w.Header().Set("Cache-Control", "no-store")
 	assert.NoError(t, servicetest.CheckContract(r, w.Code, w.Header(), w.Body.Bytes()))
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
@@ -37,7 +36,7 @@ func TestHealthy(t *testing.T) {
 				require.NoError(t, err)
 			}
 			before := c.Stats().RoundTrips
-			status, _, body := get(t, health.Handler(c, health.BackendLocal))
+			status, _, body := get(t, handlers.New(handlers.Services{Health: c}, handlers.Config{Backend: health.BackendLocal}))
 			assert.Equal(t, http.StatusOK, status)
 			assert.Equal(t, uint64(1), c.Stats().RoundTrips-before, "one round trip")
 			assert.Equal(t, "healthy", body["status"])
@@ -55,7 +54,7 @@ func TestUnhealthy(t *testing.T) {
 	b := upstashtest.Real(t)
 	c := b.Client(t, upstash.Options{MaxRetries: -1})
 	b.Redis.Stop()
-	status, hdr, body := get(t, health.Handler(c, health.BackendUpstash))
+	status, hdr, body := get(t, handlers.New(handlers.Services{Health: c}, handlers.Config{Backend: health.BackendUpstash}))
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, "1", hdr.Get("Retry-After"))
 	assert.Equal(t, "unhealthy", body["status"])

@@ -1,0 +1,132 @@
+// Package handlers is the HTTP adapter of the service: one handler per
+// route of the route table (package routes), each reading the request,
+// calling a domain service and writing the answer, or returning an error
+// that httpkit maps to problem+json through apperr's one table. New
+// assembles them, inside httpkit's middleware, for a Lambda function, the
+// local stack or a test: they all serve the same thing.
+package handlers
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/httpkit"
+	"github.com/ai-rails/state-service/shared/idempotency"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/metrics"
+	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/routes"
+	"github.com/ai-rails/state-service/shared/workflow"
+)
+
+// Services are what the handlers call, built once by package wiring.
+type Services struct {
+	Workflows workflow.Service
+	Locks     lock.Service
+	Approvals *approval.Service
+	Results   results.Service
+	// Health is the store the health check pings.
+	Health health.Store
+	// Metrics reads the hourly counters.
+	Metrics *metrics.Reader
+}
+
+// Config are the HTTP settings.
+type Config struct {
+	// APIKey is checked on every request when set (the local stack); in
+	// AWS, API Gateway checks it.
+	APIKey string
+	// Backend names the store in GET /api/health.
+	Backend string
+	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Keys is the key schema, for the Idempotency-Key records.
+	Keys keys.Schema
+	// Counters gathers the hourly counters; nil counts nothing.
+	Counters *metrics.Counters
+	// Function names the function in EMF lines, which go to EMF when set.
+	Function string
+	EMF      io.Writer
+	// Extra are routes outside the table, by pattern (the local stack's
+	// GET /api/openapi.json).
+	Extra map[string]http.Handler
+}
+
+// byName returns every route's handler, by its name in the route table.
+func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
+	all := map[string]httpkit.HandlerFunc{
+		"health.get":  healthCheck{store: s.Health, backend: c.Backend}.get,
+		"metrics.get": metricsRead{reader: s.Metrics, now: c.Now}.get,
+	}
+	for _, group := range []map[string]httpkit.HandlerFunc{
+		workflows{s.Workflows}.routes(), locks{s.Locks}.routes(), approvals{s.Approvals}.routes(),
+		resultRoutes{svc: s.Results, now: c.Now}.routes(),
+	} {
+		for name, h := range group {
+			all[name] = h
+		}
+	}
+	return all
+}
+
+// Names returns the names of every handler there is, for the tests that
+// hold them to the route table.
+func Names() []string {
+	var names []string
+	for name := range (Services{}).byName(Config{}) {
+		names = append(names, name)
+	}
+	return names
+}
+
+// New returns the API of the functions named (routes.Workflow, ...): the
+// routes the table gives them and the routes every function serves. With
+// no function named, it serves every route (the local stack, the tests). A
+// route of the table without a handler is a programming error, and
+// panics.
+func New(s Services, c Config, functions ...string) http.Handler {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	all := s.byName(c)
+	rt := httpkit.NewRouter()
+	for _, r := range routes.Table {
+		if !serves(r, functions) {
+			continue
+		}
+		h, ok := all[r.Name]
+		if !ok {
+			panic("handlers: no handler named " + r.Name + " for " + r.Pattern())
+		}
+		rt.Handle(r.Pattern(), h)
+	}
+	for pattern, h := range c.Extra {
+		rt.Handle(pattern, h)
+	}
+	return httpkit.New(httpkit.Config{
+		APIKey: c.APIKey, Logger: c.Logger,
+		Observe: []httpkit.Middleware{metrics.Middleware(c.Counters, c.Function, c.EMF)},
+		Inner:   []httpkit.Middleware{idempotency.Middleware(c.Keys)},
+	}, rt)
+}
+
+func serves(r routes.Route, functions []string) bool {
+	if len(functions) == 0 || r.Everywhere {
+		return true
+	}
+	for _, f := range functions {
+		if r.Function == f {
+			return true
+		}
+	}
+	return false
+}

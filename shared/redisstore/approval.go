@@ -1,0 +1,295 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/idempotency"
+	"github.com/ai-rails/state-service/shared/identity"
+	"github.com/ai-rails/state-service/shared/jsondoc"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/storekit"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/webhook"
+)
+
+// approvalStatuses gives the scripts the statuses by name, from the Go
+// constants: they are stated once.
+var approvalStatuses = fmt.Sprintf("local PENDING, APPROVED, REJECTED, EXPIRED = '%s', '%s', '%s', '%s'\n",
+	approval.Pending, approval.Approved, approval.Rejected, approval.Expired)
+
+var (
+	//go:embed approval_create.lua
+	approvalCreateLua string
+	//go:embed approval_decide.lua
+	approvalDecideLua string
+	//go:embed approval_record.lua
+	approvalRecordLua string
+	//go:embed approval_expire.lua
+	approvalExpireLua string
+
+	approvalCreate = idempotency.Wrap(storekit.Script(approvalCreateLua))
+	approvalDecide = idempotency.Wrap(storekit.Script(approvalStatuses + approvalDecideLua))
+	approvalRecord = storekit.Script(approvalRecordLua)
+	approvalExpire = storekit.Script(approvalStatuses + approvalExpireLua)
+)
+
+// Approvals keeps approvals, one round trip per call: the approval.Store.
+// It only persists: approval.Service decides what to deliver, and its
+// Sender delivers it.
+type Approvals struct {
+	c         *upstash.Client
+	keys      keys.Schema
+	now       func() time.Time
+	retention time.Duration
+}
+
+var _ approval.Store = (*Approvals)(nil)
+
+// NewApprovals returns Approvals. A decided or expired approval is kept for
+// retention (approval.DefaultRetention when zero); now nil means time.Now.
+func NewApprovals(c *upstash.Client, k keys.Schema, retention time.Duration, now func() time.Time) *Approvals {
+	if retention <= 0 {
+		retention = approval.DefaultRetention
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Approvals{c: c, keys: k, now: now, retention: retention}
+}
+
+func decodeApproval(doc string) (approval.Approval, error) {
+	var a approval.Approval
+	if err := json.Unmarshal([]byte(doc), &a); err != nil {
+		return approval.Approval{}, fmt.Errorf("stored approval does not parse: %w", err)
+	}
+	return a, nil
+}
+
+// stored is an approval as the store keeps it.
+type storedApproval struct {
+	approval.Approval
+	// RequesterKey is identity.Canonical(Requester).
+	RequesterKey string `json:"requester_key"`
+}
+
+// Create stores a new approval for a workflow that exists. Under an
+// Idempotency-Key (see package idempotency), a repeat of the request
+// answers the first answer.
+func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (approval.Approval, error) {
+	now := s.now()
+	id := keys.NewApprovalID()
+	expires := now.Add(time.Duration(in.ExpiresInSeconds) * time.Second)
+	a := approval.Approval{
+		ApprovalID: id.String(), WorkflowID: in.WorkflowID.String(), RequestType: in.RequestType,
+		Content: in.Content, Requester: in.Requester, CreatedAt: jsondoc.FormatTime(now),
+		ExpiresAt: jsondoc.FormatTime(expires), Status: approval.Pending, CallbackURL: in.CallbackURL,
+	}
+	// The stored document also holds the requester's canonical form, which
+	// the decision script compares approvers with; answers leave it out.
+	doc := jsondoc.Canonical(storedApproval{Approval: a, RequesterKey: identity.Canonical(a.Requester)})
+	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
+	detail := jsondoc.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
+	res, err := upstash.Strings(approvalCreate.Run(ctx, s.c,
+		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
+			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex()},
+		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), string(jsondoc.Canonical(a.Requester)), detail,
+		a.CreatedAt))
+	if err != nil {
+		return approval.Approval{}, fmt.Errorf("create approval: %w", err)
+	}
+	if res[0] == "no_workflow" {
+		return approval.Approval{}, apperr.New(apperr.NotFound, "workflow %s not found", in.WorkflowID)
+	}
+	return decodeApproval(res[1])
+}
+
+// Get reads one approval, as it reads now.
+func (s *Approvals) Get(ctx context.Context, id keys.ApprovalID) (approval.Approval, error) {
+	a, err := storekit.Get[approval.Approval](ctx, s.c, s.keys.Approval(id), "approval "+id.String())
+	return a.AsOf(s.now()), err
+}
+
+// Decide records the first decision; see approval_decide.lua for the rules. A
+// decision on an approval with a callback also queues its webhook in the
+// outbox, in the same step; the approval.Entry is returned for delivery.
+func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.DecideRequest, allowSelf bool) (approval.Approval, *approval.Entry, error) {
+	now := s.now()
+	comment := ""
+	if in.Comment != nil {
+		comment = string(jsondoc.Canonical(*in.Comment))
+	}
+	self := "0"
+	if allowSelf {
+		self = "1"
+	}
+	res, err := upstash.Strings(approvalDecide.Run(ctx, s.c,
+		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
+		in.Decision, string(jsondoc.Canonical(in.Approver)), comment, jsondoc.FormatTime(now), self,
+		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli(),
+		string(jsondoc.Canonical(identity.Canonical(in.Approver)))))
+	if err != nil {
+		return approval.Approval{}, nil, fmt.Errorf("decide approval %s: %w", id, err)
+	}
+	var a approval.Approval
+	if len(res) > 1 {
+		if a, err = decodeApproval(res[1]); err != nil {
+			return approval.Approval{}, nil, err
+		}
+		a = a.AsOf(now)
+	}
+	switch res[0] {
+	case "not_found":
+		return approval.Approval{}, nil, apperr.New(apperr.NotFound, "approval %s not found", id)
+	case "decided":
+		return approval.Approval{}, nil, apperr.New(apperr.Conflict, "approval %s was already %s by %s", id, a.Decision.Decision, a.Decision.Approver).With("approval", a)
+	case "gone":
+		return approval.Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
+	case "self":
+		return approval.Approval{}, nil, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
+	case "ok":
+		if res[2] != "" {
+			e, err := approval.ParseEntry(res[2])
+			if err != nil {
+				return a, nil, err
+			}
+			return a, &e, nil
+		}
+	}
+	return a, nil, nil
+}
+
+// RecordDelivery records a webhook's attempts in the audit trail, and
+// takes the approval.Entry out of the outbox when one was delivered, or moves its
+// next try to retryAt. It reports whether it was delivered.
+func (s *Approvals) RecordDelivery(ctx context.Context, e approval.Entry, attempts []webhook.Attempt, retryAt time.Time) (bool, error) {
+	args := []any{e.Member, "0", retryAt.UnixMilli(), len(attempts)}
+	for i, at := range attempts {
+		typ := "webhook_failed"
+		if at.Delivered {
+			typ, args[1] = "webhook_delivered", "1"
+		}
+		detail := map[string]any{"delivery_id": e.Delivery, "event": e.Event, "attempt": i + 1}
+		if at.StatusCode != 0 {
+			detail["status_code"] = at.StatusCode
+		}
+		if at.Error != "" {
+			detail["error"] = at.Error
+		}
+		args = append(args, typ, jsondoc.FormatTime(at.At), string(jsondoc.Canonical(detail)))
+	}
+	_, err := approvalRecord.Run(ctx, s.c, []string{s.keys.Audit(e.Approval), s.keys.Outbox()}, args...)
+	if err != nil {
+		return false, fmt.Errorf("record webhook of approval %s: %w", e.Approval, err)
+	}
+	return args[1] == "1", nil
+}
+
+// ExpireDue expires up to limit pending approvals whose expires_at is not
+// after now, and queues their approval.expired webhooks. It returns how
+// many it expired, and whether more may be due.
+func (s *Approvals) ExpireDue(ctx context.Context, limit int) (int, bool, error) {
+	now := s.now()
+	ids, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.PendingApprovals(), "-inf", now.UnixMilli(), "LIMIT", 0, limit))
+	if err != nil || len(ids) == 0 {
+		return 0, false, err
+	}
+	ks := []string{s.keys.PendingApprovals(), s.keys.Outbox()}
+	args := []any{jsondoc.FormatTime(now), now.UnixMilli(), s.retention.Milliseconds()}
+	for _, raw := range ids {
+		id, err := keys.ParseApprovalID(raw)
+		if err != nil {
+			// Not an id this service wrote: drop it from the index.
+			_, _ = s.c.Do(ctx, "ZREM", s.keys.PendingApprovals(), raw)
+			continue
+		}
+		ks = append(ks, s.keys.Approval(id), s.keys.Audit(id))
+		args = append(args, id.String(), uuid.NewString())
+	}
+	n, err := upstash.Int64(approvalExpire.Run(ctx, s.c, ks, args...))
+	if err != nil {
+		return 0, false, fmt.Errorf("expire approvals: %w", err)
+	}
+	return int(n), len(ids) == limit, nil
+}
+
+// DueEntries reads up to limit outbox entries whose next try is due.
+func (s *Approvals) DueEntries(ctx context.Context, limit int) ([]string, error) {
+	members, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.Outbox(), "-inf", s.now().UnixMilli(), "LIMIT", 0, limit))
+	if err != nil {
+		return nil, fmt.Errorf("read the outbox: %w", err)
+	}
+	return members, nil
+}
+
+// DropEntry takes an entry out of the outbox without a trace: it does not
+// parse, or its approval is gone.
+func (s *Approvals) DropEntry(ctx context.Context, member string) error {
+	_, err := s.c.Do(ctx, "ZREM", s.keys.Outbox(), member)
+	return err
+}
+
+// GiveUp takes an entry out of the outbox, with a webhook_failed event in
+// the audit trail.
+func (s *Approvals) GiveUp(ctx context.Context, e approval.Entry) error {
+	detail := jsondoc.Canonical(map[string]any{"delivery_id": e.Delivery, "event": e.Event, "error": "gave up after 24 hours"})
+	if _, err := approvalRecord.Run(ctx, s.c, []string{s.keys.Audit(e.Approval), s.keys.Outbox()},
+		e.Member, "giveup", 0, 1, "webhook_failed", jsondoc.FormatTime(s.now()), string(detail)); err != nil {
+		return fmt.Errorf("give up on webhook of approval %s: %w", e.Approval, err)
+	}
+	return nil
+}
+
+const approvalCursorKind = "a1"
+
+// List returns approvals newest first, of one workflow or of all, optionally
+// of one status (as they read now).
+func (s *Approvals) List(ctx context.Context, aq approval.ListQuery) (approval.Page, error) {
+	now := s.now()
+	q := storekit.ListQuery{Index: s.keys.ApprovalIndex(), KeyPrefix: s.keys.ApprovalKeyPrefix(), Limit: aq.Limit,
+		Status: string(aq.Status), Expiring: string(approval.Pending), Now: jsondoc.FormatTime(now)}
+	if aq.Workflow != nil {
+		q.Index = s.keys.WorkflowApprovals(*aq.Workflow)
+	}
+	if aq.Cursor != "" {
+		after, err := storekit.ParseCursor(approvalCursorKind, aq.Cursor, func(m string) error { _, err := keys.ParseApprovalID(m); return err })
+		if err != nil {
+			return approval.Page{}, err
+		}
+		q.After = &after
+	}
+	docs, next, err := storekit.List(ctx, s.c, q)
+	if err != nil {
+		return approval.Page{}, fmt.Errorf("list approvals: %w", err)
+	}
+	page := approval.Page{Items: make([]approval.Approval, 0, len(docs))}
+	for _, d := range docs {
+		a, err := decodeApproval(d)
+		if err != nil {
+			return approval.Page{}, err
+		}
+		page.Items = append(page.Items, a.AsOf(now))
+	}
+	if next != nil {
+		c := next.Encode(approvalCursorKind)
+		page.NextCursor = &c
+	}
+	return page, nil
+}
+
+// Audit reads an approval's audit trail. It is not found only when neither
+// the trail nor the approval exists.
+func (s *Approvals) Audit(ctx context.Context, id keys.ApprovalID) (approval.Audit, error) {
+	events, err := storekit.Trail[approval.AuditEvent](ctx, s.c, s.keys.Audit(id), s.keys.Approval(id), "approval "+id.String())
+	if err != nil {
+		return approval.Audit{}, err
+	}
+	return approval.Audit{ApprovalID: id.String(), Events: events}, nil
+}

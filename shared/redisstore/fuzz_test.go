@@ -1,0 +1,32 @@
+package redisstore
+
+import (
+	"testing"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/keys"
+)
+
+// FuzzParseWorkflowCursor checks that only cursors of the list's own form decode.
+func FuzzParseWorkflowCursor(f *testing.F) {
+	id, _ := keys.ParseWorkflowID("ABC-123456")
+	f.Add(workflowCursor{Score: "1795600000000", Member: id}.Encode())
+	for _, s := range []string{"", "bm9wZQ", "dzE6MTI6QUJDLTEyMzQ1Ng", "!!!", "dzE6LTE6QUJDLTEyMzQ1Ng"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseWorkflowCursor(s)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Validation {
+				t.Fatalf("kind %d", apperr.KindOf(err))
+			}
+			return
+		}
+		if _, err := keys.ParseWorkflowID(c.Member.String()); err != nil {
+			t.Fatalf("cursor member %q", c.Member)
+		}
+		if back, _ := parseWorkflowCursor(c.Encode()); back != c {
+			t.Fatalf("cursor %q does not round-trip", s)
+		}
+	})
+}

@@ -1,0 +1,122 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/idempotency"
+	"github.com/ai-rails/state-service/shared/jsondoc"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/results"
+	"github.com/ai-rails/state-service/shared/storekit"
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+var (
+	//go:embed results_create.lua
+	resultsCreateLua string
+	//go:embed results_list.lua
+	resultsListLua string
+
+	resultsCreate = idempotency.Wrap(upstash.NewScript(resultsCreateLua))
+	resultsList   = storekit.Script(storekit.PageLib() + "\n" + resultsListLua).RetrySafe()
+)
+
+// Results keeps test results, one round trip per call: the
+// results.Service.
+type Results struct {
+	c    *upstash.Client
+	keys keys.Schema
+}
+
+// NewResults returns Results.
+func NewResults(c *upstash.Client, k keys.Schema) *Results {
+	return &Results{c: c, keys: k}
+}
+
+// Create stores a result for TestResultTTL, unless its test_id is taken.
+func (s *Results) Create(ctx context.Context, in results.Input) (results.TestResults, error) {
+	in.Finish()
+	doc, err := jsondoc.Marshal(in.Result)
+	if err != nil {
+		// Input.Check keeps out what would not encode; nothing is written.
+		return results.TestResults{}, fmt.Errorf("encode result %s: %w", in.TestID, err)
+	}
+	res, err := upstash.Strings(resultsCreate.Run(ctx, s.c,
+		[]string{s.keys.TestResult(in.TestID), s.keys.WorkflowResults(in.WorkflowID)},
+		doc, in.TestID.String(), keys.TestResultTTL.Milliseconds(), in.Executed.UnixMilli()))
+	if err != nil {
+		return results.TestResults{}, fmt.Errorf("store result %s: %w", in.TestID, err)
+	}
+	if res[0] == "exists" {
+		return results.TestResults{}, apperr.New(apperr.Conflict, "a result with test_id %s already exists", in.TestID)
+	}
+	var out results.TestResults
+	if err := json.Unmarshal([]byte(res[1]), &out); err != nil {
+		return results.TestResults{}, fmt.Errorf("stored result %s does not parse: %w", in.TestID, err)
+	}
+	return out, nil
+}
+
+// Get reads one result.
+func (s *Results) Get(ctx context.Context, id keys.TestID) (results.TestResults, error) {
+	return storekit.Get[results.TestResults](ctx, s.c, s.keys.TestResult(id), "result "+id.String())
+}
+
+const resultsCursorKind = "r1"
+
+// List reads a page of a workflow's results, newest executed_at first, and
+// the summary of every run it keeps, in one round trip.
+func (s *Results) List(ctx context.Context, q results.ListQuery) (results.Page, error) {
+	wf, limit, cs, cm := q.Workflow, q.Limit, "", ""
+	if q.Cursor != "" {
+		after, err := storekit.ParseCursor(resultsCursorKind, q.Cursor, func(m string) error { _, err := keys.ParseTestID(m); return err })
+		if err != nil {
+			return results.Page{}, err
+		}
+		cs, cm = after.Score, after.Member
+	}
+	v, err := upstash.Values(resultsList.Run(ctx, s.c, []string{s.keys.WorkflowResults(wf)},
+		s.keys.TestResultPrefix(), limit, cs, cm, storekit.ListBudget))
+	if err != nil {
+		return results.Page{}, fmt.Errorf("list results of %s: %w", wf, err)
+	}
+	docs, err := upstash.Strings(v[0], nil)
+	if err != nil && !errors.Is(err, upstash.ErrNil) {
+		return results.Page{}, fmt.Errorf("list results of %s: %w", wf, err)
+	}
+	page := results.Page{Items: make([]results.TestResults, 0, len(docs))}
+	for _, d := range docs {
+		var r results.TestResults
+		if err := json.Unmarshal([]byte(d), &r); err != nil {
+			return results.Page{}, fmt.Errorf("list results of %s: stored result does not parse: %w", wf, err)
+		}
+		page.Items = append(page.Items, r)
+	}
+	if next, err := upstash.Strings(v[1], nil); err == nil && len(next) == 2 {
+		c := storekit.Cursor{Score: next[0], Member: next[1]}.Encode(resultsCursorKind)
+		page.NextCursor = &c
+	}
+	sum, err := upstash.Strings(v[2], nil)
+	if err != nil || len(sum) != 5 {
+		return results.Page{}, fmt.Errorf("list results of %s: bad summary %v", wf, v[2])
+	}
+	n := make([]int64, 4)
+	for i := range n {
+		n[i], _ = strconv.ParseInt(sum[i], 10, 64)
+	}
+	page.Summary = results.Summary{Runs: n[0], Passed: n[1], Failed: n[2], Skipped: n[3]}
+	if ran := n[1] + n[2]; ran > 0 {
+		rate := float64(n[1]) / float64(ran)
+		page.Summary.PassRate = &rate
+	}
+	if sum[4] != "" {
+		page.Summary.LatestTestID = &sum[4]
+	}
+	return page, nil
+}

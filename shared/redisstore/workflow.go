@@ -1,0 +1,268 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/idempotency"
+	"github.com/ai-rails/state-service/shared/jsondoc"
+	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/storekit"
+	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/workflow"
+)
+
+var (
+	//go:embed workflow_write.lua
+	workflowWriteLua string
+	//go:embed workflow_delete.lua
+	workflowDeleteLua string
+
+	workflowWrite  = idempotency.Wrap(storekit.Script(workflowWriteLua))
+	workflowDelete = idempotency.Wrap(storekit.Script(workflowDeleteLua))
+)
+
+// Workflows keeps workflow states, one round trip per call: the
+// workflow.Service.
+type Workflows struct {
+	c    *upstash.Client
+	keys keys.Schema
+	now  func() time.Time
+}
+
+// NewWorkflows returns Workflows. now is the clock; nil means time.Now.
+func NewWorkflows(c *upstash.Client, k keys.Schema, now func() time.Time) *Workflows {
+	if now == nil {
+		now = time.Now
+	}
+	return &Workflows{c: c, keys: k, now: now}
+}
+
+// versionList is the condition's versions as workflow_write.lua reads them.
+func versionList(c workflow.Condition) string {
+	if c.Any {
+		return "*"
+	}
+	s := make([]string, len(c.Versions))
+	for i, v := range c.Versions {
+		s[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+// Save creates the workflow or replaces the fields the change gives. It
+// reports whether it created the workflow.
+func (s *Workflows) Save(ctx context.Context, ch workflow.Change) (workflow.State, bool, error) {
+	return s.write(ctx, "save", ch)
+}
+
+// Patch merge-patches a stored workflow.
+func (s *Workflows) Patch(ctx context.Context, ch workflow.Change) (workflow.State, error) {
+	st, _, err := s.write(ctx, "patch", ch)
+	return st, err
+}
+
+func (s *Workflows) statusKeys(id keys.WorkflowID) []string {
+	ks := []string{s.keys.Workflow(id), s.keys.History(id), s.keys.WorkflowIndex()}
+	for _, st := range workflow.Statuses {
+		ks = append(ks, s.keys.WorkflowStatusIndex(string(st)))
+	}
+	return ks
+}
+
+// transitionSpec encodes the status table for the write script:
+// "pending:in_progress,failed;in_progress:completed,failed;...".
+func transitionSpec() string {
+	var parts []string
+	for _, from := range workflow.Statuses {
+		var to []string
+		for _, s := range workflow.Allowed(from) {
+			to = append(to, string(s))
+		}
+		parts = append(parts, string(from)+":"+strings.Join(to, ","))
+	}
+	return strings.Join(parts, ";")
+}
+
+func statusList() string {
+	s := make([]string, len(workflow.Statuses))
+	for i, st := range workflow.Statuses {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ",")
+}
+
+// writeArgs are workflow_write.lua's arguments, sent by name as name, value pairs
+// (a Lua loop reads them into a table, cheaper than parsing JSON). A raw
+// JSON field left out keeps the stored value.
+type writeArgs struct {
+	Mode, ID, Now, CondKind, CondVersions, Statuses, Transitions, Status string
+	FeatureDescription, CurrentStage, Metadata                           json.RawMessage
+	TTLHours                                                             *int
+	DefaultTTLHours, MaxMetadataBytes, MaxHistory                        int
+}
+
+// list is the arguments as the script reads them.
+func (a writeArgs) list() []any {
+	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
+		"statuses", a.Statuses, "transitions", a.Transitions, "status", a.Status,
+		"default_ttl_hours", a.DefaultTTLHours, "max_metadata_bytes", a.MaxMetadataBytes, "max_history", a.MaxHistory}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"feature_description", a.FeatureDescription}, {"current_stage", a.CurrentStage}, {"metadata", a.Metadata}} {
+		if f.raw != nil {
+			out = append(out, f.name, string(f.raw))
+		}
+	}
+	if a.TTLHours != nil {
+		out = append(out, "ttl_hours", *a.TTLHours)
+	}
+	return out
+}
+
+func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) (workflow.State, bool, error) {
+	args := writeArgs{
+		Mode: mode, ID: ch.ID.String(), Now: jsondoc.FormatTime(s.now()), CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond),
+		Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
+		FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
+		DefaultTTLHours: workflow.DefaultTTLHours, MaxMetadataBytes: workflow.MaxMetadataBytes, MaxHistory: workflow.MaxHistory,
+	}
+	res, err := upstash.Strings(workflowWrite.Run(ctx, s.c, s.statusKeys(ch.ID), args.list()...))
+	if err != nil {
+		return workflow.State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
+	}
+	if res[0] != "ok" {
+		return workflow.State{}, false, scriptError(ch.ID, res[1:])
+	}
+	var st workflow.State
+	if err := json.Unmarshal([]byte(res[1]), &st); err != nil {
+		return workflow.State{}, false, fmt.Errorf("%s workflow %s: stored state does not parse: %w", mode, ch.ID, err)
+	}
+	return st, res[2] == "1", nil
+}
+
+// scriptError turns a script's {"err", code, ...} answer into an API error.
+func scriptError(id keys.WorkflowID, e []string) error {
+	switch e[0] {
+	case "not_found":
+		return apperr.New(apperr.NotFound, "workflow %s not found", id)
+	case "precondition":
+		if e[1] == "0" {
+			return apperr.New(apperr.PreconditionFailed, "workflow %s does not exist", id)
+		}
+		return apperr.New(apperr.PreconditionFailed, "workflow %s is at version %s", id, e[1]).With("current_version", mustInt(e[1]))
+	case "transition":
+		from, to := workflow.Status(e[1]), workflow.Status(e[2])
+		if e[3] == "" {
+			return apperr.New(apperr.InvalidTransition, "workflow %s is %s, which is final; it cannot change to %s", id, from, to)
+		}
+		return apperr.New(apperr.InvalidTransition, "workflow %s cannot change from %s to %s; allowed: %s",
+			id, from, to, strings.ReplaceAll(e[3], ",", ", "))
+	case "required":
+		return apperr.Invalid(apperr.Field(e[1], "is required to create a workflow"))
+	case "metadata_too_large":
+		return apperr.Invalid(apperr.Field("metadata", "must be at most %d bytes once merged (it would be %s)", workflow.MaxMetadataBytes, e[1]))
+	}
+	return fmt.Errorf("workflow %s: unexpected script answer %q", id, e)
+}
+
+func mustInt(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// Get reads one workflow.
+func (s *Workflows) Get(ctx context.Context, id keys.WorkflowID) (workflow.State, error) {
+	return storekit.Get[workflow.State](ctx, s.c, s.keys.Workflow(id), "workflow "+id.String())
+}
+
+// Delete deletes a workflow and adds the delete to its history.
+func (s *Workflows) Delete(ctx context.Context, id keys.WorkflowID) error {
+	res, err := upstash.Strings(workflowDelete.Run(ctx, s.c, s.statusKeys(id),
+		id.String(), jsondoc.FormatTime(s.now()), statusList(), workflow.MaxHistory))
+	if err != nil {
+		return fmt.Errorf("delete workflow %s: %w", id, err)
+	}
+	if res[0] != "ok" {
+		return scriptError(id, res[1:])
+	}
+	return nil
+}
+
+// workflowCursor is a decoded list position: the score and member of the
+// last entry returned.
+type workflowCursor struct {
+	Score  string
+	Member keys.WorkflowID
+}
+
+const workflowCursorKind = "w1"
+
+// Encode returns the opaque form of the cursor.
+func (c workflowCursor) Encode() string {
+	return storekit.Cursor{Score: c.Score, Member: c.Member.String()}.Encode(workflowCursorKind)
+}
+
+// parseWorkflowCursor decodes an opaque cursor.
+func parseWorkflowCursor(s string) (workflowCursor, error) {
+	c, err := storekit.ParseCursor(workflowCursorKind, s, func(m string) error { _, err := keys.ParseWorkflowID(m); return err })
+	if err != nil {
+		return workflowCursor{}, err
+	}
+	id, _ := keys.ParseWorkflowID(c.Member)
+	return workflowCursor{Score: c.Score, Member: id}, nil
+}
+
+// List returns workflows newest last_updated first, optionally only those
+// of one status, after the cursor.
+func (s *Workflows) List(ctx context.Context, wq workflow.ListQuery) (workflow.Page, error) {
+	q := storekit.ListQuery{Index: s.keys.WorkflowIndex(), KeyPrefix: s.keys.WorkflowKeyPrefix(), Limit: wq.Limit}
+	if wq.Status != "" {
+		q.Index = s.keys.WorkflowStatusIndex(string(wq.Status))
+	}
+	if wq.Cursor != "" {
+		after, err := parseWorkflowCursor(wq.Cursor)
+		if err != nil {
+			return workflow.Page{}, err
+		}
+		q.After = &storekit.Cursor{Score: after.Score, Member: after.Member.String()}
+	}
+	docs, next, err := storekit.List(ctx, s.c, q)
+	if err != nil {
+		return workflow.Page{}, fmt.Errorf("list workflows: %w", err)
+	}
+	page := workflow.Page{Items: make([]workflow.State, 0, len(docs))}
+	for _, d := range docs {
+		var st workflow.State
+		if err := json.Unmarshal([]byte(d), &st); err != nil {
+			return workflow.Page{}, fmt.Errorf("list workflows: stored state does not parse: %w", err)
+		}
+		page.Items = append(page.Items, st)
+	}
+	if next != nil {
+		id, err := keys.ParseWorkflowID(next.Member)
+		if err != nil {
+			return workflow.Page{}, fmt.Errorf("list workflows: index holds %w", err)
+		}
+		c := workflowCursor{Score: next.Score, Member: id}.Encode()
+		page.NextCursor = &c
+	}
+	return page, nil
+}
+
+// History reads a workflow's events, oldest first. It is not found only when
+// neither the history nor the state exists.
+func (s *Workflows) History(ctx context.Context, id keys.WorkflowID) (workflow.History, error) {
+	events, err := storekit.Trail[workflow.Event](ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
+	if err != nil {
+		return workflow.History{}, err
+	}
+	return workflow.History{WorkflowID: id.String(), Events: events}, nil
+}
