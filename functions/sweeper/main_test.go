@@ -159,3 +159,49 @@ func TestScheduledBackupToAFolder(t *testing.T) {
 	_, err = none.handle(ctx, raw)
 	assert.ErrorContains(t, err, "BACKUP_DIR")
 }
+
+// The command line sweeps once and prints the report, and backs up to and
+// restores from S3 as the AWS environment (an endpoint, credentials, path
+// style) configures it, as an operator runs it against an S3-compatible
+// store.
+func TestCLISweepAndS3(t *testing.T) {
+	b := upstashtest.Mini(t)
+	var out, errOut bytes.Buffer
+	require.NoError(t, cli(ctx, []string{"sweep"}, envFor(b, nil), &out, &errOut), errOut.String())
+	var rep sweep.Report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), out.String())
+	assert.Zero(t, rep.Expired)
+
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	for k, v := range map[string]string{"AWS_CA_BUNDLE": "", "AWS_ENDPOINT_URL_S3": srv.URL, "AWS_REGION": "eu-west-1",
+		"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent"} {
+		t.Setenv(k, v)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	require.NoError(t, err)
+	_, err = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("ops")})
+	require.NoError(t, err)
+
+	c := b.Client(t, upstash.Options{})
+	_, err = c.Do(ctx, "SET", "ai_rails_k", "v")
+	require.NoError(t, err)
+	env := envFor(b, map[string]string{"BACKUP_S3_PATH_STYLE": "true"})
+	out.Reset()
+	require.NoError(t, cli(ctx, []string{"backup", "s3://ops/nightly"}, env, &out, &errOut), errOut.String())
+	loc := strings.TrimSpace(out.String())
+	assert.True(t, strings.HasPrefix(loc, "s3://ops/nightly/"), loc)
+
+	_, err = c.Do(ctx, "DEL", "ai_rails_k")
+	require.NoError(t, err)
+	out.Reset()
+	require.NoError(t, cli(ctx, []string{"restore", loc}, env, &out, &errOut), errOut.String())
+	assert.Equal(t, "1 keys: 1 restored, 0 skipped as expired, 0 skipped as existing\n", out.String())
+	v, err := upstash.String(c.Do(ctx, "GET", "ai_rails_k"))
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+
+	// A store that does not answer fails the sweep with its error.
+	b.Server.Close()
+	assert.Error(t, cli(ctx, []string{"sweep"}, envFor(b, nil), &out, &errOut))
+}

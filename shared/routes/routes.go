@@ -52,13 +52,3 @@ var Table = []Route{
 	{"GET", "/api/health", "health.get", Workflow, true, false},
 	{"GET", "/api/metrics", "metrics.get", Workflow, true, false},
 }
-
-// Named returns the route of a handler name, and whether there is one.
-func Named(name string) (Route, bool) {
-	for _, r := range Table {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return Route{}, false
-}

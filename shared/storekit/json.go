@@ -15,8 +15,5 @@ import (
 //go:embed lib.lua
 var lib string
 
-// LuaLib returns the helpers' source.
-func LuaLib() string { return lib }
-
 // Script returns an upstash.Script of the helpers followed by body.
 func Script(body string) *upstash.Script { return upstash.NewScript(lib + "\n" + body) }

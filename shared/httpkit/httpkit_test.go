@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -277,5 +278,67 @@ func TestUnmarshalIsExactAboutNames(t *testing.T) {
 	assert.JSONEq(t, `{"a":{"a":1}}`, string(v.Raw))
 	for _, body := range []string{`{"workflow_id":"A"} {}`, `{"workflow_id":"A"`, `[1]`} {
 		assert.Error(t, httpkit.Unmarshal([]byte(body), &v), body)
+	}
+}
+
+// failingBody fails mid-read, as a client that drops the connection does.
+type failingBody struct{ sent bool }
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if b.sent {
+		return 0, errors.New("connection reset")
+	}
+	b.sent = true
+	return copy(p, `{"name":`), nil
+}
+
+// A body of unknown length is cut at the limit, and one that fails while
+// read is a bad request; neither reaches the handler.
+func TestBodiesOfUnknownLength(t *testing.T) {
+	h, _ := newAPI(t)
+	for _, tc := range []struct {
+		body   io.Reader
+		status int
+		slug   string
+	}{
+		{io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("x", httpkit.MaxBodyBytes)), strings.NewReader(`"}`)), 413, "too-large"},
+		{&failingBody{}, 400, "validation"},
+	} {
+		r := httptest.NewRequest("POST", "/things", tc.body)
+		r.ContentLength = -1
+		r.Header.Set("x-api-key", key)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+		assertProblem(t, answer{status: w.Code, header: w.Header(), body: body}, tc.status, tc.slug)
+	}
+}
+
+// A path that is not clean is redirected to its clean form, as ServeMux
+// does, rather than answered not-found.
+func TestUncleanPathsRedirect(t *testing.T) {
+	h, _ := newAPI(t)
+	r := httptest.NewRequest("GET", "/things//abc", nil)
+	r.Header.Set("x-api-key", key)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.True(t, w.Code == http.StatusMovedPermanently || w.Code == http.StatusTemporaryRedirect, "status %d", w.Code)
+	assert.Equal(t, "/things/abc", w.Header().Get("Location"))
+}
+
+func TestListParams(t *testing.T) {
+	for q, want := range map[string]string{"": "", "limit=0": "limit", "limit=201": "limit", "limit=x": "limit", "cursor=": "cursor"} {
+		var errs apperr.Collector
+		values, _ := url.ParseQuery(q)
+		limit, _ := httpkit.ListParams(values, &errs)
+		err := errs.Err()
+		if want == "" {
+			assert.NoError(t, err, q)
+			assert.Equal(t, httpkit.DefaultLimit, limit)
+			continue
+		}
+		assert.ErrorContains(t, err, want, q)
 	}
 }
