@@ -278,3 +278,29 @@ func TestDestinationsAndSources(t *testing.T) {
 	assert.Equal(t, "3 keys: 1 restored, 1 skipped as expired, 1 skipped as existing",
 		backup.Summary{Keys: 3, Restored: 1, SkippedExpired: 1, SkippedExisted: 1}.String())
 }
+
+// A backup of a store that stops answering fails, and leaves nothing in
+// the folder: no partial file under the final name, no manifest. A folder
+// that cannot be made fails the same way.
+func TestAFailedBackupLeavesNothing(t *testing.T) {
+	b := upstashtest.Real(t)
+	c := b.Client(t, upstash.Options{MaxRetries: -1})
+	seed(t, c)
+	b.Redis.Stop()
+	dir := t.TempDir()
+	_, err := backup.Backup(ctx, c, keys.Default(), backup.Dir(dir), nil)
+	assert.ErrorIs(t, err, upstash.ErrUnavailable)
+	var files []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	}))
+	assert.Empty(t, files)
+
+	blocker := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	_, err = backup.Backup(ctx, c, keys.Default(), backup.Dir(blocker), nil)
+	assert.Error(t, err, "a folder under a file")
+}

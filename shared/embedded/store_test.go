@@ -2,10 +2,13 @@ package embedded
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
+	"strings"
 
 	"sync"
 	"sync/atomic"
@@ -331,16 +334,59 @@ func TestADamagedSnapshotStopsTheStart(t *testing.T) {
 	path := r.snapshotPath()
 	good, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for name, b := range map[string][]byte{
-		"cut":       good[:len(good)-3],
-		"no end":    good[:len(good)-len(appendRecord(nil, record{Kind: kindEnd, At: 0, Cmds: [][]string{{"end", "1"}}}))-1],
-		"no header": appendRecord(nil, record{Kind: kindSingle, Cmds: [][]string{{"SET", "a", "1"}}}),
-		"after end": append(append([]byte{}, good...), appendRecord(nil, record{Kind: kindSingle, Cmds: [][]string{{"SET", "b", "2"}}})...),
-	} {
-		require.NoError(t, os.WriteFile(path, b, 0o600))
-		_, err := Open(context.Background(), Options{Dir: dir, Token: token})
-		assert.ErrorContains(t, err, "snapshot", name)
+	// The snapshot's records, whole.
+	var recs [][]byte
+	for off := 0; off < len(good); {
+		_, n, err := readRecord(good[off:])
+		require.NoError(t, err)
+		recs, off = append(recs, good[off:off+n]), off+n
 	}
+	require.Len(t, recs, 3, "header, one key, end")
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for name, c := range map[string]struct {
+		b   []byte
+		why string
+	}{
+		"cut":            {good[:len(good)-3], "at byte"},
+		"no end":         {join(recs[0], recs[1]), "no end record"},
+		"no header":      {join(recs[1], recs[2]), "no header"},
+		"bad generation": {join(appendRecord(nil, record{Kind: kindHeader, Cmds: [][]string{{"snapshot", "x"}}}), recs[1], recs[2]), "bad generation"},
+		"after end":      {join(good, appendRecord(nil, record{Kind: kindSingle, Cmds: [][]string{{"SET", "b", "2"}}})), "records after the end"},
+	} {
+		require.NoError(t, os.WriteFile(path, c.b, 0o600))
+		_, err := Open(context.Background(), Options{Dir: dir, Token: token})
+		assert.ErrorContains(t, err, "the snapshot "+path+" is damaged ("+c.why, name)
+	}
+}
+
+// A journal older than the snapshot (left when a crash came between writing
+// a snapshot and removing the journal it replaced) holds writes the
+// snapshot already has: it is not replayed again.
+func TestAnOlderJournalIsNotReplayed(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	r.do(t, "RPUSH", "l", "x")
+	require.NoError(t, r.Close())
+	stale := appendRecord(nil, record{Kind: kindSingle, At: 1, Cmds: [][]string{{"RPUSH", "l", "x"}}})
+	require.NoError(t, os.WriteFile(r.journalPath(0), stale, 0o600))
+	r2 := open(t, dir, Options{})
+	assert.Equal(t, int64(1), r2.do(t, "LLEN", "l"))
+	assert.Zero(t, r2.Recovered.JournalRecords)
+}
+
+// A snapshot larger than the write buffer is written in pieces and reads
+// back whole.
+func TestALargeSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	r := open(t, dir, Options{})
+	big := strings.Repeat("v", 64<<10)
+	for i := range 40 { // 2.5 MiB
+		r.do(t, "SET", fmt.Sprintf("k%02d", i), big)
+	}
+	require.NoError(t, r.Close())
+	r2 := open(t, dir, Options{})
+	assert.Equal(t, int64(40), r2.Recovered.SnapshotKeys)
+	assert.Equal(t, big, r2.do(t, "GET", "k39"))
 }
 
 // A record whose checksum holds but whose payload does not decode is a bug,

@@ -121,6 +121,10 @@ func TestUploads(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	manyBad := make([]any, 30)
+	for i := range manyBad {
+		manyBad[i] = map[string]any{"message": "m"}
+	}
 	many := make([]any, 1001)
 	for i := range many {
 		many[i] = map[string]any{"test": "t", "message": "m"}
@@ -148,6 +152,9 @@ func TestValidation(t *testing.T) {
 		"long message":         {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": strings.Repeat("m", 8193)}}}), "failure_details[0].message"},
 		"failure without test": {run(map[string]any{"failure_details": []any{map[string]any{"message": "m"}}}), "failure_details[0].test"},
 		"unknown field":        {run(map[string]any{"flaky": 2}), "flaky"},
+		"long file":            {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "file": strings.Repeat("f", 1025)}}}), "failure_details[0].file"},
+		"negative line":        {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "line": -1}}}), "failure_details[0].line"},
+		"many bad failures":    {run(map[string]any{"failure_details": manyBad}), "failure_details[0].test"},
 		"unknown in failure":   {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "col": 3}}}), "failure_details[0].col"},
 	}
 	each(t, func(t *testing.T, e *servicetest.Env) {
@@ -162,6 +169,10 @@ func TestValidation(t *testing.T) {
 				assert.Equal(t, before, e.Snapshot())
 			})
 		}
+		// Thirty bad failures do not make thirty errors: the list stops.
+		a := e.Do(req{Method: "POST", Path: "/api/results", Body: run(map[string]any{"failure_details": manyBad})})
+		problem(t, a, http.StatusBadRequest, "validation")
+		assert.LessOrEqual(t, len(a.Body["errors"].([]any)), 21)
 		problem(t, e.Do(req{Method: "GET", Path: "/api/results/-bad"}), 400, "validation")
 		problem(t, e.Do(req{Method: "GET", Path: "/api/results/nope"}), 404, "not-found")
 		problem(t, e.Do(req{Method: "GET", Path: "/api/results"}), 400, "validation")
