@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,8 +101,9 @@ func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (appr
 	res, err := upstash.Strings(approvalCreate.Run(ctx, s.c,
 		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
 			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex()},
-		doc, id.String(), ttl.Milliseconds(), expires.UnixMilli(), now.UnixMilli(), string(jsondoc.Canonical(a.Requester)), detail,
-		a.CreatedAt))
+		storekit.Args{"doc", doc, "id", id.String(), "ttl_ms", ttl.Milliseconds(), "expires_ms", expires.UnixMilli(),
+			"created_ms", now.UnixMilli(), "requester", string(jsondoc.Canonical(a.Requester)), "detail", detail,
+			"created_at", a.CreatedAt}...))
 	if err != nil {
 		return approval.Approval{}, fmt.Errorf("create approval: %w", err)
 	}
@@ -132,9 +134,10 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 	}
 	res, err := upstash.Strings(approvalDecide.Run(ctx, s.c,
 		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
-		in.Decision, string(jsondoc.Canonical(in.Approver)), comment, jsondoc.FormatTime(now), self,
-		s.retention.Milliseconds(), uuid.NewString(), in.Approver, now.UnixMilli(),
-		string(jsondoc.Canonical(identity.Canonical(in.Approver)))))
+		storekit.Args{"decision", in.Decision, "approver", string(jsondoc.Canonical(in.Approver)), "comment", comment,
+			"now", jsondoc.FormatTime(now), "now_ms", now.UnixMilli(), "allow_self", self,
+			"retention_ms", s.retention.Milliseconds(), "delivery", uuid.NewString(),
+			"approver_key", string(jsondoc.Canonical(identity.Canonical(in.Approver)))}...))
 	if err != nil {
 		return approval.Approval{}, nil, fmt.Errorf("decide approval %s: %w", id, err)
 	}
@@ -170,11 +173,12 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 // takes the approval.Entry out of the outbox when one was delivered, or moves its
 // next try to retryAt. It reports whether it was delivered.
 func (s *Approvals) RecordDelivery(ctx context.Context, e approval.Entry, attempts []webhook.Attempt, retryAt time.Time) (bool, error) {
-	args := []any{e.Member, "0", retryAt.UnixMilli(), len(attempts)}
+	outcome := "0"
+	args := storekit.Args{"member", e.Member, "retry_ms", retryAt.UnixMilli(), "attempts", len(attempts)}
 	for i, at := range attempts {
 		typ := "webhook_failed"
 		if at.Delivered {
-			typ, args[1] = "webhook_delivered", "1"
+			typ, outcome = "webhook_delivered", "1"
 		}
 		detail := map[string]any{"delivery_id": e.Delivery, "event": e.Event, "attempt": i + 1}
 		if at.StatusCode != 0 {
@@ -183,13 +187,15 @@ func (s *Approvals) RecordDelivery(ctx context.Context, e approval.Entry, attemp
 		if at.Error != "" {
 			detail["error"] = at.Error
 		}
-		args = append(args, typ, jsondoc.FormatTime(at.At), string(jsondoc.Canonical(detail)))
+		n := strconv.Itoa(i + 1)
+		args = args.Add("type."+n, typ).Add("at."+n, jsondoc.FormatTime(at.At)).Add("detail."+n, string(jsondoc.Canonical(detail)))
 	}
+	args = args.Add("outcome", outcome)
 	_, err := approvalRecord.Run(ctx, s.c, []string{s.keys.Audit(e.Approval), s.keys.Outbox()}, args...)
 	if err != nil {
 		return false, fmt.Errorf("record webhook of approval %s: %w", e.Approval, err)
 	}
-	return args[1] == "1", nil
+	return outcome == "1", nil
 }
 
 // ExpireDue expires up to limit pending approvals whose expires_at is not
@@ -202,7 +208,7 @@ func (s *Approvals) ExpireDue(ctx context.Context, limit int) (int, bool, error)
 		return 0, false, err
 	}
 	ks := []string{s.keys.PendingApprovals(), s.keys.Outbox()}
-	args := []any{jsondoc.FormatTime(now), now.UnixMilli(), s.retention.Milliseconds()}
+	args := storekit.Args{"now", jsondoc.FormatTime(now), "now_ms", now.UnixMilli(), "retention_ms", s.retention.Milliseconds()}
 	for _, raw := range ids {
 		id, err := keys.ParseApprovalID(raw)
 		if err != nil {
@@ -211,7 +217,8 @@ func (s *Approvals) ExpireDue(ctx context.Context, limit int) (int, bool, error)
 			continue
 		}
 		ks = append(ks, s.keys.Approval(id), s.keys.Audit(id))
-		args = append(args, id.String(), uuid.NewString())
+		n := strconv.Itoa(len(ks)/2 - 1)
+		args = args.Add("id."+n, id.String()).Add("delivery."+n, uuid.NewString())
 	}
 	n, err := upstash.Int64(approvalExpire.Run(ctx, s.c, ks, args...))
 	if err != nil {
@@ -241,7 +248,8 @@ func (s *Approvals) DropEntry(ctx context.Context, member string) error {
 func (s *Approvals) GiveUp(ctx context.Context, e approval.Entry) error {
 	detail := jsondoc.Canonical(map[string]any{"delivery_id": e.Delivery, "event": e.Event, "error": "gave up after 24 hours"})
 	if _, err := approvalRecord.Run(ctx, s.c, []string{s.keys.Audit(e.Approval), s.keys.Outbox()},
-		e.Member, "giveup", 0, 1, "webhook_failed", jsondoc.FormatTime(s.now()), string(detail)); err != nil {
+		storekit.Args{"member", e.Member, "outcome", "giveup", "retry_ms", 0, "attempts", 1,
+			"type.1", "webhook_failed", "at.1", jsondoc.FormatTime(s.now()), "detail.1", string(detail)}...); err != nil {
 		return fmt.Errorf("give up on webhook of approval %s: %w", e.Approval, err)
 	}
 	return nil

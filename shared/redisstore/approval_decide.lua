@@ -5,44 +5,45 @@
 -- are written together, so no decision can lose its webhook.
 --
 -- KEYS: 1 approval, 2 audit, 3 pending index, 4 outbox.
--- ARGV: 1 decision, 2 approver (JSON string), 3 comment (JSON string or ""),
---       4 now, 5 allow self-approval ("1" or "0"), 6 retention ms,
---       7 delivery id, 8 approver (text), 9 now ms, 10 the approver's
---       canonical form (JSON string), compared with the stored
---       requester_key (or, on approvals stored before it, the requester).
+-- ARGV (named_args): decision, approver (a JSON string), comment (a JSON
+--       string, or ""), now, now_ms, allow_self ("1" or "0"), retention_ms,
+--       delivery (the webhook's delivery id), approver_key (the approver's
+--       canonical form, a JSON string, compared with the stored
+--       requester_key or, on approvals stored before it, the requester).
 -- Returns {"ok", doc, outbox member or ""}, {"same", doc}, {"decided", doc},
 -- {"gone", doc}, {"self"} or {"not_found"}.
 
+local A = named_args()
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'not_found'} end
 local keys, f = json_members(cur)
 local status = json_unquote(f['"status"'])
 if status == APPROVED or status == REJECTED then
   local _, d = json_members(f['"decision"'])
-  if json_unquote(d['"decision"']) == ARGV[1] and d['"approver"'] == ARGV[2] then return {'same', cur} end
+  if json_unquote(d['"decision"']) == A.decision and d['"approver"'] == A.approver then return {'same', cur} end
   return {'decided', cur}
 end
-if status ~= PENDING or json_unquote(f['"expires_at"']) <= ARGV[4] then return {'gone', cur} end
-if ARGV[5] ~= '1' then
+if status ~= PENDING or json_unquote(f['"expires_at"']) <= A.now then return {'gone', cur} end
+if A.allow_self ~= '1' then
   local rk = f['"requester_key"']
-  if (rk and rk == ARGV[10]) or (not rk and f['"requester"'] == ARGV[2]) then return {'self'} end
+  if (rk and rk == A.approver_key) or (not rk and f['"requester"'] == A.approver) then return {'self'} end
 end
 
-local decision = '{"decision":"' .. ARGV[1] .. '","approver":' .. ARGV[2]
-if ARGV[3] ~= '' then decision = decision .. ',"comment":' .. ARGV[3] end
-decision = decision .. ',"decided_at":"' .. ARGV[4] .. '"}'
-f['"status"'] = '"' .. ARGV[1] .. '"'
+local decision = '{"decision":"' .. A.decision .. '","approver":' .. A.approver
+if A.comment ~= '' then decision = decision .. ',"comment":' .. A.comment end
+decision = decision .. ',"decided_at":"' .. A.now .. '"}'
+f['"status"'] = '"' .. A.decision .. '"'
 f['"decision"'] = decision
 local doc = json_object(keys, f)
 local id = json_unquote(f['"approval_id"'])
 
-redis.call('SET', KEYS[1], doc, 'PX', ARGV[6])
+redis.call('SET', KEYS[1], doc, 'PX', A.retention_ms)
 redis.call('ZREM', KEYS[3], id)
-audit_push(KEYS[2], 'decided', ARGV[2], decision, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+audit_push(KEYS[2], 'decided', A.approver, decision, A.now)
+redis.call('PEXPIRE', KEYS[2], A.retention_ms)
 local member = ''
 if f['"callback_url"'] ~= 'null' then
-  member = ARGV[7] .. '|' .. id .. '|approval.decided|' .. ARGV[9]
-  redis.call('ZADD', KEYS[4], ARGV[9], member)
+  member = A.delivery .. '|' .. id .. '|approval.decided|' .. A.now_ms
+  redis.call('ZADD', KEYS[4], A.now_ms, member)
 end
 return {'ok', doc, member}

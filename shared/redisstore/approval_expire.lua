@@ -5,15 +5,17 @@
 -- as it is, so running this twice expires nothing twice.
 --
 -- KEYS: 1 pending index, 2 outbox, then per approval: its key, its audit.
--- ARGV: 1 now, 2 now ms, 3 retention ms, then per approval: id, delivery id.
+-- ARGV (named_args): now, now_ms, retention_ms, and per approval i (in
+--       the order of KEYS): id.i and delivery.i (its webhook's delivery id).
 -- Returns the number expired.
 
-local now, now_ms, retention = ARGV[1], ARGV[2], ARGV[3]
+local A = named_args()
+local now, now_ms, retention = A.now, A.now_ms, A.retention_ms
 local expired = 0
 local n = (#KEYS - 2) / 2
 for i = 1, n do
   local key, audit = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local id, delivery = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
+  local id, delivery = A['id.' .. i], A['delivery.' .. i]
   local cur = redis.call('GET', key)
   if not cur then
     redis.call('ZREM', KEYS[1], id)

@@ -2,22 +2,23 @@
 -- the outbox, or moves its next attempt on.
 --
 -- KEYS: 1 audit, 2 outbox.
--- ARGV: 1 outbox member, 2 "1" (delivered), "0" (try again at ARGV[3]) or
---       "giveup" (take it out undelivered), 3 next attempt ms,
---       4 number of attempts, then per attempt: type, at, detail (JSON).
+-- ARGV (named_args): member (the outbox entry), outcome ("1": delivered,
+--       "0": try again at retry_ms, "giveup": take it out undelivered),
+--       retry_ms, attempts (how many), and per attempt i: type.i, at.i and
+--       detail.i (JSON).
 -- Returns the number of audit events written.
 
+local A = named_args()
 local written = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  for i = 0, tonumber(ARGV[4]) - 1 do
-    local base = 5 + i * 3
-    audit_push(KEYS[1], ARGV[base], 'null', ARGV[base + 2], ARGV[base + 1])
+  for i = 1, tonumber(A.attempts) do
+    audit_push(KEYS[1], A['type.' .. i], 'null', A['detail.' .. i], A['at.' .. i])
     written = written + 1
   end
 end
-if ARGV[2] == '1' or ARGV[2] == 'giveup' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
+if A.outcome == '1' or A.outcome == 'giveup' then
+  redis.call('ZREM', KEYS[2], A.member)
 else
-  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
+  redis.call('ZADD', KEYS[2], 'XX', A.retry_ms, A.member)
 end
 return written

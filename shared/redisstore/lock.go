@@ -14,6 +14,7 @@ import (
 	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -25,9 +26,9 @@ var (
 	//go:embed lock_release.lua
 	releaseLua string
 
-	acquireScript = idempotency.Wrap(upstash.NewScript(acquireLua))
-	extendScript  = idempotency.Wrap(upstash.NewScript(extendLua))
-	releaseScript = idempotency.Wrap(upstash.NewScript(releaseLua))
+	acquireScript = idempotency.Wrap(storekit.Script(acquireLua))
+	extendScript  = idempotency.Wrap(storekit.Script(extendLua))
+	releaseScript = idempotency.Wrap(storekit.Script(releaseLua))
 )
 
 var _ lock.Service = (*Locks)(nil)
@@ -67,7 +68,8 @@ func lockHeld(id keys.LockID, ms string) error {
 
 // Acquire takes the lock for ttl, or answers conflict with when it frees.
 func (s *Locks) Acquire(ctx context.Context, id keys.LockID, owner string, ttl time.Duration) (lock.Lock, error) {
-	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, newToken(), ttl.Milliseconds(), s.now().UnixMilli()))
+	res, err := upstash.Strings(acquireScript.Run(ctx, s.c, []string{s.keys.LockKey(id)},
+		storekit.Args{"token", newToken(), "ttl_ms", ttl.Milliseconds(), "now_ms", s.now().UnixMilli()}...))
 	if err != nil {
 		return lock.Lock{}, fmt.Errorf("acquire lock %s: %w", id, err)
 	}
@@ -79,7 +81,8 @@ func (s *Locks) Acquire(ctx context.Context, id keys.LockID, owner string, ttl t
 
 // Extend sets the lock's TTL again, for the holder of token.
 func (s *Locks) Extend(ctx context.Context, id keys.LockID, token string, ttl time.Duration) (lock.Lock, error) {
-	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token, ttl.Milliseconds(), s.now().UnixMilli()))
+	res, err := upstash.Strings(extendScript.Run(ctx, s.c, []string{s.keys.LockKey(id)},
+		storekit.Args{"token", token, "ttl_ms", ttl.Milliseconds(), "now_ms", s.now().UnixMilli()}...))
 	if err != nil {
 		return lock.Lock{}, fmt.Errorf("extend lock %s: %w", id, err)
 	}
@@ -94,7 +97,8 @@ func (s *Locks) Extend(ctx context.Context, id keys.LockID, token string, ttl ti
 
 // Release frees the lock, for the holder of token.
 func (s *Locks) Release(ctx context.Context, id keys.LockID, token string) error {
-	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.LockKey(id)}, token, s.now().UnixMilli()))
+	res, err := upstash.Strings(releaseScript.Run(ctx, s.c, []string{s.keys.LockKey(id)},
+		storekit.Args{"token", token, "now_ms", s.now().UnixMilli()}...))
 	if err != nil {
 		return fmt.Errorf("release lock %s: %w", id, err)
 	}

@@ -1,7 +1,8 @@
--- Releases a lock for its holder. KEYS: 1 lock. ARGV: 1 token, 2 now ms.
--- Returns {"ok"}, {"free"} or {"other", expires ms}.
+-- Releases a lock for its holder. KEYS: 1 lock. ARGV (named_args): token,
+-- now_ms. Returns {"ok"}, {"free"} or {"other", expires ms}.
+local A = named_args()
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'free'} end
-if cur ~= ARGV[1] then return {'other', tostring(tonumber(ARGV[2]) + redis.call('PTTL', KEYS[1]))} end
+if cur ~= A.token then return {'other', tostring(tonumber(A.now_ms) + redis.call('PTTL', KEYS[1]))} end
 redis.call('DEL', KEYS[1])
 return {'ok'}

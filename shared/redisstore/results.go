@@ -23,7 +23,7 @@ var (
 	//go:embed results_list.lua
 	resultsListLua string
 
-	resultsCreate = idempotency.Wrap(upstash.NewScript(resultsCreateLua))
+	resultsCreate = idempotency.Wrap(storekit.Script(resultsCreateLua))
 	resultsList   = storekit.Script(storekit.PageLib() + "\n" + resultsListLua).RetrySafe()
 )
 
@@ -49,7 +49,8 @@ func (s *Results) Create(ctx context.Context, in results.Input) (results.TestRes
 	}
 	res, err := upstash.Strings(resultsCreate.Run(ctx, s.c,
 		[]string{s.keys.TestResult(in.TestID), s.keys.WorkflowResults(in.WorkflowID)},
-		doc, in.TestID.String(), keys.TestResultTTL.Milliseconds(), in.Executed.UnixMilli()))
+		storekit.Args{"doc", doc, "id", in.TestID.String(), "ttl_ms", keys.TestResultTTL.Milliseconds(),
+			"executed_ms", in.Executed.UnixMilli()}...))
 	if err != nil {
 		return results.TestResults{}, fmt.Errorf("store result %s: %w", in.TestID, err)
 	}
@@ -82,7 +83,8 @@ func (s *Results) List(ctx context.Context, q results.ListQuery) (results.Page, 
 		cs, cm = after.Score, after.Member
 	}
 	v, err := upstash.Values(resultsList.Run(ctx, s.c, []string{s.keys.WorkflowResults(wf)},
-		s.keys.TestResultPrefix(), limit, cs, cm, storekit.ListBudget))
+		storekit.Args{"prefix", s.keys.TestResultPrefix(), "limit", limit, "cursor_score", cs, "cursor_member", cm,
+			"budget", storekit.ListBudget}...))
 	if err != nil {
 		return results.Page{}, fmt.Errorf("list results of %s: %w", wf, err)
 	}

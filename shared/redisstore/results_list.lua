@@ -2,17 +2,18 @@
 -- run it keeps, in one round trip.
 --
 -- KEYS: 1 the workflow's results index.
--- ARGV: 1 result key prefix, 2 limit, 3 cursor score or "", 4 cursor member,
---       5 budget.
+-- ARGV (named_args): prefix (of the result keys), limit, cursor_score and
+--       cursor_member ("" for the first page), budget.
 -- Returns {page, next or false, {runs, passed, failed, skipped, latest}}.
 
-local docs, next = list_page(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5]), '', '', '')
+local A = named_args()
+local docs, next = list_page(KEYS[1], A.prefix, tonumber(A.limit), A.cursor_score, A.cursor_member, tonumber(A.budget), '', '', '')
 
 local runs, passed, failed, skipped, latest = 0, 0, 0, 0, ''
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
 for i = 1, #ids, 500 do
   local keys = {}
-  for j = i, math.min(i + 499, #ids) do keys[#keys + 1] = ARGV[1] .. ids[j] end
+  for j = i, math.min(i + 499, #ids) do keys[#keys + 1] = A.prefix .. ids[j] end
   local all = redis.call('MGET', unpack(keys))
   for j = 1, #keys do
     local d = all[j]

@@ -185,8 +185,8 @@ func (s *Workflows) Get(ctx context.Context, id keys.WorkflowID) (workflow.State
 
 // Delete deletes a workflow and adds the delete to its history.
 func (s *Workflows) Delete(ctx context.Context, id keys.WorkflowID) error {
-	res, err := upstash.Strings(workflowDelete.Run(ctx, s.c, s.statusKeys(id),
-		id.String(), jsondoc.FormatTime(s.now()), statusList(), workflow.MaxHistory))
+	res, err := upstash.Strings(workflowDelete.Run(ctx, s.c, s.statusKeys(id), storekit.Args{
+		"id", id.String(), "now", jsondoc.FormatTime(s.now()), "statuses", statusList(), "max_history", workflow.MaxHistory}...))
 	if err != nil {
 		return fmt.Errorf("delete workflow %s: %w", id, err)
 	}

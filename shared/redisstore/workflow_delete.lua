@@ -2,23 +2,25 @@
 -- TTL and so outlives the state until that runs out.
 --
 -- KEYS: 1 state, 2 history, 3 index of all, 4.. one index per status.
--- ARGV: 1 workflow id, 2 now, 3 statuses, 4 max history.
+-- ARGV (named_args): id, now, statuses ("pending,in_progress,..."),
+--       max_history.
 -- Returns {"ok"} or {"err", "not_found"}.
 
+local A = named_args()
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'err', 'not_found'} end
 local _, f = json_members(cur)
 local status = json_unquote(f['"status"'])
 local ttl_ms = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[3], A.id)
 local i = 4
-for s in string.gmatch(ARGV[3], '[^,]+') do
-  if s == status then redis.call('ZREM', KEYS[i], ARGV[1]) end
+for s in string.gmatch(A.statuses, '[^,]+') do
+  if s == status then redis.call('ZREM', KEYS[i], A.id) end
   i = i + 1
 end
-local at = ts_after(ARGV[2], json_unquote(f['"last_updated"']))
-history_push(KEYS[2], tonumber(ARGV[4]), 'deleted', f['"version"'], status, nil, f['"current_stage"'], at)
+local at = ts_after(A.now, json_unquote(f['"last_updated"']))
+history_push(KEYS[2], tonumber(A.max_history), 'deleted', f['"version"'], status, nil, f['"current_stage"'], at)
 if redis.call('PTTL', KEYS[2]) < 0 and ttl_ms > 0 then
   redis.call('PEXPIRE', KEYS[2], ttl_ms)
 end

@@ -13,8 +13,7 @@
 --       max_history.
 -- Returns {"ok", state, created} or {"err", code, ...}.
 
-local A = {}
-for i = 1, #ARGV - 1, 2 do A[ARGV[i]] = ARGV[i + 1] end
+local A = named_args()
 local function raw(name) return A[name] end
 local function text(name) return A[name] or '' end
 local mode = text('mode')

@@ -17,3 +17,11 @@ var lib string
 
 // Script returns an upstash.Script of the helpers followed by body.
 func Script(body string) *upstash.Script { return upstash.NewScript(lib + "\n" + body) }
+
+// Args are a script's arguments by name: name, value pairs, which the
+// script reads into a table with named_args (lib.lua). Lists go as numbered
+// names: "id.1", "id.2", ...
+type Args []any
+
+// Add appends the named argument.
+func (a Args) Add(name string, v any) Args { return append(a, name, v) }

@@ -6,6 +6,15 @@
 -- of them. Documents are written by the service in canonical compact JSON, so
 -- a member's raw text can be cut out and put back unchanged.
 
+-- named_args reads the script's arguments, which Go sends by name as name,
+-- value pairs (storekit.Args), into a table: A.now, A['type.1']. A name
+-- left out reads nil.
+local function named_args()
+  local a = {}
+  for i = 1, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
+  return a
+end
+
 -- json_members splits the JSON object in s into its keys (raw, quoted, in
 -- order) and a table from raw key to raw value text.
 local function json_members(s)

@@ -84,7 +84,8 @@ func List(ctx context.Context, c *upstash.Client, q ListQuery) ([]string, *Curso
 		cs, cm = q.After.Score, q.After.Member
 	}
 	v, err := upstash.Values(listScript.Run(ctx, c, []string{q.Index},
-		q.KeyPrefix, q.Limit, cs, cm, ListBudget, q.Status, q.Expiring, q.Now))
+		Args{"prefix", q.KeyPrefix, "limit", q.Limit, "cursor_score", cs, "cursor_member", cm, "budget", ListBudget,
+			"status", q.Status, "expiring", q.Expiring, "now", q.Now}...))
 	if err != nil {
 		return nil, nil, err
 	}
