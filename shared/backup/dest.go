@@ -153,6 +153,9 @@ func Opener(ctx context.Context, loc string, client *s3.Client) (func() (io.Read
 	if !isS3 {
 		return func() (io.ReadCloser, error) { return os.Open(loc) }, nil
 	}
+	if key == "" || strings.HasSuffix(key, "/") {
+		return nil, fmt.Errorf("%s names no backup: restore from s3://bucket/key, the location a backup printed", loc)
+	}
 	if client == nil {
 		return nil, errors.New("an S3 source needs AWS configuration")
 	}

@@ -57,6 +57,18 @@ func TestReadStore(t *testing.T) {
 	assert.NoError(t, e.Err())
 }
 
+// A scheduled backup goes to BACKUP_DIR when it is set, else to S3, else
+// nowhere.
+func TestBackupLocation(t *testing.T) {
+	for want, b := range map[string]config.Backup{
+		"/var/backups":        {Dir: "/var/backups", Bucket: "b"},
+		"s3://b/prod/backups": {Bucket: "b", Prefix: "/prod/backups/"},
+		"":                    {},
+	} {
+		assert.Equal(t, want, b.Location())
+	}
+}
+
 func TestReadApprovals(t *testing.T) {
 	e := env(map[string]string{"ALLOW_SELF_APPROVAL": "true", "APPROVAL_RETENTION_HOURS": "24", "WEBHOOK_SECRET": "whsec",
 		"CALLBACK_HOST_ALLOWLIST": " n8n.example.com, ,hooks.example.org ", "WEBHOOK_BUDGET": "500ms"})

@@ -17,6 +17,7 @@ func TestCheck(t *testing.T) {
 		assert.NotEmpty(t, identity.Check(bad, 256), "%q", bad)
 	}
 	assert.NotEmpty(t, identity.Check("abc", 2))
+	assert.Equal(t, "must be UTF-8", identity.Check("ci\xffbot", 256))
 }
 
 func TestSameIdentity(t *testing.T) {

@@ -43,8 +43,6 @@ func (id WorkflowID) String() string     { return id.v }
 func (id ApprovalID) String() string     { return id.v }
 func (id TestID) String() string         { return id.v }
 func (id ResourceID) String() string     { return id.v }
-func (id MetricName) String() string     { return id.v }
-func (id IdempotencyKey) String() string { return id.v }
 
 func invalid(what, s, rule string) error {
 	if len(s) > 80 {

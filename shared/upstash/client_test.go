@@ -85,6 +85,18 @@ func TestPipelineKeepsOrder(t *testing.T) {
 	})
 }
 
+// An empty batch makes no call.
+func TestEmptyBatchesMakeNoCall(t *testing.T) {
+	c := upstashtest.Mini(t).Client(t, upstash.Options{})
+	res, err := c.Pipeline(context.Background())
+	assert.NoError(t, err)
+	assert.Empty(t, res)
+	res, err = c.MultiExec(context.Background())
+	assert.NoError(t, err)
+	assert.Empty(t, res)
+	assert.Zero(t, c.Stats().RoundTrips)
+}
+
 func TestPipelineBatchesOfAThousand(t *testing.T) {
 	ctx := context.Background()
 	forEachBackend(t, func(t *testing.T, b *upstashtest.Backend, c *upstash.Client) {

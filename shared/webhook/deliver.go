@@ -119,9 +119,9 @@ func (dl *Deliverer) Deliver(ctx context.Context, d Delivery) []Attempt {
 	var attempts []Attempt
 	wait := dl.opts.Backoff
 	for i := 0; i < dl.opts.MaxAttempts; i++ {
-		a := dl.try(ctx, d)
+		a, refused := dl.try(ctx, d)
 		attempts = append(attempts, a)
-		if a.Delivered || ctx.Err() != nil || i == dl.opts.MaxAttempts-1 {
+		if a.Delivered || refused || ctx.Err() != nil || i == dl.opts.MaxAttempts-1 {
 			break
 		}
 		select {
@@ -134,16 +134,18 @@ func (dl *Deliverer) Deliver(ctx context.Context, d Delivery) []Attempt {
 	return attempts
 }
 
-func (dl *Deliverer) try(ctx context.Context, d Delivery) Attempt {
-	a := Attempt{At: dl.opts.Now()}
+// try makes one attempt. refused is true when the guard refused the URL,
+// which a retry a moment later would not change.
+func (dl *Deliverer) try(ctx context.Context, d Delivery) (a Attempt, refused bool) {
+	a = Attempt{At: dl.opts.Now()}
 	if _, err := dl.opts.Guard.CheckURL(ctx, d.URL); err != nil {
 		a.Error = err.Error()
-		return a
+		return a, true
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		a.Error = err.Error()
-		return a
+		return a, true
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ai-rails-state-service/1")
@@ -153,7 +155,7 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) Attempt {
 	resp, err := dl.client.Do(req)
 	if err != nil {
 		a.Error = describe(err)
-		return a
+		return a, errors.Is(err, ErrForbidden)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -162,7 +164,7 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) Attempt {
 	if !a.Delivered {
 		a.Error = fmt.Sprintf("answered %d", resp.StatusCode)
 	}
-	return a
+	return a, false
 }
 
 func describe(err error) string {

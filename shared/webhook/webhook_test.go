@@ -308,3 +308,34 @@ func TestGuardRefusesWhatItCannotRead(t *testing.T) {
 	_, err := strict.DialContext(context.Background(), "tcp", "127.0.0.1:9")
 	assert.ErrorIs(t, err, webhook.ErrForbidden)
 }
+
+// A URL the guard refuses is not tried again: a moment later it would be
+// refused the same way. Nothing is sent.
+func TestARefusedURLIsTriedOnce(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	strict := webhook.NewDeliverer(webhook.Options{Secret: secret, Budget: time.Second, Backoff: 10 * time.Millisecond})
+	attempts := strict.Deliver(context.Background(), webhook.Delivery{ID: "d", Event: "e", URL: srv.URL, Body: []byte("{}")})
+	require.Len(t, attempts, 1)
+	assert.False(t, attempts[0].Delivered)
+	assert.Contains(t, attempts[0].Error, "https")
+	assert.Empty(t, rc.got)
+}
+
+// A delivery whose context ends while it waits to retry stops there.
+func TestDeliveryStopsWhenItsContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel()
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	slow := webhook.NewDeliverer(webhook.Options{Secret: secret, Guard: &webhook.Guard{AllowInsecureLoopback: true},
+		Budget: 10 * time.Second, Backoff: 5 * time.Second})
+	start := time.Now()
+	attempts := slow.Deliver(ctx, webhook.Delivery{ID: "d", Event: "e", URL: srv.URL, Body: []byte("{}")})
+	assert.Len(t, attempts, 1)
+	assert.Less(t, time.Since(start), 4*time.Second, "it did not wait out the backoff")
+}

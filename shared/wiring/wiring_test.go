@@ -11,6 +11,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/awssecrets/secretstest"
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
@@ -93,6 +94,10 @@ func TestBuildOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, guard, svc.Guard)
 	assert.Equal(t, "redis", svc.HTTP.Backend)
+	// Options.Client edits the client's options before it is made.
+	svc, err = Build(context.Background(), cfg, Options{Client: func(o *upstash.Options) { o.URL = "ftp://nowhere" }})
+	assert.ErrorContains(t, err, "ftp", "the edited options are the ones used")
+	assert.Nil(t, svc)
 	cfg.Store.KeyPrefix = "bad prefix"
 	_, err = Build(context.Background(), cfg, Options{})
 	assert.Error(t, err)
