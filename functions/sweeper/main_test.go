@@ -216,12 +216,12 @@ func TestCLIRefusals(t *testing.T) {
 		env  func(string) (string, bool)
 		want string
 	}{
-		"no store":            {[]string{"sweep"}, config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x.upstash.io"}), "UPSTASH_REDIS_REST_TOKEN"},
-		"a file that is not":  {[]string{"restore", filepath.Join(t.TempDir(), "none.jsonl.gz")}, envFor(b, nil), "no such file"},
-		"a bad S3 location":   {[]string{"backup", "s3://"}, envFor(b, nil), "bucket"},
-		"a bucket, no key":    {[]string{"restore", "s3://bucket-only"}, envFor(b, nil), "names no backup"},
-		"a prefix, no key":    {[]string{"restore", "s3://bucket/backups/"}, envFor(b, nil), "names no backup"},
-		"too many arguments":  {[]string{"backup", "a", "b"}, envFor(b, nil), "usage"},
+		"no store":           {[]string{"sweep"}, config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x.upstash.io"}), "UPSTASH_REDIS_REST_TOKEN"},
+		"a file that is not": {[]string{"restore", filepath.Join(t.TempDir(), "none.jsonl.gz")}, envFor(b, nil), "no such file"},
+		"a bad S3 location":  {[]string{"backup", "s3://"}, envFor(b, nil), "bucket"},
+		"a bucket, no key":   {[]string{"restore", "s3://bucket-only"}, envFor(b, nil), "names no backup"},
+		"a prefix, no key":   {[]string{"restore", "s3://bucket/backups/"}, envFor(b, nil), "names no backup"},
+		"too many arguments": {[]string{"backup", "a", "b"}, envFor(b, nil), "usage"},
 	} {
 		err := cli(ctx, c.args, c.env, &out, &errOut)
 		assert.ErrorContains(t, err, c.want, name)

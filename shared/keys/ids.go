@@ -39,10 +39,10 @@ type MetricName struct{ v string }
 // IdempotencyKey is a validated Idempotency-Key header value.
 type IdempotencyKey struct{ v string }
 
-func (id WorkflowID) String() string     { return id.v }
-func (id ApprovalID) String() string     { return id.v }
-func (id TestID) String() string         { return id.v }
-func (id ResourceID) String() string     { return id.v }
+func (id WorkflowID) String() string { return id.v }
+func (id ApprovalID) String() string { return id.v }
+func (id TestID) String() string     { return id.v }
+func (id ResourceID) String() string { return id.v }
 
 func invalid(what, s, rule string) error {
 	if len(s) > 80 {
