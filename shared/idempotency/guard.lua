@@ -4,7 +4,7 @@
 -- it sees its own arguments only.
 --
 -- A record holds the fingerprint, a newline, and the script's first reply,
--- encoded. The same fingerprint gets {"replay", reply}; another gets
+-- encoded, unless that reply is {"retry", ...}. The same fingerprint gets {"replay", reply}; another gets
 -- {"mismatch"}; no record runs the script, records its reply, and answers
 -- {"fresh", reply}.
 
@@ -57,5 +57,8 @@ end
 local idem_reply = (function()
 --SCRIPT--
 end)()
+-- A script that answers {"retry", ...} wrote nothing and asks to be run
+-- again with other arguments: that is not an answer to record.
+if type(idem_reply) == 'table' and idem_reply[1] == 'retry' then return {'fresh', idem_reply} end
 redis.call('SET', idem_key, idem_fp .. '\n' .. idem_enc(idem_reply), 'PX', idem_ttl)
 return {'fresh', idem_reply}

@@ -80,7 +80,9 @@ func Wrap(s *upstash.Script) *Script {
 
 // Run runs the script. When ctx carries an idempotent request whose write
 // has not run yet, it runs guarded, and answers the first outcome or a 422.
-// The reply is the script's own.
+// The reply is the script's own. A script may answer {"retry", ...} when it
+// wrote nothing and needs other arguments: that reply is not recorded, and
+// the next Run is guarded again.
 func (s *Script) Run(ctx context.Context, c *upstash.Client, keys []string, args ...any) (any, error) {
 	req := From(ctx)
 	if req == nil || req.used {
@@ -105,6 +107,10 @@ func (s *Script) Run(ctx context.Context, c *upstash.Client, keys []string, args
 	}
 	if len(arr) < 2 {
 		return nil, nil
+	}
+	if reply, ok := arr[1].([]any); ok && len(reply) > 0 && reply[0] == "retry" {
+		// Nothing was written or recorded: the caller's next run is guarded.
+		req.used = false
 	}
 	return arr[1], nil
 }

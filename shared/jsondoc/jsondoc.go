@@ -8,6 +8,8 @@ package jsondoc
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -38,3 +40,41 @@ func Marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// Time is an instant as a stored document holds it and an answer shows it.
+// The store keeps nanoseconds since the Unix epoch, an integer, which the
+// scripts compare and step without calendar arithmetic; answers carry
+// TimeLayout text. It reads either form, so that documents stored before
+// times were integers read as they did.
+type Time struct{ time.Time }
+
+// MarshalJSON writes TimeLayout text.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + FormatTime(t.Time) + `"`), nil
+}
+
+// UnmarshalJSON reads nanoseconds since the epoch, or RFC 3339 text.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return err
+		}
+		t.Time = v.UTC()
+		return nil
+	}
+	ns, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("jsondoc: a time is nanoseconds since the epoch or RFC 3339 text, not %.40s", b)
+	}
+	t.Time = time.Unix(0, ns).UTC()
+	return nil
+}
+
+// Nanos is t as the scripts take it: nanoseconds since the epoch, in
+// decimal.
+func Nanos(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }

@@ -102,15 +102,15 @@ func statusList() string {
 // (a Lua loop reads them into a table, cheaper than parsing JSON). A raw
 // JSON field left out keeps the stored value.
 type writeArgs struct {
-	Mode, ID, Now, CondKind, CondVersions, Statuses, Transitions, Status string
-	FeatureDescription, CurrentStage, Metadata                           json.RawMessage
-	TTLHours                                                             *int
-	DefaultTTLHours, MaxMetadataBytes, MaxHistory                        int
+	Mode, ID, Now, NowText, CondKind, CondVersions, Statuses, Transitions, Status string
+	FeatureDescription, CurrentStage, Metadata                                    json.RawMessage
+	TTLHours                                                                      *int
+	DefaultTTLHours, MaxMetadataBytes, MaxHistory                                 int
 }
 
 // list is the arguments as the script reads them.
 func (a writeArgs) list() []any {
-	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
+	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "now_text", a.NowText, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
 		"statuses", a.Statuses, "transitions", a.Transitions, "status", a.Status,
 		"default_ttl_hours", a.DefaultTTLHours, "max_metadata_bytes", a.MaxMetadataBytes, "max_history", a.MaxHistory}
 	for _, f := range []struct {
@@ -127,14 +127,34 @@ func (a writeArgs) list() []any {
 	return out
 }
 
-func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) (workflow.State, bool, error) {
-	args := writeArgs{
-		Mode: mode, ID: ch.ID.String(), Now: jsondoc.FormatTime(s.now()), CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond),
-		Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
-		FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
-		DefaultTTLHours: workflow.DefaultTTLHours, MaxMetadataBytes: workflow.MaxMetadataBytes, MaxHistory: workflow.MaxHistory,
+// runTimed runs a workflow script with now, and again, once, with a later
+// now when the script answers {"retry", t}: the stored time t is text (a
+// document from before times were integers) that the clock has not passed.
+func (s *Workflows) runTimed(ctx context.Context, sc *idempotency.Script, id keys.WorkflowID, args func(now time.Time) []any) ([]string, error) {
+	now := s.now()
+	for try := 0; ; try++ {
+		res, err := upstash.Strings(sc.Run(ctx, s.c, s.statusKeys(id), args(now)...))
+		if err != nil || res[0] != "retry" || try > 0 {
+			return res, err
+		}
+		prev, err := time.Parse(time.RFC3339Nano, res[1])
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s: stored last_updated %q: %w", id, res[1], err)
+		}
+		now = prev.Add(time.Nanosecond)
 	}
-	res, err := upstash.Strings(workflowWrite.Run(ctx, s.c, s.statusKeys(ch.ID), args.list()...))
+}
+
+func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) (workflow.State, bool, error) {
+	res, err := s.runTimed(ctx, workflowWrite, ch.ID, func(now time.Time) []any {
+		return writeArgs{
+			Mode: mode, ID: ch.ID.String(), Now: jsondoc.Nanos(now), NowText: jsondoc.FormatTime(now),
+			CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond),
+			Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
+			FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
+			DefaultTTLHours: workflow.DefaultTTLHours, MaxMetadataBytes: workflow.MaxMetadataBytes, MaxHistory: workflow.MaxHistory,
+		}.list()
+	})
 	if err != nil {
 		return workflow.State{}, false, fmt.Errorf("%s workflow %s: %w", mode, ch.ID, err)
 	}
@@ -185,8 +205,10 @@ func (s *Workflows) Get(ctx context.Context, id keys.WorkflowID) (workflow.State
 
 // Delete deletes a workflow and adds the delete to its history.
 func (s *Workflows) Delete(ctx context.Context, id keys.WorkflowID) error {
-	res, err := upstash.Strings(workflowDelete.Run(ctx, s.c, s.statusKeys(id), storekit.Args{
-		"id", id.String(), "now", jsondoc.FormatTime(s.now()), "statuses", statusList(), "max_history", workflow.MaxHistory}...))
+	res, err := s.runTimed(ctx, workflowDelete, id, func(now time.Time) []any {
+		return storekit.Args{"id", id.String(), "now", jsondoc.Nanos(now), "now_text", jsondoc.FormatTime(now),
+			"statuses", statusList(), "max_history", workflow.MaxHistory}
+	})
 	if err != nil {
 		return fmt.Errorf("delete workflow %s: %w", id, err)
 	}

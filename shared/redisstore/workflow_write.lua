@@ -4,14 +4,16 @@
 -- KEYS: 1 state, 2 history, 3 index of all, 4.. one index per status, in the
 --       order of the statuses argument.
 -- ARGV: named arguments, as name, value pairs (Go's writeArgs): mode ("save"
---       or "patch"), id, now, cond_kind ("", "match" or "none"),
+--       or "patch"), id, now (nanoseconds since the epoch), now_text (now as
+--       RFC 3339, for times stored as text before), cond_kind ("", "match" or "none"),
 --       cond_versions ("*" or "1,2"), statuses ("pending,in_progress,..."),
 --       transitions ("from:to,to;..."), status (or ""), feature_description,
 --       current_stage and metadata (raw JSON; left out to keep the stored
 --       value; for a patch, metadata is a merge patch or null), ttl_hours
 --       (left out to keep it), default_ttl_hours, max_metadata_bytes and
 --       max_history.
--- Returns {"ok", state, created} or {"err", code, ...}.
+-- Returns {"ok", state, created} or {"err", code, ...}, or {"retry",
+-- last_updated}: a now later than that stored text time is needed.
 
 local A = named_args()
 local function raw(name) return A[name] end
@@ -86,19 +88,20 @@ else
 end
 if #meta > tonumber(raw('max_metadata_bytes')) then return {'err', 'metadata_too_large', tostring(#meta)} end
 
-local created_at = old and old['"created_at"'] or ('"' .. now .. '"')
-local last_updated = ts_after(now, old and json_unquote(old['"last_updated"']) or nil)
-local expires_at = ts_add(last_updated, ttl * 3600, 0)
+local created_at = old and old['"created_at"'] or now
+local last_updated = ns_after(now, old and old['"last_updated"'] or nil, text('now_text'))
+if not last_updated then return {'retry', json_unquote(old['"last_updated"'])} end
 local version = old_version + 1
 local ttl_ms = ttl * 3600000
 
+-- expires_at is not stored: it is last_updated plus ttl_hours, worked out
+-- where the document is read.
 local doc = '{"workflow_id":"' .. id .. '","status":"' .. status .. '","feature_description":' .. fd ..
-  ',"current_stage":' .. stage .. ',"created_at":' .. created_at .. ',"last_updated":"' .. last_updated ..
-  '","ttl_hours":' .. ttl .. ',"version":' .. version .. ',"expires_at":"' .. expires_at ..
-  '","metadata":' .. meta .. '}'
+  ',"current_stage":' .. stage .. ',"created_at":' .. created_at .. ',"last_updated":' .. last_updated ..
+  ',"ttl_hours":' .. ttl .. ',"version":' .. version .. ',"metadata":' .. meta .. '}'
 redis.call('SET', KEYS[1], doc, 'PX', ttl_ms)
 
-local score = ts_millis(last_updated)
+local score = ns_millis(last_updated)
 redis.call('ZADD', KEYS[3], score, id)
 local i = 4
 for s in string.gmatch(text('statuses'), '[^,]+') do

@@ -1,6 +1,7 @@
 // Package storekit is what every store builds on: the Lua helpers the
-// scripts share (JSON objects handled as text: split, join, RFC 7396 merge;
-// timestamps: parse, format, add, keep rising; history and audit trails),
+// scripts share (arguments by name; JSON objects handled as text: split,
+// join, RFC 7396 merge; integer nanosecond times that only rise, with no
+// calendar arithmetic; history and audit trails),
 // reading documents and trails back, and the paged, filtered list script
 // with its opaque cursor. Scripts are built with Script, which prepends the
 // helpers.

@@ -21,9 +21,10 @@ import (
 var (
 	merge = storekit.Script(`return json_merge(ARGV[1] ~= '' and ARGV[1] or nil, ARGV[2])`)
 	times = storekit.Script(`
-local t = ARGV[1]
-local s, n = ts_parse(t)
-return {ts_format(s, n), ts_add(t, tonumber(ARGV[2]), tonumber(ARGV[3])), ts_after(ARGV[4], t), ts_millis(t)}`)
+local A = named_args()
+local prev = A.prev
+if A.text == '1' then prev = '"' .. A.prev_text .. '"' end
+return {ns_after(A.now, prev, A.now_text) or false, ns_millis(A.now)}`)
 )
 
 // mergePatch is RFC 7396's MergePatch, as a reference.
@@ -139,36 +140,49 @@ func TestMergeMatchesRFC7396(t *testing.T) {
 	}
 }
 
+// Times are integer nanoseconds in the scripts: ns_after keeps stored times
+// rising whatever the clock says, ns_millis makes sorted-set scores, and a
+// time stored as text (before times were integers) is compared as text,
+// with nil asking for a later now.
 func TestTimestamps(t *testing.T) {
 	ctx := context.Background()
 	for _, b := range upstashtest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			c := b.Client(t, upstash.Options{})
 			rapid.Check(t, func(rt *rapid.T) {
-				at := time.Unix(rapid.Int64Range(0, 221845392000).Draw(rt, "secs"), rapid.Int64Range(0, 999999999).Draw(rt, "ns")).UTC()
-				addS := rapid.Int64Range(0, 168*3600).Draw(rt, "add_s")
-				addN := rapid.Int64Range(0, 999999999).Draw(rt, "add_ns")
-				later := at.Add(time.Duration(rapid.Int64Range(-5, 5).Draw(rt, "skew")))
-				ts := jsondoc.FormatTime(at)
-				res, err := upstash.Strings(times.Run(ctx, c, nil, ts, addS, addN, jsondoc.FormatTime(later)))
+				// 2001 to 2261: nanoseconds since the epoch have 19 digits and fit an int64.
+				prev := time.Unix(rapid.Int64Range(1_000_000_000, 9_200_000_000).Draw(rt, "secs"), rapid.Int64Range(0, 999_999_999).Draw(rt, "ns")).UTC()
+				if rapid.Bool().Draw(rt, "end of a second") {
+					prev = prev.Truncate(time.Second).Add(time.Second - time.Nanosecond)
+				}
+				now := prev.Add(time.Duration(rapid.Int64Range(-5, 5).Draw(rt, "skew")))
+				text := rapid.Bool().Draw(rt, "stored as text")
+				flag := "0"
+				if text {
+					flag = "1"
+				}
+				v, err := upstash.Values(times.Run(ctx, c, nil, storekit.Args{"now", jsondoc.Nanos(now), "now_text", jsondoc.FormatTime(now),
+					"prev", jsondoc.Nanos(prev), "prev_text", jsondoc.FormatTime(prev), "text", flag}...))
 				if err != nil {
 					rt.Fatal(err)
 				}
-				if res[0] != ts {
-					rt.Fatalf("format(parse(%s)) = %s", ts, res[0])
+				after, _ := v[0].(string)
+				switch {
+				case text && now.After(prev) && after != jsondoc.Nanos(now):
+					rt.Fatalf("after text %s: %q, want now", jsondoc.FormatTime(prev), after)
+				case text && !now.After(prev) && v[0] != nil:
+					rt.Fatalf("after text %s at %s: %v, want nil", jsondoc.FormatTime(prev), jsondoc.FormatTime(now), v[0])
+				case !text:
+					want := now
+					if !now.After(prev) {
+						want = prev.Add(time.Nanosecond)
+					}
+					if after != jsondoc.Nanos(want) {
+						rt.Fatalf("after(%s, %s) = %s, want %s", jsondoc.Nanos(now), jsondoc.Nanos(prev), after, jsondoc.Nanos(want))
+					}
 				}
-				if want := jsondoc.FormatTime(at.Add(time.Duration(addS)*time.Second + time.Duration(addN))); res[1] != want {
-					rt.Fatalf("%s + %ds %dns = %s, want %s", ts, addS, addN, res[1], want)
-				}
-				wantAfter := later
-				if !later.After(at) {
-					wantAfter = at.Add(time.Nanosecond)
-				}
-				if res[2] != jsondoc.FormatTime(wantAfter) {
-					rt.Fatalf("after(%s, %s) = %s", jsondoc.FormatTime(later), ts, res[2])
-				}
-				if res[3] != strconv.FormatInt(at.UnixMilli(), 10) {
-					rt.Fatalf("millis(%s) = %s, want %d", ts, res[3], at.UnixMilli())
+				if got, _ := v[1].(string); got != strconv.FormatInt(now.UnixMilli(), 10) {
+					rt.Fatalf("millis(%s) = %s, want %d", jsondoc.Nanos(now), got, now.UnixMilli())
 				}
 			})
 		})

@@ -120,70 +120,39 @@ local function json_unquote(raw)
   return string.sub(raw, 2, -2)
 end
 
--- Timestamps are RFC 3339 UTC with exactly nine fractional digits,
--- "2026-11-26T10:04:05.123456789Z", so that comparing them as strings
--- compares them as times.
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
+-- Workflow times are integers: nanoseconds since the Unix epoch, as decimal
+-- text. Lua's numbers are exact only to 2^53, so a time is handled as its
+-- seconds and its nine digits of nanoseconds; no calendar arithmetic is
+-- needed. (Approval times are RFC 3339 text that Go formats, compared as
+-- strings: fixed width, so text order is time order.)
+local function ns_split(t)
+  return tonumber(string.sub(t, 1, -10)), tonumber(string.sub(t, -9))
 end
 
-local function civil_from_days(z)
-  z = z + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return y, m, d
-end
-
--- ts_parse returns whole seconds since the epoch and the nanoseconds.
-local function ts_parse(ts)
-  local days = days_from_civil(tonumber(string.sub(ts, 1, 4)), tonumber(string.sub(ts, 6, 7)), tonumber(string.sub(ts, 9, 10)))
-  local secs = days * 86400 + tonumber(string.sub(ts, 12, 13)) * 3600 + tonumber(string.sub(ts, 15, 16)) * 60 + tonumber(string.sub(ts, 18, 19))
-  return secs, tonumber(string.sub(ts, 21, 29))
-end
-
-local function ts_format(secs, ns)
-  local days = math.floor(secs / 86400)
-  local sod = secs - days * 86400
-  local y, m, d = civil_from_days(days)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%09dZ', y, m, d,
-    math.floor(sod / 3600), math.floor(sod % 3600 / 60), sod % 60, ns)
-end
-
--- ts_add returns ts moved by secs seconds and ns nanoseconds (ns < 1e9).
-local function ts_add(ts, secs, ns)
-  local s, n = ts_parse(ts)
-  n = n + ns
-  if n >= 1000000000 then
-    n = n - 1000000000
-    s = s + 1
+-- ns_after returns now, or the instant 1 ns after prev when now is not
+-- later: stored times only ever rise, whatever the callers' clocks say.
+-- prev is the stored value's raw JSON, or nil. A time stored as RFC 3339
+-- text, before times were integers, is compared with now_text; when now is
+-- not later than it, ns_after returns nil, and the caller asks Go to try
+-- again with a later now (Go parses the text).
+local function ns_after(now, prev, now_text)
+  if prev == nil then return now end
+  if string.sub(prev, 1, 1) == '"' then
+    if now_text > string.sub(prev, 2, -2) then return now end
+    return nil
   end
-  return ts_format(s + secs, n)
+  local ns_s, ns_n = ns_split(now)
+  local ps, pn = ns_split(prev)
+  if ns_s > ps or (ns_s == ps and ns_n > pn) then return now end
+  pn = pn + 1
+  if pn == 1000000000 then ps, pn = ps + 1, 0 end
+  return string.format('%.0f%09d', ps, pn)
 end
 
--- ts_after returns now, or the instant 1 ns after prev when now is not later:
--- stored times only ever rise, whatever the callers' clocks say.
-local function ts_after(now, prev)
-  if prev ~= nil and now <= prev then return ts_add(prev, 0, 1) end
-  return now
-end
-
--- ts_millis returns unix milliseconds as an integer string, for sorted-set
--- scores (tostring would print large numbers with an exponent).
-local function ts_millis(ts)
-  local s, n = ts_parse(ts)
+-- ns_millis returns a time in whole milliseconds, for sorted-set scores
+-- (tostring would print large numbers with an exponent).
+local function ns_millis(t)
+  local s, n = ns_split(t)
   return string.format('%.0f', s * 1000 + math.floor(n / 1000000))
 end
 
@@ -203,10 +172,10 @@ local function event_push(key, max, fields, new)
 end
 
 -- history_push appends an event to a workflow's history. from and to are
--- statuses or nil; stage is raw JSON.
+-- statuses or nil; stage is raw JSON; at is a time in nanoseconds.
 local function history_push(key, max, typ, version, from, to, stage, at)
   local function str(v) if v then return '"' .. v .. '"' end return 'null' end
-  event_push(key, max, '"at":"' .. at .. '","type":"' .. typ .. '","version":' .. version ..
+  event_push(key, max, '"at":' .. at .. ',"type":"' .. typ .. '","version":' .. version ..
     ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage)
 end
 

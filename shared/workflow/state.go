@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
 )
 
@@ -61,30 +62,42 @@ const (
 	MaxHistory = 1000
 )
 
-// State is a workflow's state, as stored and answered. Timestamps are kept
-// as the store wrote them: RFC 3339 in UTC with nine fractional digits.
+// State is a workflow's state, as stored and answered. The store keeps
+// times as integers (jsondoc.Time); answers show them as RFC 3339 in UTC
+// with nine fractional digits.
 type State struct {
 	WorkflowID         string          `json:"workflow_id"`
 	Status             Status          `json:"status"`
 	FeatureDescription string          `json:"feature_description"`
 	CurrentStage       string          `json:"current_stage"`
-	CreatedAt          string          `json:"created_at"`
-	LastUpdated        string          `json:"last_updated"`
+	CreatedAt          jsondoc.Time    `json:"created_at"`
+	LastUpdated        jsondoc.Time    `json:"last_updated"`
 	TTLHours           int             `json:"ttl_hours"`
 	Version            int64           `json:"version"`
-	ExpiresAt          string          `json:"expires_at"`
+	ExpiresAt          jsondoc.Time    `json:"expires_at"`
 	Metadata           json.RawMessage `json:"metadata"`
+}
+
+// UnmarshalJSON reads a state and works out expires_at, which is not
+// stored: it is always last_updated plus ttl_hours (the sliding TTL).
+func (s *State) UnmarshalJSON(b []byte) error {
+	type plain State
+	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+		return err
+	}
+	s.ExpiresAt = jsondoc.Time{Time: s.LastUpdated.Add(time.Duration(s.TTLHours) * time.Hour)}
+	return nil
 }
 
 // Event is one entry of a workflow's history.
 type Event struct {
-	ID         string  `json:"id"`
-	At         string  `json:"at"`
-	Type       string  `json:"type"`
-	Version    int64   `json:"version"`
-	StatusFrom *Status `json:"status_from"`
-	StatusTo   *Status `json:"status_to"`
-	Stage      *string `json:"stage"`
+	ID         string       `json:"id"`
+	At         jsondoc.Time `json:"at"`
+	Type       string       `json:"type"`
+	Version    int64        `json:"version"`
+	StatusFrom *Status      `json:"status_from"`
+	StatusTo   *Status      `json:"status_to"`
+	Stage      *string      `json:"stage"`
 }
 
 // History is a workflow's events, oldest first.

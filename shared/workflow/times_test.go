@@ -1,0 +1,100 @@
+package workflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/jsondoc"
+	"github.com/ai-rails/state-service/shared/servicetest"
+	"github.com/ai-rails/state-service/shared/upstash"
+)
+
+// The store keeps a workflow's times as integer nanoseconds, and not
+// expires_at, which is last_updated plus ttl_hours; answers show RFC 3339.
+func TestTimesAreStoredAsIntegers(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		create(t, e, id, map[string]any{"current_stage": "plan"})
+		raw, err := upstash.String(e.Client.Do(context.Background(), "GET", e.Keys.Workflow(mustID(id))))
+		require.NoError(t, err)
+		var stored map[string]any
+		require.NoError(t, json.Unmarshal([]byte(raw), &stored))
+		ns := float64(servicetest.Start.UnixNano())
+		assert.Equal(t, ns, stored["created_at"])
+		assert.Equal(t, ns, stored["last_updated"])
+		assert.NotContains(t, stored, "expires_at")
+		events, err := upstash.Strings(e.Client.Do(context.Background(), "LRANGE", e.Keys.History(mustID(id)), 0, -1))
+		require.NoError(t, err)
+		require.Len(t, events, 1)
+		assert.Contains(t, events[0], `"at":`+jsondoc.Nanos(servicetest.Start)+`,`)
+	})
+}
+
+// A workflow stored before times were integers (RFC 3339 text) reads as it
+// did, and updates to integers; when the clock is behind its text time, the
+// write still lands 1 ns after it, and an Idempotency-Key replays that
+// answer.
+func TestWorkflowsStoredWithTextTimes(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		old := `{"workflow_id":"ABC-123456","status":"in_progress","feature_description":"Add login","current_stage":"plan",` +
+			`"created_at":"2026-11-26T09:00:00.000000000Z","last_updated":"2026-11-26T10:30:00.000000000Z","ttl_hours":24,` +
+			`"version":3,"expires_at":"2026-11-27T10:30:00.000000000Z","metadata":{}}`
+		ctx := context.Background()
+		_, err := e.Client.Do(ctx, "SET", e.Keys.Workflow(mustID(id)), old, "PX", (24 * time.Hour).Milliseconds())
+		require.NoError(t, err)
+		_, err = e.Client.Do(ctx, "ZADD", e.Keys.WorkflowIndex(), time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC).UnixMilli(), id)
+		require.NoError(t, err)
+
+		a := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id})
+		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
+		assert.Equal(t, "2026-11-26T09:00:00.000000000Z", a.Body["created_at"])
+		assert.Equal(t, "2026-11-26T10:30:00.000000000Z", a.Body["last_updated"])
+		assert.Equal(t, "2026-11-27T10:30:00.000000000Z", a.Body["expires_at"])
+
+		// The clock (10:00) is behind the stored 10:30.
+		h := map[string]string{"Idempotency-Key": "legacy-1"}
+		a = e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "test"}, Header: h})
+		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
+		assert.Equal(t, "2026-11-26T10:30:00.000000001Z", a.Body["last_updated"])
+		assert.Equal(t, "2026-11-26T09:00:00.000000000Z", a.Body["created_at"], "created_at is kept as stored")
+		assert.Equal(t, float64(4), a.Body["version"])
+		again := e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "test"}, Header: h})
+		assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
+		assert.Equal(t, a.Body, again.Body)
+
+		// The next write compares integers.
+		e.Clock.Advance(time.Hour)
+		a = e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{}})
+		assert.Equal(t, "2026-11-26T11:00:00.000000000Z", a.Body["last_updated"])
+		assert.Equal(t, float64(5), a.Body["version"])
+
+		// The history holds the two updates, with their times.
+		hist := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		require.Equal(t, http.StatusOK, hist.Status)
+		events := hist.Body["events"].([]any)
+		require.Len(t, events, 2)
+		assert.Equal(t, "2026-11-26T10:30:00.000000001Z", events[0].(map[string]any)["at"])
+		assert.Equal(t, "2026-11-26T11:00:00.000000000Z", events[1].(map[string]any)["at"])
+	})
+}
+
+// A delete behind a workflow's text time lands 1 ns after it.
+func TestDeleteBehindATextTime(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		old := `{"workflow_id":"ABC-123456","status":"pending","feature_description":"x","current_stage":"",` +
+			`"created_at":"2026-11-26T10:30:00.000000000Z","last_updated":"2026-11-26T10:30:00.000000000Z","ttl_hours":24,` +
+			`"version":1,"expires_at":"2026-11-27T10:30:00.000000000Z","metadata":{}}`
+		_, err := e.Client.Do(context.Background(), "SET", e.Keys.Workflow(mustID(id)), old)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusNoContent, e.Do(req{Method: "DELETE", Path: "/api/workflow/state/" + id}).Status)
+		hist := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		events := hist.Body["events"].([]any)
+		require.Len(t, events, 1)
+		assert.Equal(t, "2026-11-26T10:30:00.000000001Z", events[0].(map[string]any)["at"])
+	})
+}
