@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +40,23 @@ func TestRunStopsWhenCanceled(t *testing.T) {
 	}
 	assert.Contains(t, out.String(), "stopped")
 	assert.Error(t, run(context.Background(), config.MapLookup(map[string]string{"LOG_LEVEL": "loud", "DATA_DIR": t.TempDir()}), io.Discard, io.Discard))
+}
+
+// A setting it cannot read, or a port that is taken, stops run before it
+// serves, with the reason.
+func TestRunRefusesToStart(t *testing.T) {
+	env := testEnv(t)
+	env["LOCAL_FSYNC"] = "sometimes"
+	assert.ErrorContains(t, run(context.Background(), config.MapLookup(env), io.Discard, io.Discard), "LOCAL_FSYNC")
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	env = testEnv(t)
+	env["LOCAL_ADDR"] = l.Addr().String()
+	var out bytes.Buffer
+	assert.ErrorContains(t, run(context.Background(), config.MapLookup(env), &out, io.Discard), "address already in use")
+	assert.NotContains(t, out.String(), "stopped", "it never started")
 }
 
 // TestSignalsStopTheBinary builds the command and checks that SIGINT and

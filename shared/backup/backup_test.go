@@ -183,9 +183,11 @@ func TestExistingKeysAndDryRun(t *testing.T) {
 	v, _ := upstash.String(c.Do(ctx, "GET", "ai_rails_hash"))
 	assert.Equal(t, "newer", v, "an existing key is kept")
 
-	sum, err = backup.Restore(ctx, c, open, backup.RestoreOptions{Force: true})
+	var seen []int64
+	sum, err = backup.Restore(ctx, c, open, backup.RestoreOptions{Force: true, Progress: func(n int64) { seen = append(seen, n) }})
 	require.NoError(t, err)
 	assert.Equal(t, int64(8), sum.Restored)
+	assert.Equal(t, []int64{8}, seen, "progress is told after each batch")
 	h, _ := upstash.Strings(c.Do(ctx, "HGETALL", "ai_rails_hash"))
 	assert.ElementsMatch(t, []string{"a", "1", "b", "é"}, h, "forced: the backup's value")
 }
@@ -220,6 +222,7 @@ func TestCorruptFilesWriteNothing(t *testing.T) {
 		"wrong version":  gz(`{"format":"ai-rails-backup","version":9,"prefix":"ai_rails_","created_at":"2026-11-26T10:00:00Z"}` + "\n"),
 		"data after end": gz(header + rec + `{"end":true,"keys":1}` + "\n" + rec),
 		"odd hash":       gz(header + `{"k":"ai_rails_h","t":"stream","ttl_ms":-1,"v":[["1-1",["f"]]]}` + "\n" + `{"end":true,"keys":1}` + "\n"),
+		"bad created_at": gz(`{"format":"ai-rails-backup","version":1,"prefix":"ai_rails_","created_at":"yesterday"}` + "\n" + rec + `{"end":true,"keys":1}` + "\n"),
 		"bad base64":     gz(header + `{"k":{"b64":"!!"},"t":"string","ttl_ms":-1,"v":"1"}` + "\n" + `{"end":true,"keys":1}` + "\n"),
 	}
 	for name, data := range cases {

@@ -91,9 +91,9 @@ func commandOf(raw []json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-// argOf reads one argument: a string as is, a number or boolean as its text.
+// argOf reads one argument, a valid JSON value (decodeStrict has checked
+// the body): a string as is, a number or boolean as its text.
 func argOf(m json.RawMessage) (string, error) {
-	m = bytes.TrimSpace(m)
 	if len(m) == 0 {
 		return "", errors.New("empty argument")
 	}
@@ -103,22 +103,10 @@ func argOf(m json.RawMessage) (string, error) {
 			return s, nil
 		}
 		var s string
-		if err := json.Unmarshal(m, &s); err != nil {
-			return "", errors.New("argument is not a valid JSON string")
-		}
-		return s, nil
-	case 't', 'f':
-		var b bool
-		if err := json.Unmarshal(m, &b); err != nil {
-			return "", errors.New("argument is not valid JSON")
-		}
+		err := json.Unmarshal(m, &s)
+		return s, err
+	case 't', 'f', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		return string(m), nil
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		var n json.Number
-		if err := json.Unmarshal(m, &n); err != nil {
-			return "", errors.New("argument is not a valid JSON number")
-		}
-		return n.String(), nil
 	}
 	return "", errors.New("arguments must be strings, numbers or booleans")
 }
