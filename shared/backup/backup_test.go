@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -293,6 +296,63 @@ func TestAFailedBackupLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	_, err := backup.Backup(ctx, c, keys.Default(), backup.Dir(dir), nil)
 	assert.ErrorIs(t, err, upstash.ErrUnavailable)
+	assert.Empty(t, filesUnder(t, dir))
+
+	blocker := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	_, err = backup.Backup(ctx, c, keys.Default(), backup.Dir(blocker), nil)
+	assert.Error(t, err, "a folder under a file")
+}
+
+// fakeStore answers SCAN with one key and the dump script with row, as a
+// store (or a proxy in front of one) that answers in a shape the backup
+// does not know: something a real server here cannot be made to do.
+func fakeStore(t *testing.T, row any) *upstash.Client {
+	t.Helper()
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cmd []any
+		_ = json.NewDecoder(r.Body).Decode(&cmd)
+		var result any
+		switch name, _ := cmd[0].(string); name {
+		case "SCAN":
+			result = []any{b64("0"), []any{b64("ai_rails_k")}}
+		default: // EVAL or EVALSHA of the dump script
+			result = []any{row}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"result": result})
+	}))
+	t.Cleanup(srv.Close)
+	c, err := upstash.New(upstash.Options{URL: srv.URL, Token: "t", MaxRetries: -1})
+	require.NoError(t, err)
+	return c
+}
+
+// A key the backup cannot read whole fails the backup, naming the key,
+// rather than writing a backup that would not restore it.
+func TestUnknownShapesFailTheBackup(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	key := b64("ai_rails_k")
+	for want, row := range map[string]any{
+		`type "vectorset" is not backed up`: []any{key, b64("vectorset"), -1, nil},
+		"odd number of elements":            []any{key, b64("hash"), -1, []any{b64("f")}},
+		"expected strings":                  []any{key, b64("list"), -1, []any{1, 2}},
+		"expected an array":                 []any{key, b64("set"), -1, b64("x")},
+		"expected a string":                 []any{key, b64("string"), -1, []any{}},
+		"malformed stream entry":            []any{key, b64("stream"), -1, []any{[]any{b64("1-1")}}},
+		"expected stream entries":           []any{key, b64("stream"), -1, b64("x")},
+		"malformed row":                     []any{key, b64("string")},
+	} {
+		dir := t.TempDir()
+		_, err := backup.Backup(ctx, fakeStore(t, row), keys.Default(), backup.Dir(dir), nil)
+		assert.ErrorContains(t, err, want)
+		assert.Empty(t, filesUnder(t, dir), "%s: nothing left behind", want)
+	}
+}
+
+// filesUnder lists the files below dir (folders are not files).
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
 	var files []string
 	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -300,10 +360,5 @@ func TestAFailedBackupLeavesNothing(t *testing.T) {
 		}
 		return err
 	}))
-	assert.Empty(t, files)
-
-	blocker := filepath.Join(t.TempDir(), "file")
-	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
-	_, err = backup.Backup(ctx, c, keys.Default(), backup.Dir(blocker), nil)
-	assert.Error(t, err, "a folder under a file")
+	return files
 }
