@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/redistest"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -315,4 +317,38 @@ func TestMonitorAsServerSentEvents(t *testing.T) {
 			t.Fatal("MONITOR did not show the SET")
 		}
 	}
+}
+
+// MONITOR runs on a connection of its own, which logs in as the REDIS_URL
+// says (an ACL user and password, a database) as go-redis's pool does; a
+// wrong password is a backend failure, not a hang.
+func TestMonitorLogsInAsTheURLSays(t *testing.T) {
+	rs := redistest.StartWith(t, "--user", "ops", "on", ">s3cret", "~*", "&*", "+@all")
+	srv, err := restserver.New(restserver.Options{RedisURL: "redis://ops:s3cret@" + rs.Addr + "/2", Token: upstashtest.Token})
+	require.NoError(t, err)
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := stream(t, ctx, hs.URL+"/monitor")
+	assert.Equal(t, "OK", next(t, events))
+	_, _, _ = call(t, "POST", hs.URL, `["SET","watched","1"]`, auth)
+	deadline := time.After(5 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case line := <-events:
+			seen = strings.Contains(line, `[2 `) && strings.Contains(line, `"watched"`)
+		case <-deadline:
+			t.Fatal("MONITOR did not show the SET on database 2")
+		}
+	}
+
+	bad, err := restserver.New(restserver.Options{RedisURL: "redis://ops:wrong@" + rs.Addr + "/2", Token: upstashtest.Token})
+	require.NoError(t, err)
+	defer bad.Close()
+	hb := httptest.NewServer(bad)
+	defer hb.Close()
+	status, _, _ := call(t, "POST", hb.URL+"/monitor", "", auth)
+	assert.GreaterOrEqual(t, status, 500)
 }
