@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -501,4 +502,47 @@ func TestStartFailsCleanly(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(cfg.DataDir, "store.snapshot")))
 	_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	assert.ErrorContains(t, err, "LOCAL_REST_ADDR")
+}
+
+// syncBuffer is a log the stack's background loop and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The stack sweeps and backs up on its intervals, and a backup that fails
+// (here, BACKUP_DIR is a file) is logged and tried again next time, without
+// stopping the stack.
+func TestBackgroundBackupsAndSweeps(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	for name, c := range map[string]struct {
+		dir, want string
+	}{
+		"written": {t.TempDir(), `"msg":"local backup written"`},
+		"failed":  {blocker, `"msg":"local backup"`},
+	} {
+		cfg, err := ReadConfig(config.MapLookup(testEnv(t, map[string]string{
+			"SWEEP_INTERVAL": "20ms", "BACKUP_INTERVAL": "20ms", "BACKUP_DIR": c.dir})))
+		require.NoError(t, err)
+		var logs syncBuffer
+		s, err := Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(&logs, nil)))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), c.want) }, 5*time.Second, 10*time.Millisecond, name)
+		status, _ := getHealth(t, s, cfg.APIKey)
+		assert.Equal(t, http.StatusOK, status, "%s: the stack still serves", name)
+		require.NoError(t, s.Shutdown(context.Background()))
+	}
 }

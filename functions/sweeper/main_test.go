@@ -94,6 +94,14 @@ func TestCLIDefaultsToTheLocalStack(t *testing.T) {
 	set := localDefaults(config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x.upstash.io"}))
 	_, ok := set("UPSTASH_REDIS_REST_TOKEN")
 	assert.False(t, ok, "a configured store is used as it is")
+
+	// Against the local stack, what the environment sets wins over the
+	// saved secrets, and other settings pass through.
+	look = localDefaults(config.MapLookup(map[string]string{"DATA_DIR": dir, "WEBHOOK_SECRET": "mine", "LOG_LEVEL": "debug"}))
+	v, _ := look("WEBHOOK_SECRET")
+	assert.Equal(t, "mine", v)
+	v, _ = look("LOG_LEVEL")
+	assert.Equal(t, "debug", v)
 }
 
 func TestScheduledEvents(t *testing.T) {
@@ -226,4 +234,30 @@ func TestCLIRefusals(t *testing.T) {
 		err := cli(ctx, c.args, c.env, &out, &errOut)
 		assert.ErrorContains(t, err, c.want, name)
 	}
+}
+
+// The restore's progress count is drawn on a terminal (a character device)
+// and nowhere else.
+func TestProgressOnATerminalOnly(t *testing.T) {
+	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer dev.Close()
+	assert.True(t, newProgress(dev).tty, "a character device")
+	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	require.NoError(t, err)
+	defer file.Close()
+	assert.False(t, newProgress(file).tty)
+	assert.False(t, newProgress(&bytes.Buffer{}).tty)
+
+	var screen bytes.Buffer
+	p := &progress{w: &screen, tty: true}
+	p.update(500)
+	p.update(1000)
+	p.done()
+	assert.Equal(t, "\rrestoring: 500 keys read\rrestoring: 1000 keys read\n", screen.String())
+	var log bytes.Buffer
+	q := &progress{w: &log}
+	q.update(500)
+	q.done()
+	assert.Empty(t, log.String())
 }
