@@ -20,6 +20,7 @@ import (
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 	"github.com/ai-rails/state-service/shared/webhook"
 	"github.com/ai-rails/state-service/shared/wiring"
 )
@@ -152,6 +153,21 @@ func TestCreateRefusals(t *testing.T) {
 			})
 		}
 	})
+}
+
+// A path id that is not an approval id is refused on every route that takes
+// one.
+func TestBadApprovalIDs(t *testing.T) {
+	e := servicetest.New(t, upstashtest.Mini(t))
+	for _, r := range []req{
+		{Method: "GET", Path: "/api/approval/nope"},
+		{Method: "POST", Path: "/api/approval/nope/decision", Body: map[string]any{"decision": "approved", "approver": "alice"}},
+		{Method: "GET", Path: "/api/approval/nope/audit"},
+	} {
+		a := e.Do(r)
+		problem(t, a, http.StatusBadRequest, "validation")
+		assert.Contains(t, string(a.Raw), "approval_id", r.Path)
+	}
 }
 
 func TestIdempotentCreate(t *testing.T) {

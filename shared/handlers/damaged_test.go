@@ -46,9 +46,16 @@ func TestDamagedDocumentsAnswer500(t *testing.T) {
 			assert.Equal(t, "urn:ai-rails:problem:internal", a.Body["type"], path)
 			assert.NotContains(t, string(a.Raw), "SECRET", path)
 		}
-		// Writes over a damaged document refuse too, and change nothing.
+		// Writes over a damaged document refuse too, and change nothing: a
+		// decision, and a write whose stored time is text that is not a time.
+		other, _ := keys.ParseWorkflowID("XYZ-000001")
+		_, err := e.Client.Do(ctx, "SET", e.Keys.Workflow(other), `{"workflow_id":"XYZ-000001","status":"pending","feature_description":"x",`+
+			`"current_stage":"","created_at":"then","last_updated":"then","ttl_hours":24,"version":1,"metadata":{}}`)
+		require.NoError(t, err)
+		before = e.Snapshot()
 		for _, r := range []servicetest.Req{
 			{Method: "POST", Path: "/api/approval/" + aid.String() + "/decision", Body: map[string]any{"decision": "approved", "approver": "alice"}},
+			{Method: "PATCH", Path: "/api/workflow/state/" + other.String(), Body: map[string]any{"current_stage": "x"}},
 		} {
 			a := e.Do(r)
 			assert.Equal(t, http.StatusInternalServerError, a.Status, "%s: %s", r.Path, a.Raw)
