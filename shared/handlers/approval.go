@@ -58,11 +58,7 @@ func (h approvals) get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a, err := h.svc.Get(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, a)
-	return nil
+	return answer(w, r, a, err)
 }
 
 func (h approvals) decide(w http.ResponseWriter, r *http.Request) error {
@@ -110,11 +106,7 @@ func (h approvals) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page, err := h.svc.List(r.Context(), approval.ListQuery{Workflow: wf, Status: status, Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, page)
-	return nil
+	return answer(w, r, page, err)
 }
 
 func (h approvals) audit(w http.ResponseWriter, r *http.Request) error {
@@ -123,9 +115,5 @@ func (h approvals) audit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a, err := h.svc.Audit(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, a)
-	return nil
+	return answer(w, r, a, err)
 }

@@ -119,6 +119,15 @@ func New(s Services, c Config, functions ...string) http.Handler {
 	}, rt)
 }
 
+// answer writes v with 200, unless err: how every read ends.
+func answer[T any](w http.ResponseWriter, r *http.Request, v T, err error) error {
+	if err != nil {
+		return err
+	}
+	httpkit.WriteJSON(w, r, http.StatusOK, v)
+	return nil
+}
+
 func serves(r routes.Route, functions []string) bool {
 	if len(functions) == 0 || r.Everywhere {
 		return true

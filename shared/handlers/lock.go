@@ -50,12 +50,18 @@ func lockToken(r *http.Request, errs *apperr.Collector) string {
 	return t
 }
 
-func (h locks) acquire(w http.ResponseWriter, r *http.Request) error {
+// lockRequest reads a lock route's resource id and body.
+func lockRequest(w http.ResponseWriter, r *http.Request) (keys.ResourceID, lockBody, error) {
 	id, err := resourceID(r)
 	var b lockBody
 	if err == nil {
 		err = httpkit.DecodeJSON(w, r, &b)
 	}
+	return id, b, err
+}
+
+func (h locks) acquire(w http.ResponseWriter, r *http.Request) error {
+	id, b, err := lockRequest(w, r)
 	if err != nil {
 		return err
 	}
@@ -82,11 +88,7 @@ func (h locks) acquire(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h locks) extend(w http.ResponseWriter, r *http.Request) error {
-	id, err := resourceID(r)
-	var b lockBody
-	if err == nil {
-		err = httpkit.DecodeJSON(w, r, &b)
-	}
+	id, b, err := lockRequest(w, r)
 	if err != nil {
 		return err
 	}
@@ -100,11 +102,7 @@ func (h locks) extend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, err := h.svc.Extend(r.Context(), id, tok, ttl)
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, l)
-	return nil
+	return answer(w, r, l, err)
 }
 
 func (h locks) release(w http.ResponseWriter, r *http.Request) error {

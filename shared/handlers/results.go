@@ -75,11 +75,7 @@ func (h resultRoutes) get(w http.ResponseWriter, r *http.Request) error {
 		return apperr.Invalid(apperr.Field("test_id", "must match %s", keys.TestIDPattern))
 	}
 	res, err := h.svc.Get(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, res)
-	return nil
+	return answer(w, r, res, err)
 }
 
 func (h resultRoutes) list(w http.ResponseWriter, r *http.Request) error {
@@ -94,9 +90,5 @@ func (h resultRoutes) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page, err := h.svc.List(r.Context(), results.ListQuery{Workflow: wf, Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, page)
-	return nil
+	return answer(w, r, page, err)
 }

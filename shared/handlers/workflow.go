@@ -127,11 +127,7 @@ func (h workflows) history(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	hist, err := h.svc.History(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, hist)
-	return nil
+	return answer(w, r, hist, err)
 }
 
 func (h workflows) list(w http.ResponseWriter, r *http.Request) error {
@@ -149,9 +145,5 @@ func (h workflows) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page, err := h.svc.List(r.Context(), workflow.ListQuery{Status: status, Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, r, http.StatusOK, page)
-	return nil
+	return answer(w, r, page, err)
 }
