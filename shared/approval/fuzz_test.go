@@ -9,6 +9,7 @@ import (
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/webhook"
+	"github.com/stretchr/testify/assert"
 )
 
 // FuzzCreateBody feeds arbitrary bodies through the create decoder and
@@ -53,6 +54,16 @@ func FuzzCreateBody(f *testing.F) {
 }
 
 // FuzzDecideBody does the same for decisions.
+// Without a checker, a callback URL meets the default guard: https to a
+// public address only.
+func TestParseCreateDefaultsToTheStrictGuard(t *testing.T) {
+	wf, typ, content, who := "ABC-123456", "deploy", "x", "ci-bot"
+	for _, u := range []string{"http://93.184.216.34/hook", "https://10.0.0.8/hook", "https://127.0.0.1/hook"} {
+		_, err := ParseCreate(context.Background(), CreateBody{WorkflowID: &wf, RequestType: &typ, Content: &content, Requester: &who, CallbackURL: &u}, nil)
+		assert.ErrorContains(t, err, "callback_url", u)
+	}
+}
+
 func FuzzDecideBody(f *testing.F) {
 	for _, s := range []string{`{"decision":"approved","approver":"alice","comment":"ok"}`, `{"decision":"maybe"}`, `{"approver":""}`, `null`} {
 		f.Add([]byte(s))

@@ -1,7 +1,9 @@
 package handlers_test
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -176,4 +178,25 @@ func TestIdempotencyKeyRules(t *testing.T) {
 	// Reads ignore it.
 	a = e.Do(keyed(servicetest.Req{Method: "GET", Path: "/api/health"}, "shared"))
 	assert.Equal(t, http.StatusOK, a.Status)
+}
+
+// brokenBody fails as a client that drops the connection mid-body does.
+type brokenBody struct{}
+
+func (brokenBody) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// A keyed write whose body cannot be read is a bad request, and nothing is
+// recorded under its key.
+func TestAKeyedWriteWithABrokenBody(t *testing.T) {
+	e := servicetest.New(t, upstashtest.Mini(t))
+	before := e.Snapshot()
+	r := httptest.NewRequest("POST", "/api/workflow/state", brokenBody{})
+	r.Header.Set("x-api-key", servicetest.APIKey)
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(idempotency.Header, "broken-1")
+	w := httptest.NewRecorder()
+	e.Handler.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "could not be read")
+	assert.Equal(t, before, e.Snapshot())
 }

@@ -11,7 +11,7 @@ import (
 func FuzzParseWorkflowCursor(f *testing.F) {
 	id, _ := keys.ParseWorkflowID("ABC-123456")
 	f.Add(workflowCursor{Score: "1795600000000", Member: id}.Encode())
-	for _, s := range []string{"", "bm9wZQ", "dzE6MTI6QUJDLTEyMzQ1Ng", "!!!", "dzE6LTE6QUJDLTEyMzQ1Ng"} {
+	for _, s := range []string{"dzE6MTI6YmFkIGlk", "", "bm9wZQ", "dzE6MTI6QUJDLTEyMzQ1Ng", "!!!", "dzE6LTE6QUJDLTEyMzQ1Ng"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
