@@ -49,6 +49,11 @@ func newAPI(t *testing.T) (http.Handler, *bytes.Buffer) {
 		httpkit.WriteJSON(w, r, http.StatusOK, map[string]string{"id": r.PathValue("id")})
 	})
 	rt.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
+	rt.HandleFunc("GET /plain", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello"))
+		_ = http.NewResponseController(w).Flush()
+	})
+	rt.HandleFunc("GET /nothing", func(w http.ResponseWriter, r *http.Request) {})
 	rt.HandleFunc("GET /down", func(w http.ResponseWriter, r *http.Request) {
 		httpkit.WriteError(w, r, fmt.Errorf("read: %w", upstash.ErrUnavailable))
 	})
@@ -340,5 +345,25 @@ func TestListParams(t *testing.T) {
 			continue
 		}
 		assert.ErrorContains(t, err, want, q)
+	}
+}
+
+// A handler that writes without a status, or writes nothing, answered 200,
+// and the access log says so; the middleware's writer still lets a handler
+// flush.
+func TestAccessLogOfPlainAnswers(t *testing.T) {
+	h, logs := newAPI(t)
+	for path, size := range map[string]float64{"/plain": 5, "/nothing": 0} {
+		logs.Reset()
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("x-api-key", key)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusOK, w.Code, path)
+		assert.True(t, w.Flushed || path == "/nothing", path)
+		var line map[string]any
+		require.NoError(t, json.Unmarshal(logs.Bytes(), &line), logs.String())
+		assert.Equal(t, float64(200), line["status"], path)
+		assert.Equal(t, size, line["bytes"], path)
 	}
 }

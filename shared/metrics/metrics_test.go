@@ -141,4 +141,15 @@ func TestEMFLines(t *testing.T) {
 	assert.Equal(t, "AIRails/StateService", cw["Namespace"])
 	assert.Len(t, cw["Metrics"], 4)
 	assert.Positive(t, aws["Timestamp"])
+	assert.Equal(t, float64(0), rec[0]["Errors"])
+	assert.Equal(t, float64(0), rec[1]["Errors"], "a 404 is not an error of the service")
+
+	// A store that is down makes a 503, which counts as an error.
+	b.Server.Close()
+	out.Reset()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/health", nil))
+	var down map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &down), out.String())
+	assert.Equal(t, float64(503), down["Status"])
+	assert.Equal(t, float64(1), down["Errors"])
 }
