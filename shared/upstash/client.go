@@ -100,9 +100,7 @@ func (c *Client) do1(ctx context.Context, retrySafe bool, args []any) (any, erro
 		return res[1].Value, res[1].Err
 	}
 	r := &request{kind: KindCommand, retrySafe: retrySafe, names: cmd[:1], commands: 1, url: c.base, contentType: "application/json"}
-	if r.body, err = marshalArgs(cmd); err != nil {
-		return nil, err
-	}
+	r.body = marshalArgs(cmd)
 	v, err := c.send(ctx, r)
 	if err != nil {
 		return nil, err
@@ -205,10 +203,7 @@ func (c *Client) batch(ctx context.Context, kind CallKind, path string, cmds [][
 			r.names[i] = cmd[0]
 		}
 	}
-	var err error
-	if r.body, err = marshalArgs(strs); err != nil {
-		return nil, err
-	}
+	r.body = marshalArgs(strs)
 	v, err := c.send(ctx, r)
 	if err != nil {
 		return nil, err
@@ -463,14 +458,14 @@ func binaryArg(cmd []string) int {
 	return -1
 }
 
-func marshalArgs(v any) ([]byte, error) {
+// marshalArgs encodes a command or a batch of them as JSON, leaving HTML
+// characters as they are.
+func marshalArgs[T []string | [][]string](v T) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("upstash: encode command: %w", err)
-	}
-	return buf.Bytes(), nil
+	_ = enc.Encode(v) // strings always encode
+	return buf.Bytes()
 }
 
 // readOnly lists the commands that change nothing, so that a retry after an
