@@ -323,4 +323,6 @@ func TestSweepReportsAStoreOutage(t *testing.T) {
 	assert.Zero(t, rep.Expired)
 	_, err = newSweeper(e, nil).Steps(ctx)
 	assert.Error(t, err)
+	_, err = newSweeper(e, nil).Prune(ctx)
+	assert.ErrorIs(t, err, upstash.ErrUnavailable)
 }

@@ -312,6 +312,7 @@ func TestStoreDownAnswers503(t *testing.T) {
 		{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": id, "current_stage": "x"}},
 		{Method: "GET", Path: "/api/workflow/state/" + id},
 		{Method: "GET", Path: "/api/workflow/state"},
+		{Method: "GET", Path: "/api/workflow/state/" + id + "/history"},
 		{Method: "DELETE", Path: "/api/workflow/state/" + id},
 	} {
 		a := e.Do(r)
