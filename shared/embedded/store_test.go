@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"sync"
@@ -402,4 +403,14 @@ func TestMalformedPayloads(t *testing.T) {
 		_, err := decodePayload(payload)
 		assert.Error(t, err, name)
 	}
+}
+
+// A store needs a folder it can make.
+func TestOpenNeedsAFolder(t *testing.T) {
+	_, err := Open(context.Background(), Options{Token: token})
+	assert.ErrorContains(t, err, "Dir is required")
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = Open(context.Background(), Options{Dir: filepath.Join(file, "data"), Token: token})
+	assert.ErrorContains(t, err, "not a directory")
 }

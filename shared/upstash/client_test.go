@@ -54,6 +54,16 @@ func TestBinaryValuesRoundTrip(t *testing.T) {
 	})
 }
 
+// A command with a binary argument goes in the path form, and a store that
+// is down fails it as it fails any other.
+func TestBinaryArgumentToAStoreThatIsDown(t *testing.T) {
+	b := upstashtest.Mini(t)
+	c := b.Client(t, upstash.Options{MaxRetries: -1})
+	b.Server.Close()
+	_, err := c.Do(context.Background(), "SET", "k", []byte{0xff, 0x00})
+	assert.ErrorIs(t, err, upstash.ErrUnavailable)
+}
+
 func TestBinaryArgumentMustBeLast(t *testing.T) {
 	b := upstashtest.Mini(t)
 	c := b.Client(t, upstash.Options{})
