@@ -115,7 +115,7 @@ func New(s Services, c Config, functions ...string) http.Handler {
 	return httpkit.New(httpkit.Config{
 		APIKey: c.APIKey, Logger: c.Logger,
 		Observe: []httpkit.Middleware{metrics.Middleware(c.Counters, c.Function, c.EMF)},
-		Inner:   []httpkit.Middleware{idempotency.Middleware(c.Keys)},
+		Inner:   []httpkit.Middleware{httpkit.OnRoutes(rt, idempotency.Middleware(c.Keys))},
 	}, rt)
 }
 

@@ -200,3 +200,15 @@ func TestAKeyedWriteWithABrokenBody(t *testing.T) {
 	assert.Contains(t, w.Body.String(), "could not be read")
 	assert.Equal(t, before, e.Snapshot())
 }
+
+// A write to no route is not-found, whatever its Idempotency-Key says.
+func TestAKeyOnNoRouteIsNotFound(t *testing.T) {
+	e := servicetest.New(t, upstashtest.Mini(t))
+	for _, r := range []servicetest.Req{
+		{Method: "POST", Path: "/api/nope", Body: map[string]any{}, Header: map[string]string{idempotency.Header: "bad key with spaces"}},
+		{Method: "PUT", Path: "/api/workflow/state", Body: map[string]any{}, Header: map[string]string{idempotency.Header: "bad key with spaces"}},
+	} {
+		a := e.Do(r)
+		assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, a.Status, "%s %s: %s", r.Method, r.Path, a.Raw)
+	}
+}

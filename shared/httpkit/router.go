@@ -23,6 +23,28 @@ func (rt *Router) Handle(pattern string, h http.Handler) { rt.mux.Handle(pattern
 // HandleFunc registers f for the pattern.
 func (rt *Router) HandleFunc(pattern string, f http.HandlerFunc) { rt.mux.HandleFunc(pattern, f) }
 
+// Matches reports whether a route takes the request (its method and path).
+func (rt *Router) Matches(r *http.Request) bool {
+	_, pattern := rt.mux.Handler(r)
+	return pattern != ""
+}
+
+// OnRoutes applies mw only to requests a route of rt takes, so that a
+// request for no route is answered not-found (or method-not-allowed), not
+// by what mw checks.
+func OnRoutes(rt *Router, mw Middleware) Middleware {
+	return func(next http.Handler) http.Handler {
+		wrapped := mw(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rt.Matches(r) {
+				wrapped.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // ServeHTTP dispatches to the matching route. ServeMux answers a miss in
 // plain text; the router answers it as a problem instead, keeping the
 // Allow header of a 405.
