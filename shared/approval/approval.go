@@ -2,8 +2,8 @@
 // approves or rejects once, which expire, keep an audit trail, and call
 // n8n back with a signed webhook: their types, validation and rules, and the
 // Service that decides and then has a Sender deliver. The store is
-// redisstore.Approvals, the sender webhook.Deliverer, the routes are in
-// package handlers.
+// redisstore.Approvals, the sender a webhook.Deliverer (package wiring
+// adapts it), the routes are in package handlers.
 package approval
 
 import (

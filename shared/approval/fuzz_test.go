@@ -54,11 +54,10 @@ func FuzzCreateBody(f *testing.F) {
 }
 
 // FuzzDecideBody does the same for decisions.
-// Without a checker, a callback URL meets the default guard: https to a
-// public address only.
-func TestParseCreateDefaultsToTheStrictGuard(t *testing.T) {
+// Without a checker, every callback URL is refused: nothing checks it.
+func TestParseCreateWithoutACheckerRefusesCallbacks(t *testing.T) {
 	wf, typ, content, who := "ABC-123456", "deploy", "x", "ci-bot"
-	for _, u := range []string{"http://93.184.216.34/hook", "https://10.0.0.8/hook", "https://127.0.0.1/hook"} {
+	for _, u := range []string{"https://n8n.example.com/hook", "http://93.184.216.34/hook", "https://10.0.0.8/hook"} {
 		_, err := ParseCreate(context.Background(), CreateBody{WorkflowID: &wf, RequestType: &typ, Content: &content, Requester: &who, CallbackURL: &u}, nil)
 		assert.ErrorContains(t, err, "callback_url", u)
 	}

@@ -516,3 +516,24 @@ func TestSelfApprovalCannotBeDisguised(t *testing.T) {
 		assert.NotContains(t, string(a.Raw), "requester_key", "the canonical form is not answered")
 	})
 }
+
+// A decision replayed under its Idempotency-Key answers the first answer
+// and sends its webhook no second time.
+func TestAReplayedDecisionSendsNoSecondWebhook(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		h := &hook{}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		aid := id(t, create(t, e, map[string]any{"callback_url": srv.URL + "/hook"}))
+		r := req{Method: "POST", Path: "/api/approval/" + aid.String() + "/decision",
+			Body: map[string]any{"decision": "approved", "approver": "alice"}, Header: map[string]string{"Idempotency-Key": "decide-1"}}
+		first := e.Do(r)
+		require.Equal(t, http.StatusOK, first.Status, "%s", first.Raw)
+		again := e.Do(r)
+		assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
+		assert.Equal(t, first.Body, again.Body)
+		assert.Len(t, h.reqs, 1, "one webhook")
+		assert.Equal(t, []string{"created", "decided", "webhook_delivered"}, auditTypes(t, e, aid))
+		assert.Empty(t, outbox(t, e))
+	})
+}

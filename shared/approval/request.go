@@ -7,7 +7,6 @@ import (
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 // CreateBody is the body of POST /api/approval.
@@ -56,7 +55,8 @@ func identityField(errs *apperr.Collector, v *string, field string, max int) str
 }
 
 // ParseCreate validates a create body. The callback URL is checked by the
-// guard, which resolves its host; nil is a webhook.Guard with its defaults.
+// guard, which resolves its host; without a guard, every callback URL is
+// refused.
 func ParseCreate(ctx context.Context, b CreateBody, guard CallbackChecker) (CreateRequest, error) {
 	var errs apperr.Collector
 	var r CreateRequest
@@ -86,7 +86,7 @@ func ParseCreate(ctx context.Context, b CreateBody, guard CallbackChecker) (Crea
 	}
 	if b.CallbackURL != nil {
 		if guard == nil {
-			guard = &webhook.Guard{}
+			return CreateRequest{}, apperr.Invalid(apperr.Field("callback_url", "is refused: this service sends no webhooks"))
 		}
 		u, err := guard.CheckURL(ctx, *b.CallbackURL)
 		if err != nil {

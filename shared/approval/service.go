@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
-	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
-	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 // Store persists approvals, each call one atomic step; redisstore's
@@ -26,7 +24,8 @@ type Store interface {
 	Get(ctx context.Context, id keys.ApprovalID) (Approval, error)
 	// Decide records the first decision. A decision on an approval with a
 	// callback also queues its webhook in the outbox, in the same step, and
-	// returns the Entry for delivery.
+	// returns the Entry for delivery; a replayed request (Idempotency-Key)
+	// returns none, as the first one delivered or queued it.
 	Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, *Entry, error)
 	// List returns approvals newest first, as they read now.
 	List(ctx context.Context, q ListQuery) (Page, error)
@@ -35,7 +34,7 @@ type Store interface {
 	// RecordDelivery records a webhook's attempts in the audit trail, and
 	// takes the Entry out of the outbox when one was delivered, or moves its
 	// next try to retryAt. It reports whether it was delivered.
-	RecordDelivery(ctx context.Context, e Entry, attempts []webhook.Attempt, retryAt time.Time) (bool, error)
+	RecordDelivery(ctx context.Context, e Entry, attempts []Attempt, retryAt time.Time) (bool, error)
 	// ExpireDue expires up to limit pending approvals that are due, and
 	// queues their approval.expired webhooks. It returns how many it
 	// expired, and whether more may be due.
@@ -50,9 +49,26 @@ type Store interface {
 }
 
 // Sender delivers one webhook, retrying within its budget, and reports each
-// attempt; webhook.Deliverer is one.
+// attempt; wiring makes one of a webhook.Deliverer.
 type Sender interface {
-	Deliver(ctx context.Context, d webhook.Delivery) []webhook.Attempt
+	Deliver(ctx context.Context, d Delivery) []Attempt
+}
+
+// Delivery is one webhook to send: its delivery id (the same across
+// retries), its event, where, and the signed body.
+type Delivery struct {
+	ID    string
+	Event string
+	URL   string
+	Body  []byte
+}
+
+// Attempt is the outcome of one try to deliver.
+type Attempt struct {
+	At         time.Time
+	StatusCode int    // 0 when no answer came
+	Error      string // why it failed, if it did
+	Delivered  bool
 }
 
 // CallbackChecker checks a callback URL before it is stored;
@@ -130,8 +146,7 @@ type DeliveryReport struct {
 type Options struct {
 	// Sender delivers webhooks; nil leaves them in the outbox.
 	Sender Sender
-	// Callbacks checks callback URLs; nil is a webhook.Guard with its
-	// defaults (https only, public addresses only).
+	// Callbacks checks callback URLs; nil refuses every callback URL.
 	Callbacks CallbackChecker
 	// AllowSelfApproval lets a requester decide their own approval.
 	AllowSelfApproval bool
@@ -150,12 +165,6 @@ type Service struct {
 
 // NewService returns a Service over the store.
 func NewService(st Store, o Options) *Service {
-	if d, ok := o.Sender.(*webhook.Deliverer); ok && d == nil {
-		o.Sender = nil
-	}
-	if o.Callbacks == nil {
-		o.Callbacks = &webhook.Guard{}
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -173,10 +182,10 @@ func (s *Service) ParseCreate(ctx context.Context, b CreateBody) (CreateRequest,
 // Decide records the first decision, then delivers its webhook, if it has
 // one, within the sender's budget; what is not delivered waits in the
 // outbox for the sweeper. A replayed request (Idempotency-Key) sends
-// nothing again.
+// nothing again: the store returns no Entry for it.
 func (s *Service) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest) (Approval, error) {
 	a, e, err := s.Store.Decide(ctx, id, in, s.o.AllowSelfApproval)
-	if err != nil || e == nil || idempotency.Replayed(ctx) {
+	if err != nil || e == nil {
 		return a, err
 	}
 	if _, err := s.Deliver(context.WithoutCancel(ctx), *e, a, s.o.Now().Add(RetryDelay)); err != nil {
@@ -193,7 +202,7 @@ func (s *Service) Deliver(ctx context.Context, e Entry, a Approval, retryAt time
 		return false, nil
 	}
 	body := jsondoc.Canonical(Payload{Approval: a, Event: e.Event})
-	attempts := s.o.Sender.Deliver(ctx, webhook.Delivery{ID: e.Delivery, Event: e.Event, URL: *a.CallbackURL, Body: body})
+	attempts := s.o.Sender.Deliver(ctx, Delivery{ID: e.Delivery, Event: e.Event, URL: *a.CallbackURL, Body: body})
 	return s.RecordDelivery(ctx, e, attempts, retryAt)
 }
 

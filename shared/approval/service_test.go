@@ -83,9 +83,8 @@ func TestExpireDueDropsForeignIndexEntries(t *testing.T) {
 func TestNoSenderLeavesWebhooksQueued(t *testing.T) {
 	e := servicetest.New(t, upstashtest.Mini(t))
 	ctx := context.Background()
-	var none *webhook.Deliverer
 	svc := approval.NewService(redisstore.NewApprovals(e.Client, e.Keys, 0, e.Clock.Now), approval.Options{
-		Sender: none, Callbacks: &webhook.Guard{AllowInsecureLoopback: true}, Now: e.Clock.Now,
+		Callbacks: &webhook.Guard{AllowInsecureLoopback: true}, Now: e.Clock.Now,
 	})
 	require.Equal(t, http.StatusCreated, e.Do(req{Method: "POST", Path: "/api/workflow/state",
 		Body: map[string]any{"workflow_id": wf, "feature_description": "x"}}).Status)

@@ -18,7 +18,6 @@ import (
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/storekit"
 	"github.com/ai-rails/state-service/shared/upstash"
-	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 // approvalStatuses gives the scripts the statuses by name, from the Go
@@ -158,7 +157,7 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 	case "self":
 		return approval.Approval{}, nil, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
 	case "ok":
-		if res[2] != "" {
+		if res[2] != "" && !idempotency.Replayed(ctx) {
 			e, err := approval.ParseEntry(res[2])
 			if err != nil {
 				return a, nil, err
@@ -172,7 +171,7 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 // RecordDelivery records a webhook's attempts in the audit trail, and
 // takes the approval.Entry out of the outbox when one was delivered, or moves its
 // next try to retryAt. It reports whether it was delivered.
-func (s *Approvals) RecordDelivery(ctx context.Context, e approval.Entry, attempts []webhook.Attempt, retryAt time.Time) (bool, error) {
+func (s *Approvals) RecordDelivery(ctx context.Context, e approval.Entry, attempts []approval.Attempt, retryAt time.Time) (bool, error) {
 	outcome := "0"
 	args := storekit.Args{"member", e.Member, "retry_ms", retryAt.UnixMilli(), "attempts", len(attempts)}
 	for i, at := range attempts {

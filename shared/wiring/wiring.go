@@ -130,7 +130,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 		Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now})
 	retention := time.Duration(cfg.Approvals.RetentionHours) * time.Hour
 	approvals := approval.NewService(redisstore.NewApprovals(client, schema, retention, o.Now), approval.Options{
-		Sender: deliverer, Callbacks: guard, AllowSelfApproval: cfg.Approvals.AllowSelfApproval, Now: o.Now, Logger: logger,
+		Sender: sender{deliverer}, Callbacks: guard, AllowSelfApproval: cfg.Approvals.AllowSelfApproval, Now: o.Now, Logger: logger,
 	})
 	function := o.Function
 	if cfg.FunctionName != "" {
@@ -195,4 +195,17 @@ func backendOf(storeURL string) string {
 		return health.BackendLocal
 	}
 	return health.BackendUpstash
+}
+
+// sender is the approval.Sender of a webhook.Deliverer: the same delivery
+// and attempts, in each package's own types.
+type sender struct{ d *webhook.Deliverer }
+
+func (s sender) Deliver(ctx context.Context, d approval.Delivery) []approval.Attempt {
+	attempts := s.d.Deliver(ctx, webhook.Delivery(d))
+	out := make([]approval.Attempt, len(attempts))
+	for i, a := range attempts {
+		out[i] = approval.Attempt(a)
+	}
+	return out
 }
