@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +78,23 @@ func (s *Workflows) statusKeys(id keys.WorkflowID) []string {
 	return ks
 }
 
+// stateFields are the fields of a stored workflow.State, in order, for the
+// write script: every JSON field but expires_at, which is worked out on
+// read.
+var stateFields = storedFields(reflect.TypeFor[workflow.State](), "expires_at")
+
+// storedFields lists the JSON names of t's fields, but the derived ones.
+func storedFields(t reflect.Type, derived ...string) string {
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" && !slices.Contains(derived, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 // transitionSpec encodes the status table for the write script:
 // "pending:in_progress,failed;in_progress:completed,failed;...".
 func transitionSpec() string {
@@ -102,15 +121,15 @@ func statusList() string {
 // (a Lua loop reads them into a table, cheaper than parsing JSON). A raw
 // JSON field left out keeps the stored value.
 type writeArgs struct {
-	Mode, ID, Now, NowText, CondKind, CondVersions, Statuses, Transitions, Status string
-	FeatureDescription, CurrentStage, Metadata                                    json.RawMessage
-	TTLHours                                                                      *int
-	DefaultTTLHours, MaxMetadataBytes, MaxHistory                                 int
+	Mode, ID, Now, NowText, CondKind, CondVersions, Statuses, Transitions, Status, Fields string
+	FeatureDescription, CurrentStage, Metadata                                            json.RawMessage
+	TTLHours                                                                              *int
+	DefaultTTLHours, MaxMetadataBytes, MaxHistory                                         int
 }
 
 // list is the arguments as the script reads them.
 func (a writeArgs) list() []any {
-	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "now_text", a.NowText, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
+	out := []any{"mode", a.Mode, "id", a.ID, "fields", a.Fields, "now", a.Now, "now_text", a.NowText, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
 		"statuses", a.Statuses, "transitions", a.Transitions, "status", a.Status,
 		"default_ttl_hours", a.DefaultTTLHours, "max_metadata_bytes", a.MaxMetadataBytes, "max_history", a.MaxHistory}
 	for _, f := range []struct {
@@ -148,7 +167,7 @@ func (s *Workflows) runTimed(ctx context.Context, sc *idempotency.Script, id key
 func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) (workflow.State, bool, error) {
 	res, err := s.runTimed(ctx, workflowWrite, ch.ID, func(now time.Time) []any {
 		return writeArgs{
-			Mode: mode, ID: ch.ID.String(), Now: jsondoc.Nanos(now), NowText: jsondoc.FormatTime(now),
+			Mode: mode, ID: ch.ID.String(), Fields: stateFields, Now: jsondoc.Nanos(now), NowText: jsondoc.FormatTime(now),
 			CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond),
 			Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
 			FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,

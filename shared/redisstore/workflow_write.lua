@@ -9,7 +9,8 @@
 --       cond_versions ("*" or "1,2"), statuses ("pending,in_progress,..."),
 --       transitions ("from:to,to;..."), status (or ""), feature_description,
 --       current_stage and metadata (raw JSON; left out to keep the stored
---       value; for a patch, metadata is a merge patch or null), ttl_hours
+--       value; for a patch, metadata is a merge patch or null), fields (the
+--       document's field names, in order: Go's workflow.State), ttl_hours
 --       (left out to keep it), default_ttl_hours, max_metadata_bytes and
 --       max_history.
 -- Returns {"ok", state, created} or {"err", code, ...}, or {"retry",
@@ -94,11 +95,21 @@ if not last_updated then return {'retry', json_unquote(old['"last_updated"'])} e
 local version = old_version + 1
 local ttl_ms = ttl * 3600000
 
--- expires_at is not stored: it is last_updated plus ttl_hours, worked out
--- where the document is read.
-local doc = '{"workflow_id":"' .. id .. '","status":"' .. status .. '","feature_description":' .. fd ..
-  ',"current_stage":' .. stage .. ',"created_at":' .. created_at .. ',"last_updated":' .. last_updated ..
-  ',"ttl_hours":' .. ttl .. ',"version":' .. version .. ',"metadata":' .. meta .. '}'
+-- The document has the fields Go's workflow.State stores, in its order
+-- (the fields argument), so its shape is stated once, in Go. A field this
+-- script has no value for fails the write.
+local values = {
+  workflow_id = '"' .. id .. '"', status = '"' .. status .. '"', feature_description = fd,
+  current_stage = stage, created_at = created_at, last_updated = last_updated, ttl_hours = tostring(ttl),
+  version = tostring(version), metadata = meta,
+}
+local parts = {}
+for name in string.gmatch(text('fields'), '[^,]+') do
+  local v = values[name]
+  if v == nil then return redis.error_reply('workflow_write: no value for the field ' .. name) end
+  parts[#parts + 1] = '"' .. name .. '":' .. v
+end
+local doc = '{' .. table.concat(parts, ',') .. '}'
 redis.call('SET', KEYS[1], doc, 'PX', ttl_ms)
 
 local score = ns_millis(last_updated)
