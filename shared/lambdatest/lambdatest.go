@@ -6,6 +6,7 @@ package lambdatest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -46,7 +47,22 @@ type Emulator struct {
 
 // Start runs bootstrap under the emulator at rie, with env added to this
 // process's environment, on addresses of its own, and waits until it listens.
+// A free port can be taken by another process between choosing it and the
+// emulator binding it; Start then tries again on other ports.
 func Start(rie, bootstrap string, env []string) (*Emulator, error) {
+	var err error
+	for range 5 {
+		var e *Emulator
+		if e, err = start(rie, bootstrap, env); !errors.Is(err, errPortTaken) {
+			return e, err
+		}
+	}
+	return nil, err
+}
+
+var errPortTaken = errors.New("lambdatest: a port the emulator was to use was taken")
+
+func start(rie, bootstrap string, env []string) (*Emulator, error) {
 	api, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -64,8 +80,19 @@ func Start(rie, bootstrap string, env []string) (*Emulator, error) {
 		return nil, err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if strings.Contains(e.logs.String(), "address already in use") {
+			e.Stop()
+			return nil, errPortTaken
+		}
 		if c, err := net.Dial("tcp", invoke); err == nil {
 			c.Close()
+			// Both listeners come up together; a bind that failed shows
+			// in the log within moments.
+			time.Sleep(100 * time.Millisecond)
+			if strings.Contains(e.logs.String(), "address already in use") {
+				e.Stop()
+				return nil, errPortTaken
+			}
 			return e, nil
 		}
 	}
