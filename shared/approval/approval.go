@@ -67,7 +67,12 @@ type Approval struct {
 	ExpiresAt   string    `json:"expires_at"`
 	Status      Status    `json:"status"`
 	CallbackURL *string   `json:"callback_url"`
-	Decision    *Decision `json:"decision"`
+	// Approvers, MinApprovals and Votes are set on an approval decided
+	// through approvers' links.
+	Approvers    []string  `json:"approvers,omitzero"`
+	MinApprovals int       `json:"min_approvals,omitzero"`
+	Votes        []Vote    `json:"votes,omitzero"`
+	Decision     *Decision `json:"decision"`
 }
 
 // AsOf returns the approval as it reads at now: a pending approval whose

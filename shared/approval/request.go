@@ -29,6 +29,10 @@ type CreateRequest struct {
 	Requester        string          `json:"requester"`
 	ExpiresInSeconds int             `json:"expires_in_seconds"`
 	CallbackURL      *string         `json:"callback_url"`
+	// Approvers, when given, decide through their links, min_approvals of
+	// them (see Outcome).
+	Approvers    []string `json:"approvers,omitzero"`
+	MinApprovals int      `json:"min_approvals,omitzero"`
 }
 
 func textField(errs *apperr.Collector, v *string, field string, min, max int) string {

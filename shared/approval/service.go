@@ -27,6 +27,11 @@ type Store interface {
 	// returns the Entry for delivery; a replayed request (Idempotency-Key)
 	// returns none, as the first one delivered or queued it.
 	Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest, allowSelf bool) (Approval, *Entry, error)
+	// Vote records the vote of the approver at index, on an approval that
+	// lists approvers, once; the vote that makes the outcome final decides
+	// the approval and, with a callback, queues its webhook in the same
+	// step, returning the Entry for delivery.
+	Vote(ctx context.Context, id keys.ApprovalID, index int, in VoteRequest) (Approval, *Entry, error)
 	// List returns approvals newest first, as they read now.
 	List(ctx context.Context, q ListQuery) (Page, error)
 	// Audit reads an approval's audit trail.
@@ -184,7 +189,12 @@ func (s *Service) ParseCreate(ctx context.Context, b CreateBody) (CreateRequest,
 // outbox for the sweeper. A replayed request (Idempotency-Key) sends
 // nothing again: the store returns no Entry for it.
 func (s *Service) Decide(ctx context.Context, id keys.ApprovalID, in DecideRequest) (Approval, error) {
-	a, e, err := s.Store.Decide(ctx, id, in, s.o.AllowSelfApproval)
+	return s.settle(ctx, func() (Approval, *Entry, error) { return s.Store.Decide(ctx, id, in, s.o.AllowSelfApproval) })
+}
+
+// settle runs a decision, then delivers the webhook it queued, if any.
+func (s *Service) settle(ctx context.Context, decide func() (Approval, *Entry, error)) (Approval, error) {
+	a, e, err := decide()
 	if err != nil || e == nil {
 		return a, err
 	}
@@ -192,6 +202,18 @@ func (s *Service) Decide(ctx context.Context, id keys.ApprovalID, in DecideReque
 		s.o.Logger.Error("webhook delivery not recorded; the sweeper will retry it", "approval_id", a.ApprovalID, "error", err)
 	}
 	return a, nil
+}
+
+// VoteRequest is a validated vote.
+type VoteRequest struct {
+	Decision string
+	Comment  *string
+}
+
+// Vote records an approver's vote, and when it makes the outcome final,
+// delivers the decision's webhook as Decide does.
+func (s *Service) Vote(ctx context.Context, id keys.ApprovalID, index int, in VoteRequest) (Approval, error) {
+	return s.settle(ctx, func() (Approval, *Entry, error) { return s.Store.Vote(ctx, id, index, in) })
 }
 
 // Deliver sends an outbox Entry's webhook for the approval and records the

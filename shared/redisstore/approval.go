@@ -34,11 +34,14 @@ var (
 	approvalRecordLua string
 	//go:embed approval_expire.lua
 	approvalExpireLua string
+	//go:embed approval_vote.lua
+	approvalVoteLua string
 
 	approvalCreate = idempotency.Wrap(storekit.Script(approvalCreateLua))
 	approvalDecide = idempotency.Wrap(storekit.Script(approvalStatuses + approvalDecideLua))
 	approvalRecord = storekit.Script(approvalRecordLua)
 	approvalExpire = storekit.Script(approvalStatuses + approvalExpireLua)
+	approvalVote   = idempotency.Wrap(storekit.Script(approvalStatuses + approvalVoteLua))
 )
 
 // Approvals keeps approvals, one round trip per call: the approval.Store.
@@ -78,6 +81,8 @@ type storedApproval struct {
 	approval.Approval
 	// RequesterKey is identity.Canonical(Requester).
 	RequesterKey string `json:"requester_key"`
+	// Voters are the approvers by their index, as text ("0", "1", ...).
+	Voters map[string]string `json:"voters,omitzero"`
 }
 
 // Create stores a new approval for a workflow that exists. Under an
@@ -92,9 +97,19 @@ func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (appr
 		Content: in.Content, Requester: in.Requester, CreatedAt: jsondoc.FormatTime(now),
 		ExpiresAt: jsondoc.FormatTime(expires), Status: approval.Pending, CallbackURL: in.CallbackURL,
 	}
+	st := storedApproval{Approval: a, RequesterKey: identity.Canonical(a.Requester)}
+	if len(in.Approvers) > 0 {
+		st.Approvers, st.MinApprovals, st.Votes = in.Approvers, in.MinApprovals, []approval.Vote{}
+		st.Voters = map[string]string{}
+		for i, name := range in.Approvers {
+			st.Voters[strconv.Itoa(i)] = name
+		}
+	}
 	// The stored document also holds the requester's canonical form, which
-	// the decision script compares approvers with; answers leave it out.
-	doc := jsondoc.Canonical(storedApproval{Approval: a, RequesterKey: identity.Canonical(a.Requester)})
+	// the decision script compares approvers with, and the approvers by
+	// index, which the vote script finds a link's approver by; answers leave
+	// both out.
+	doc := jsondoc.Canonical(st)
 	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
 	detail := jsondoc.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
 	res, err := upstash.Strings(approvalCreate.Run(ctx, s.c,
@@ -156,6 +171,49 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 		return approval.Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
 	case "self":
 		return approval.Approval{}, nil, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
+	case "ok":
+		if res[2] != "" && !idempotency.Replayed(ctx) {
+			e, err := approval.ParseEntry(res[2])
+			if err != nil {
+				return a, nil, err
+			}
+			return a, &e, nil
+		}
+	}
+	return a, nil, nil
+}
+
+// Vote records the vote of the approver at index; see approval_vote.lua
+// for the rules.
+func (s *Approvals) Vote(ctx context.Context, id keys.ApprovalID, index int, in approval.VoteRequest) (approval.Approval, *approval.Entry, error) {
+	now := s.now()
+	comment := ""
+	if in.Comment != nil {
+		comment = string(jsondoc.Canonical(*in.Comment))
+	}
+	res, err := upstash.Strings(approvalVote.Run(ctx, s.c,
+		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
+		storekit.Args{"index", index, "decision", in.Decision, "comment", comment, "now", jsondoc.FormatTime(now),
+			"now_ms", now.UnixMilli(), "retention_ms", s.retention.Milliseconds(), "delivery", uuid.NewString()}...))
+	if err != nil {
+		return approval.Approval{}, nil, fmt.Errorf("vote on approval %s: %w", id, err)
+	}
+	var a approval.Approval
+	if len(res) > 1 {
+		if a, err = decodeApproval(res[1]); err != nil {
+			return approval.Approval{}, nil, err
+		}
+		a = a.AsOf(now)
+	}
+	switch res[0] {
+	case "not_found":
+		return approval.Approval{}, nil, apperr.New(apperr.NotFound, "approval %s has no approver %d", id, index)
+	case "conflict":
+		return approval.Approval{}, nil, apperr.New(apperr.Conflict, "this approver already voted otherwise on approval %s", id).With("approval", a)
+	case "final":
+		return approval.Approval{}, nil, apperr.New(apperr.Conflict, "approval %s is already %s", id, a.Status).With("approval", a)
+	case "gone":
+		return approval.Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
 	case "ok":
 		if res[2] != "" && !idempotency.Replayed(ctx) {
 			e, err := approval.ParseEntry(res[2])
