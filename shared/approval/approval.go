@@ -58,15 +58,15 @@ type Decision struct {
 // Approval is an approval as stored and answered. The field order is the
 // stored document's; decision stays last.
 type Approval struct {
-	ApprovalID  string    `json:"approval_id"`
-	WorkflowID  string    `json:"workflow_id"`
-	RequestType string    `json:"request_type"`
-	Content     string    `json:"content"`
-	Requester   string    `json:"requester"`
-	CreatedAt   string    `json:"created_at"`
-	ExpiresAt   string    `json:"expires_at"`
-	Status      Status    `json:"status"`
-	CallbackURL *string   `json:"callback_url"`
+	ApprovalID  string  `json:"approval_id"`
+	WorkflowID  string  `json:"workflow_id"`
+	RequestType string  `json:"request_type"`
+	Content     string  `json:"content"`
+	Requester   string  `json:"requester"`
+	CreatedAt   string  `json:"created_at"`
+	ExpiresAt   string  `json:"expires_at"`
+	Status      Status  `json:"status"`
+	CallbackURL *string `json:"callback_url"`
 	// Approvers, MinApprovals and Votes are set on an approval decided
 	// through approvers' links.
 	Approvers    []string  `json:"approvers,omitzero"`
