@@ -32,6 +32,8 @@ type Config struct {
 	APIKey    string // API_KEY
 	// WebhookSecret signs approval webhooks (WEBHOOK_SECRET).
 	WebhookSecret string
+	// LinkSecret keys approvers' links (APPROVAL_LINK_SECRET).
+	LinkSecret string
 	DataDir       string // DATA_DIR
 	// Fsync is LOCAL_FSYNC, the embedded store's journal policy: "always"
 	// (the default: fsync before every answer) or "everysec".
@@ -60,6 +62,7 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		RESTToken:      e.String("LOCAL_REST_TOKEN", ""),
 		APIKey:         e.String("API_KEY", ""),
 		WebhookSecret:  e.String("WEBHOOK_SECRET", ""),
+		LinkSecret:     e.String("APPROVAL_LINK_SECRET", ""),
 		DataDir:        e.String("DATA_DIR", "./.data"),
 		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
 		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
@@ -93,7 +96,10 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if err := c.fillSecrets(); err != nil {
 		return Config{}, err
 	}
-	c.Service.APIKey, c.Service.Approvals.WebhookSecret = c.APIKey, c.WebhookSecret
+	c.Service.APIKey, c.Service.Approvals.WebhookSecret, c.Service.Approvals.LinkSecret = c.APIKey, c.WebhookSecret, c.LinkSecret
+	if c.Service.Approvals.PublicBaseURL == "" {
+		c.Service.Approvals.PublicBaseURL = "http://" + c.Addr
+	}
 	c.BackupDir = config.NewEnv(lookup).String("BACKUP_DIR", filepath.Join(c.DataDir, "backups"))
 	return c, nil
 }
@@ -107,6 +113,7 @@ type savedSecrets struct {
 	APIKey        string `json:"api_key"`
 	RESTToken     string `json:"rest_token"`
 	WebhookSecret string `json:"webhook_secret"`
+	LinkSecret    string `json:"approval_link_secret,omitempty"`
 }
 
 func (c *Config) fillSecrets() error {
@@ -128,6 +135,7 @@ func (c *Config) fillSecrets() error {
 		{"API_KEY", &c.APIKey, &saved.APIKey},
 		{"LOCAL_REST_TOKEN", &c.RESTToken, &saved.RESTToken},
 		{"WEBHOOK_SECRET", &c.WebhookSecret, &saved.WebhookSecret},
+		{"APPROVAL_LINK_SECRET", &c.LinkSecret, &saved.LinkSecret},
 	} {
 		if *s.value != "" {
 			continue

@@ -92,10 +92,11 @@ func TestEmbeddedStack(t *testing.T) {
 	assert.True(t, upstash.HasPrefix(err, "WRONGPASS"))
 
 	assert.NotContains(t, banner, cfg.WebhookSecret, "the webhook secret is not printed")
+	assert.NotContains(t, banner, cfg.LinkSecret, "nor the approvers' link secret")
 	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
 		assert.Contains(t, banner, want)
 	}
-	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET"}, cfg.Generated)
+	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET", "APPROVAL_LINK_SECRET"}, cfg.Generated)
 }
 
 func TestStackServesTheAPI(t *testing.T) {
@@ -177,7 +178,17 @@ func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
 	third, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	assert.Equal(t, "set-by-me", third.APIKey)
-	assert.Equal(t, []string{"LOCAL_REST_TOKEN"}, third.Generated)
+	assert.Equal(t, []string{"LOCAL_REST_TOKEN", "APPROVAL_LINK_SECRET"}, third.Generated)
+	// The approvers' link secret is generated and kept too, and links point
+	// at the stack's own API unless PUBLIC_BASE_URL says otherwise.
+	assert.Len(t, third.LinkSecret, 48)
+	assert.Equal(t, first.LinkSecret, third.LinkSecret)
+	assert.Equal(t, third.LinkSecret, third.Service.Approvals.LinkSecret)
+	assert.Equal(t, "http://127.0.0.1:0", third.Service.Approvals.PublicBaseURL)
+	env["PUBLIC_BASE_URL"] = "https://approve.example.com/"
+	fourth, err := ReadConfig(config.MapLookup(env))
+	require.NoError(t, err)
+	assert.Equal(t, "https://approve.example.com", fourth.Service.Approvals.PublicBaseURL)
 }
 
 func TestRealRedisStack(t *testing.T) {

@@ -146,6 +146,16 @@ type Approvals struct {
 	AllowInsecureCallbacks bool          // ALLOW_INSECURE_CALLBACKS
 	CallbackHostAllowlist  []string      // CALLBACK_HOST_ALLOWLIST, comma-separated host suffixes
 	WebhookBudget          time.Duration // WEBHOOK_BUDGET, default 2s
+	// LinkSecret keys the approvers' link tokens: APPROVAL_LINK_SECRET
+	// locally (the local stack generates it), or the secret
+	// APPROVAL_LINK_SECRET_ARN names in AWS. Rotating it invalidates every
+	// outstanding link.
+	LinkSecret    string
+	LinkSecretARN string
+	// PublicBaseURL is PUBLIC_BASE_URL: where approvers' links point
+	// ({PUBLIC_BASE_URL}/approve/{token}); the CDK stack sets it, and the
+	// local stack defaults it to its API's address.
+	PublicBaseURL string
 }
 
 // ReadApprovals reads the approval settings. insecureDefault is the default
@@ -158,6 +168,9 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 		WebhookSecretARN:       e.String("WEBHOOK_SECRET_SECRET_ARN", ""),
 		AllowInsecureCallbacks: e.Bool("ALLOW_INSECURE_CALLBACKS", insecureDefault),
 		WebhookBudget:          e.Duration("WEBHOOK_BUDGET", 2*time.Second),
+		LinkSecret:             e.String("APPROVAL_LINK_SECRET", ""),
+		LinkSecretARN:          e.String("APPROVAL_LINK_SECRET_ARN", ""),
+		PublicBaseURL:          strings.TrimSuffix(e.String("PUBLIC_BASE_URL", ""), "/"),
 	}
 	for _, h := range strings.Split(e.String("CALLBACK_HOST_ALLOWLIST", ""), ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -169,8 +182,9 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 
 // String describes the settings without the secret.
 func (a Approvals) String() string {
-	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s}",
-		a.AllowSelfApproval, a.RetentionHours, redact(a.WebhookSecret), a.WebhookSecretARN, a.AllowInsecureCallbacks, a.CallbackHostAllowlist, a.WebhookBudget)
+	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s, LinkSecret: %s, LinkSecretARN: %q, PublicBaseURL: %q}",
+		a.AllowSelfApproval, a.RetentionHours, redact(a.WebhookSecret), a.WebhookSecretARN, a.AllowInsecureCallbacks, a.CallbackHostAllowlist, a.WebhookBudget,
+		redact(a.LinkSecret), a.LinkSecretARN, a.PublicBaseURL)
 }
 
 // GoString is String.

@@ -167,7 +167,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 // from Secrets Manager when the configuration names them by ARN.
 func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error {
 	st, ap := &cfg.Store, &cfg.Approvals
-	if st.TokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "") {
+	if st.TokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "" && ap.LinkSecretARN == "") {
 		return nil
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -182,6 +182,11 @@ func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error 
 	}
 	if webhooks && ap.WebhookSecretARN != "" {
 		if ap.WebhookSecret, err = awssecrets.Fetch(ctx, sm, ap.WebhookSecretARN, "secret"); err != nil {
+			return err
+		}
+	}
+	if webhooks && ap.LinkSecretARN != "" {
+		if ap.LinkSecret, err = awssecrets.Fetch(ctx, sm, ap.LinkSecretARN, "secret"); err != nil {
 			return err
 		}
 	}

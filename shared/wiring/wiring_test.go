@@ -57,7 +57,8 @@ func TestBuildFetchesSecrets(t *testing.T) {
 	b := upstashtest.Mini(t)
 	const tokenARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-token"
 	const hookARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook"
-	sm := secretstest.Start(t, map[string]string{tokenARN: `{"token":"` + upstashtest.Token + `"}`, hookARN: "whsec-from-aws"})
+	const linkARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:approval-links"
+	sm := secretstest.Start(t, map[string]string{tokenARN: `{"token":"` + upstashtest.Token + `"}`, hookARN: "whsec-from-aws", linkARN: "links-from-aws"})
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
@@ -66,18 +67,24 @@ func TestBuildFetchesSecrets(t *testing.T) {
 
 	cfg, err := config.Read(config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": tokenARN, "WEBHOOK_SECRET_SECRET_ARN": hookARN,
+		"APPROVAL_LINK_SECRET_ARN": linkARN,
 	}), false)
 	require.NoError(t, err)
 	svc, err := Build(context.Background(), cfg, Options{Webhooks: true})
 	require.NoError(t, err)
 	assert.Equal(t, "whsec-from-aws", svc.Config.Approvals.WebhookSecret)
+	assert.Equal(t, "links-from-aws", svc.Config.Approvals.LinkSecret)
+	assert.NotContains(t, svc.Config.Approvals.String(), "links-from-aws")
 	_, err = svc.Client.Do(context.Background(), "PING")
 	require.NoError(t, err, "the fetched token opens the store")
 
 	cfg.Approvals.WebhookSecretARN = hookARN + "-gone"
 	_, err = Build(context.Background(), cfg, Options{Webhooks: true})
 	assert.ErrorContains(t, err, "ResourceNotFoundException")
-	cfg.Approvals.WebhookSecretARN, cfg.Store.TokenSecretARN = hookARN, tokenARN+"-gone"
+	cfg.Approvals.WebhookSecretARN, cfg.Approvals.LinkSecretARN = hookARN, linkARN+"-gone"
+	_, err = Build(context.Background(), cfg, Options{Webhooks: true})
+	assert.ErrorContains(t, err, "ResourceNotFoundException")
+	cfg.Approvals.LinkSecretARN, cfg.Store.TokenSecretARN = linkARN, tokenARN+"-gone"
 	_, err = Build(context.Background(), cfg, Options{Webhooks: true})
 	assert.ErrorContains(t, err, "ResourceNotFoundException")
 }
