@@ -34,7 +34,7 @@ type Config struct {
 	WebhookSecret string
 	// LinkSecret keys approvers' links (APPROVAL_LINK_SECRET).
 	LinkSecret string
-	DataDir       string // DATA_DIR
+	DataDir    string // DATA_DIR
 	// Fsync is LOCAL_FSYNC, the embedded store's journal policy: "always"
 	// (the default: fsync before every answer) or "everysec".
 	Fsync          embedded.Fsync
