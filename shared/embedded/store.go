@@ -174,12 +174,12 @@ func (s *Store) Run(ctx context.Context, u restserver.Unit, exec func(context.Co
 		s.mu.Unlock()
 		return err
 	}
-	j := s.j
+	j, snapLen := s.j, s.snapLen // compaction changes both, under mu
 	s.mu.Unlock()
 	if err := j.wait(seq); err != nil {
 		return err
 	}
-	if n := j.bytes(); n > s.opts.CompactBytes && n > s.snapLen {
+	if n := j.bytes(); n > s.opts.CompactBytes && n > snapLen {
 		go s.compactInBackground()
 	}
 	return nil
