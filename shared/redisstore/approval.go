@@ -207,7 +207,7 @@ func (s *Approvals) Vote(ctx context.Context, id keys.ApprovalID, index int, in 
 	}
 	switch res[0] {
 	case "not_found":
-		return approval.Approval{}, nil, apperr.New(apperr.NotFound, "approval %s has no approver %d", id, index)
+		return approval.Approval{}, nil, apperr.New(apperr.NotFound, "approval %s not found, or it has no approver %d", id, index)
 	case "conflict":
 		return approval.Approval{}, nil, apperr.New(apperr.Conflict, "this approver already voted otherwise on approval %s", id).With("approval", a)
 	case "final":
