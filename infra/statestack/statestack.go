@@ -245,6 +245,26 @@ func (b *builder) function(f Function) {
 // route, integrated with the function that serves it.
 var Routes = routes.Table
 
+// Public routes (the approval page) take no API key, so no usage plan
+// throttles them: the stage throttles them tighter than the API, per
+// method.
+const (
+	PublicThrottleRate  = 5
+	PublicThrottleBurst = 10
+)
+
+func publicThrottles() *map[string]*awsapigateway.MethodDeploymentOptions {
+	m := map[string]*awsapigateway.MethodDeploymentOptions{}
+	for _, rt := range Routes {
+		if rt.Public {
+			m[rt.Path+"/"+rt.Method] = &awsapigateway.MethodDeploymentOptions{
+				ThrottlingRateLimit: jsii.Number(PublicThrottleRate), ThrottlingBurstLimit: jsii.Number(PublicThrottleBurst),
+			}
+		}
+	}
+	return &m
+}
+
 func (b *builder) api() {
 	access := awslogs.NewLogGroup(b.stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -264,6 +284,7 @@ func (b *builder) api() {
 			}),
 			ThrottlingRateLimit:  jsii.Number(b.p.ThrottleRate),
 			ThrottlingBurstLimit: jsii.Number(b.p.ThrottleBurst),
+			MethodOptions:        publicThrottles(),
 		},
 		DefaultMethodOptions: &awsapigateway.MethodOptions{ApiKeyRequired: jsii.Bool(true)},
 		CloudWatchRole:       jsii.Bool(true),
@@ -286,7 +307,12 @@ func (b *builder) api() {
 			in = awsapigateway.NewLambdaIntegration(b.fns[rt.Function], nil)
 			integrations[rt.Function] = in
 		}
-		resource(rt.Path).AddMethod(jsii.String(rt.Method), in, nil)
+		var opts *awsapigateway.MethodOptions
+		if rt.Public {
+			// The approval page: its link is the credential, so no API key.
+			opts = &awsapigateway.MethodOptions{ApiKeyRequired: jsii.Bool(false)}
+		}
+		resource(rt.Path).AddMethod(jsii.String(rt.Method), in, opts)
 	}
 	b.apiKey = b.restAPI.AddApiKey(jsii.String("ApiKey"), &awsapigateway.ApiKeyOptions{ApiKeyName: b.name("n8n")})
 	plan := b.restAPI.AddUsagePlan(jsii.String("UsagePlan"), &awsapigateway.UsagePlanProps{

@@ -107,10 +107,27 @@ func TestAPI(t *testing.T) {
 	tp := synth(t, &p)
 	methods := tp.resources("AWS::ApiGateway::Method")
 	assert.Len(t, methods, len(statestack.Routes), "one method per route of API.md")
+	public := 0
 	for id, r := range methods {
-		assert.Equal(t, true, props(r)["ApiKeyRequired"], id)
+		// Only the approval page's two methods go without the API key.
+		if strings.HasPrefix(id, "Apiapprovetoken") {
+			assert.Equal(t, false, props(r)["ApiKeyRequired"], id)
+			public++
+		} else {
+			assert.Equal(t, true, props(r)["ApiKeyRequired"], id)
+		}
 		in := props(r)["Integration"].(map[string]any)
 		assert.Equal(t, "AWS_PROXY", in["Type"], id)
+	}
+	assert.Equal(t, 2, public, "GET and POST /approve/{token}")
+	// The stage throttles the page's methods tighter than the API.
+	for _, m := range []string{"GET", "POST"} {
+		tp.tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+			"MethodSettings": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"ResourcePath": "/~1approve~1{token}", "HttpMethod": m,
+				"ThrottlingRateLimit": statestack.PublicThrottleRate, "ThrottlingBurstLimit": statestack.PublicThrottleBurst,
+			})}),
+		})
 	}
 	tp.tpl.ResourceCountIs(jsii.String("AWS::ApiGateway::ApiKey"), jsii.Number(1))
 	tp.tpl.ResourceCountIs(jsii.String("AWS::ApiGateway::UsagePlanKey"), jsii.Number(1))

@@ -11,12 +11,14 @@ import (
 
 // CreateBody is the body of POST /api/approval.
 type CreateBody struct {
-	WorkflowID       *string `json:"workflow_id"`
-	RequestType      *string `json:"request_type"`
-	Content          *string `json:"content"`
-	Requester        *string `json:"requester"`
-	ExpiresInSeconds *int    `json:"expires_in_seconds"`
-	CallbackURL      *string `json:"callback_url"`
+	WorkflowID       *string  `json:"workflow_id"`
+	RequestType      *string  `json:"request_type"`
+	Content          *string  `json:"content"`
+	Requester        *string  `json:"requester"`
+	ExpiresInSeconds *int     `json:"expires_in_seconds"`
+	CallbackURL      *string  `json:"callback_url"`
+	Approvers        []string `json:"approvers"`
+	MinApprovals     *int     `json:"min_approvals"`
 }
 
 // CreateRequest is a validated create. Its canonical JSON is the request's
@@ -84,6 +86,11 @@ func ParseCreate(ctx context.Context, b CreateBody, guard CallbackChecker) (Crea
 			errs.Add("expires_in_seconds", "must be an integer from %d to %d", MinExpiresIn, MaxExpiresIn)
 		}
 		r.ExpiresInSeconds = *b.ExpiresInSeconds
+	}
+	if b.Approvers != nil {
+		r.Approvers, r.MinApprovals = checkApprovers(&errs, r.Requester, b.Approvers, b.MinApprovals)
+	} else if b.MinApprovals != nil {
+		errs.Add("min_approvals", "is given with approvers only")
 	}
 	if err := errs.Err(); err != nil {
 		return CreateRequest{}, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
 )
@@ -155,6 +156,10 @@ type Options struct {
 	Callbacks CallbackChecker
 	// AllowSelfApproval lets a requester decide their own approval.
 	AllowSelfApproval bool
+	// LinkSecret keys the approvers' link tokens; PublicBaseURL is where
+	// their links point ({PublicBaseURL}/approve/{token}).
+	LinkSecret    []byte
+	PublicBaseURL string
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -179,9 +184,15 @@ func NewService(st Store, o Options) *Service {
 	return &Service{Store: st, o: o}
 }
 
-// ParseCreate validates a create body, checking its callback URL.
+// ParseCreate validates a create body, checking its callback URL. An
+// approval with approvers needs the link secret, which their links are
+// made with.
 func (s *Service) ParseCreate(ctx context.Context, b CreateBody) (CreateRequest, error) {
-	return ParseCreate(ctx, b, s.o.Callbacks)
+	in, err := ParseCreate(ctx, b, s.o.Callbacks)
+	if err == nil && len(in.Approvers) > 0 && len(s.o.LinkSecret) == 0 {
+		return CreateRequest{}, apperr.Invalid(apperr.Field("approvers", "cannot be given: this service has no APPROVAL_LINK_SECRET to make their links with"))
+	}
+	return in, err
 }
 
 // Decide records the first decision, then delivers its webhook, if it has
@@ -272,4 +283,47 @@ func (s *Service) DeliverDue(ctx context.Context, limit int) (DeliveryReport, er
 		}
 	}
 	return rep, nil
+}
+
+// Links returns each approver's link to the approval: the URL only they
+// got, which lets them vote once.
+func (s *Service) Links(a Approval) map[string]string {
+	if len(a.Approvers) == 0 {
+		return nil
+	}
+	id, err := keys.ParseApprovalID(a.ApprovalID)
+	expires, perr := time.Parse(time.RFC3339Nano, a.ExpiresAt)
+	if err != nil || perr != nil {
+		return nil
+	}
+	links := make(map[string]string, len(a.Approvers))
+	for i, name := range a.Approvers {
+		links[name] = s.o.PublicBaseURL + "/approve/" + LinkToken(s.o.LinkSecret, id, i, identity.Canonical(name), expires)
+	}
+	return links
+}
+
+// OpenLink reads the approval a link token opens, as it reads now, and the
+// approver's index. A token that is malformed, tampered with, made with
+// another secret, or for an approval that is gone, is Forbidden: the
+// answer says nothing of which.
+func (s *Service) OpenLink(ctx context.Context, token string) (Approval, int, error) {
+	refused := apperr.New(apperr.Forbidden, "this link is not valid")
+	l, err := ParseLinkToken(token)
+	if err != nil {
+		return Approval{}, 0, refused
+	}
+	a, err := s.Get(ctx, l.Approval)
+	if apperr.KindOf(err) == apperr.NotFound {
+		return Approval{}, 0, refused
+	}
+	if err != nil {
+		return Approval{}, 0, err
+	}
+	expires, err := time.Parse(time.RFC3339Nano, a.ExpiresAt)
+	if err != nil || l.Index >= len(a.Approvers) || len(s.o.LinkSecret) == 0 ||
+		!l.Verify(s.o.LinkSecret, identity.Canonical(a.Approvers[l.Index]), expires) {
+		return Approval{}, 0, refused
+	}
+	return a, l.Index, nil
 }

@@ -48,7 +48,12 @@ func (h approvals) create(w http.ResponseWriter, r *http.Request) error {
 		metrics.Count(r.Context(), metrics.ApprovalCreated)
 	}
 	w.Header().Set("Location", "/api/approval/"+a.ApprovalID)
-	httpkit.WriteJSON(w, r, http.StatusCreated, a)
+	// An approval with approvers answers each one's link, here and in a
+	// replay of this answer, and never on GET.
+	httpkit.WriteJSON(w, r, http.StatusCreated, struct {
+		approval.Approval
+		Links map[string]string `json:"links,omitzero"`
+	}{a, h.svc.Links(a)})
 	return nil
 }
 

@@ -56,6 +56,9 @@ type Config struct {
 	// Extra are routes outside the table, by pattern (the local stack's
 	// GET /api/openapi.json).
 	Extra map[string]http.Handler
+	// PublicBaseURL is where approvers' links point; its origin is the
+	// approval page's own.
+	PublicBaseURL string
 }
 
 // byName returns every route's handler, by its name in the route table.
@@ -67,6 +70,7 @@ func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
 	for _, group := range []map[string]httpkit.HandlerFunc{
 		workflows{s.Workflows}.routes(), locks{s.Locks}.routes(), approvals{s.Approvals}.routes(),
 		resultRoutes{svc: s.Results, now: c.Now}.routes(),
+		approvalPage{svc: s.Approvals, results: s.Results, base: c.PublicBaseURL}.routes(),
 	} {
 		for name, h := range group {
 			all[name] = h
@@ -99,7 +103,11 @@ func New(s Services, c Config, functions ...string) http.Handler {
 	}
 	all := s.byName(c)
 	rt := httpkit.NewRouter()
+	public := map[string]bool{}
 	for _, r := range routes.Table {
+		if r.Public {
+			public[r.Pattern()] = true
+		}
 		if !serves(r, functions) {
 			continue
 		}
@@ -113,7 +121,7 @@ func New(s Services, c Config, functions ...string) http.Handler {
 		rt.Handle(pattern, h)
 	}
 	return httpkit.New(httpkit.Config{
-		APIKey: c.APIKey, Logger: c.Logger,
+		APIKey: c.APIKey, Logger: c.Logger, Public: func(r *http.Request) bool { return public[rt.Pattern(r)] },
 		Observe: []httpkit.Middleware{metrics.Middleware(c.Counters, c.Function, c.EMF)},
 		Inner:   []httpkit.Middleware{httpkit.OnRoutes(rt, idempotency.Middleware(c.Keys))},
 	}, rt)

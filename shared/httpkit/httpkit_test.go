@@ -164,7 +164,7 @@ func TestAPIKey(t *testing.T) {
 	assert.NotContains(t, logs.String(), key, "the key is never logged")
 	assert.Contains(t, logs.String(), `"status":403`)
 
-	open := httpkit.APIKey("")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	open := httpkit.APIKey("", nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	w := httptest.NewRecorder()
 	open.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, 204, w.Code, "an empty key turns the check off")

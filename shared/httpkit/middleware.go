@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,13 +65,19 @@ func printable(s string, maxLen int) bool {
 // with 403. The keys are compared as SHA-256 sums in constant time, so
 // neither their content nor their length leaks through timing. An empty key
 // turns the check off (in AWS, API Gateway checks the key).
-func APIKey(key string) Middleware {
+//
+// public, when set, names the requests that need no key.
+func APIKey(key string, public func(*http.Request) bool) Middleware {
 	want := sha256.Sum256([]byte(key))
 	return func(next http.Handler) http.Handler {
 		if key == "" {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if public != nil && public(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			got := sha256.Sum256([]byte(r.Header.Get(APIKeyHeader)))
 			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 				WriteError(w, r, apperr.New(apperr.Forbidden, "a valid x-api-key header is required"))
@@ -130,13 +137,19 @@ func (s *Recorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // AccessLog logs one line per request: method, route, path, status, size
 // and duration. It never logs headers or bodies, so keys and tokens stay out.
+// A route whose path holds a {token} logs its pattern as the path: the
+// token is a credential.
 func AccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &Recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		path := r.URL.Path
+		if _, p, ok := strings.Cut(r.Pattern, " "); ok && strings.Contains(p, "{token}") {
+			path = p
+		}
 		observe.Logger(r.Context()).Info("request",
-			"method", r.Method, "route", r.Pattern, "path", r.URL.Path,
+			"method", r.Method, "route", r.Pattern, "path", path,
 			"status", rec.Status(), "bytes", rec.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	})

@@ -24,9 +24,12 @@ func (rt *Router) Handle(pattern string, h http.Handler) { rt.mux.Handle(pattern
 func (rt *Router) HandleFunc(pattern string, f http.HandlerFunc) { rt.mux.HandleFunc(pattern, f) }
 
 // Matches reports whether a route takes the request (its method and path).
-func (rt *Router) Matches(r *http.Request) bool {
+func (rt *Router) Matches(r *http.Request) bool { return rt.Pattern(r) != "" }
+
+// Pattern returns the pattern of the route that takes the request, or "".
+func (rt *Router) Pattern(r *http.Request) string {
 	_, pattern := rt.mux.Handler(r)
-	return pattern != ""
+	return pattern
 }
 
 // OnRoutes applies mw only to requests a route of rt takes, so that a
@@ -77,6 +80,8 @@ type Config struct {
 	// APIKey is the key every request must carry in x-api-key; empty turns
 	// the check off.
 	APIKey string
+	// Public, when set, names the requests that need no API key.
+	Public func(*http.Request) bool
 	// Logger receives access logs and errors. Default: slog.Default().
 	Logger *slog.Logger
 	// Observe wraps each request just inside the request id, so that it sees
@@ -94,7 +99,7 @@ func New(cfg Config, rt *Router) http.Handler {
 		cfg.Logger = slog.Default()
 	}
 	mws := append([]Middleware{RequestID(cfg.Logger)}, cfg.Observe...)
-	mws = append(mws, AccessLog, Recover, APIKey(cfg.APIKey), NoStore)
+	mws = append(mws, AccessLog, Recover, APIKey(cfg.APIKey, cfg.Public), NoStore)
 	return Chain(rt, append(mws, cfg.Inner...)...)
 }
 

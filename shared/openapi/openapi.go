@@ -72,6 +72,9 @@ type Validator struct {
 	router routers.Router
 }
 
+// The approval page answers HTML, which is checked as text.
+func init() { openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder) }
+
 // NewValidator returns a Validator. It matches routes on any host.
 func NewValidator() (*Validator, error) {
 	doc, err := Load()

@@ -171,6 +171,8 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 		return approval.Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
 	case "self":
 		return approval.Approval{}, nil, apperr.New(apperr.Forbidden, "the requester cannot decide their own approval")
+	case "links":
+		return approval.Approval{}, nil, apperr.New(apperr.Forbidden, "approval %s lists approvers: it is decided only through their links", id)
 	case "ok":
 		if res[2] != "" && !idempotency.Replayed(ctx) {
 			e, err := approval.ParseEntry(res[2])

@@ -11,12 +11,14 @@
 --       canonical form, a JSON string, compared with the stored
 --       requester_key or, on approvals stored before it, the requester).
 -- Returns {"ok", doc, outbox member or ""}, {"same", doc}, {"decided", doc},
--- {"gone", doc}, {"self"} or {"not_found"}.
+-- {"gone", doc}, {"self"}, {"not_found"}, or {"links"} for an approval
+-- that lists approvers, which is decided only through their links.
 
 local A = named_args()
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'not_found'} end
 local keys, f = json_members(cur)
+if f['"voters"'] then return {'links'} end
 local status = json_unquote(f['"status"'])
 if status == APPROVED or status == REJECTED then
   local _, d = json_members(f['"decision"'])

@@ -25,6 +25,9 @@ type Route struct {
 	Everywhere bool
 	// Write routes take an Idempotency-Key.
 	Write bool
+	// Public routes take no API key: the approval page, whose link is the
+	// credential. API Gateway throttles them tighter than the API.
+	Public bool
 }
 
 // Pattern is the route's http.ServeMux pattern.
@@ -32,23 +35,25 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 
 // Table is every route of the API.
 var Table = []Route{
-	{"POST", "/api/workflow/state", "workflow.save", Workflow, false, true},
-	{"GET", "/api/workflow/state", "workflow.list", Workflow, false, false},
-	{"GET", "/api/workflow/state/{workflow_id}", "workflow.get", Workflow, false, false},
-	{"PATCH", "/api/workflow/state/{workflow_id}", "workflow.patch", Workflow, false, true},
-	{"DELETE", "/api/workflow/state/{workflow_id}", "workflow.delete", Workflow, false, true},
-	{"GET", "/api/workflow/state/{workflow_id}/history", "workflow.history", Workflow, false, false},
-	{"POST", "/api/lock/{resource_id}", "lock.acquire", Workflow, false, true},
-	{"PUT", "/api/lock/{resource_id}", "lock.extend", Workflow, false, true},
-	{"DELETE", "/api/lock/{resource_id}", "lock.release", Workflow, false, true},
-	{"POST", "/api/approval", "approval.create", Approval, false, true},
-	{"GET", "/api/approval", "approval.list", Approval, false, false},
-	{"GET", "/api/approval/{approval_id}", "approval.get", Approval, false, false},
-	{"POST", "/api/approval/{approval_id}/decision", "approval.decide", Approval, false, true},
-	{"GET", "/api/approval/{approval_id}/audit", "approval.audit", Approval, false, false},
-	{"POST", "/api/results", "results.create", Results, false, true},
-	{"GET", "/api/results", "results.list", Results, false, false},
-	{"GET", "/api/results/{test_id}", "results.get", Results, false, false},
-	{"GET", "/api/health", "health.get", Workflow, true, false},
-	{"GET", "/api/metrics", "metrics.get", Workflow, true, false},
+	{"POST", "/api/workflow/state", "workflow.save", Workflow, false, true, false},
+	{"GET", "/api/workflow/state", "workflow.list", Workflow, false, false, false},
+	{"GET", "/api/workflow/state/{workflow_id}", "workflow.get", Workflow, false, false, false},
+	{"PATCH", "/api/workflow/state/{workflow_id}", "workflow.patch", Workflow, false, true, false},
+	{"DELETE", "/api/workflow/state/{workflow_id}", "workflow.delete", Workflow, false, true, false},
+	{"GET", "/api/workflow/state/{workflow_id}/history", "workflow.history", Workflow, false, false, false},
+	{"POST", "/api/lock/{resource_id}", "lock.acquire", Workflow, false, true, false},
+	{"PUT", "/api/lock/{resource_id}", "lock.extend", Workflow, false, true, false},
+	{"DELETE", "/api/lock/{resource_id}", "lock.release", Workflow, false, true, false},
+	{"POST", "/api/approval", "approval.create", Approval, false, true, false},
+	{"GET", "/api/approval", "approval.list", Approval, false, false, false},
+	{"GET", "/api/approval/{approval_id}", "approval.get", Approval, false, false, false},
+	{"POST", "/api/approval/{approval_id}/decision", "approval.decide", Approval, false, true, false},
+	{"GET", "/api/approval/{approval_id}/audit", "approval.audit", Approval, false, false, false},
+	{"POST", "/api/results", "results.create", Results, false, true, false},
+	{"GET", "/api/results", "results.list", Results, false, false, false},
+	{"GET", "/api/results/{test_id}", "results.get", Results, false, false, false},
+	{"GET", "/api/health", "health.get", Workflow, true, false, false},
+	{"GET", "/api/metrics", "metrics.get", Workflow, true, false, false},
+	{"GET", "/approve/{token}", "approve.page", Approval, false, false, true},
+	{"POST", "/approve/{token}", "approve.vote", Approval, false, false, true},
 }

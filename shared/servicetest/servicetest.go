@@ -98,7 +98,8 @@ func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*config.Confi
 	cfg := config.Config{
 		Store:     config.Store{URL: b.URL, Token: upstashtest.Token},
 		APIKey:    APIKey,
-		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second},
+		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second,
+			LinkSecret: "test-link-secret"},
 	}
 	opts := wiring.Options{
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Backend: health.BackendLocal, Now: e.Clock.Now,

@@ -130,7 +130,8 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 		Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now})
 	retention := time.Duration(cfg.Approvals.RetentionHours) * time.Hour
 	approvals := approval.NewService(redisstore.NewApprovals(client, schema, retention, o.Now), approval.Options{
-		Sender: sender{deliverer}, Callbacks: guard, AllowSelfApproval: cfg.Approvals.AllowSelfApproval, Now: o.Now, Logger: logger,
+		Sender: sender{deliverer}, Callbacks: guard,
+		LinkSecret: []byte(cfg.Approvals.LinkSecret), PublicBaseURL: cfg.Approvals.PublicBaseURL, AllowSelfApproval: cfg.Approvals.AllowSelfApproval, Now: o.Now, Logger: logger,
 	})
 	function := o.Function
 	if cfg.FunctionName != "" {
@@ -155,7 +156,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 		},
 		HTTP: handlers.Config{
 			APIKey: cfg.APIKey, Backend: backend, Logger: logger, Now: o.Now, Keys: schema,
-			Counters: counters, Function: function, EMF: emf,
+			Counters: counters, Function: function, EMF: emf, PublicBaseURL: cfg.Approvals.PublicBaseURL,
 		},
 		Approvals: approvals, Guard: guard,
 	}
