@@ -96,8 +96,8 @@ func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*config.Confi
 	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), redis: b.Server.Redis()}
 	// Wired as every entry point is (package wiring), over the backend.
 	cfg := config.Config{
-		Store:     config.Store{URL: b.URL, Token: upstashtest.Token},
-		APIKey:    APIKey,
+		Store:  config.Store{URL: b.URL, Token: upstashtest.Token},
+		APIKey: APIKey,
 		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second,
 			LinkSecret: "test-link-secret"},
 	}
