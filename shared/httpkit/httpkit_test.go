@@ -54,6 +54,7 @@ func newAPI(t *testing.T) (http.Handler, *bytes.Buffer) {
 		_ = http.NewResponseController(w).Flush()
 	})
 	rt.HandleFunc("GET /nothing", func(w http.ResponseWriter, r *http.Request) {})
+	rt.HandleFunc("GET /approve/{token}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	rt.HandleFunc("GET /down", func(w http.ResponseWriter, r *http.Request) {
 		httpkit.WriteError(w, r, fmt.Errorf("read: %w", upstash.ErrUnavailable))
 	})
@@ -366,4 +367,15 @@ func TestAccessLogOfPlainAnswers(t *testing.T) {
 		assert.Equal(t, float64(200), line["status"], path)
 		assert.Equal(t, size, line["bytes"], path)
 	}
+}
+
+// A path whose route holds a {token} is logged as the route: the token is a
+// credential and never reaches a log.
+func TestTokensStayOutOfAccessLogs(t *testing.T) {
+	h, logs := newAPI(t)
+	r := httptest.NewRequest("GET", "/approve/s3cr3t-t0ken", nil)
+	r.Header.Set("x-api-key", key)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	assert.NotContains(t, logs.String(), "s3cr3t-t0ken")
+	assert.Contains(t, logs.String(), `"path":"/approve/{token}"`)
 }
