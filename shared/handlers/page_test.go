@@ -10,9 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/wiring"
 )
 
 const hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>\nsecond line"
@@ -209,4 +211,38 @@ func FuzzParseVoteForm(f *testing.F) {
 			t.Fatalf("comment of %d characters", len([]rune(*v.Comment)))
 		}
 	})
+}
+
+// The page shows the workflow's latest test results; a vote that is not a
+// form, or too big, or that gives its comment twice, is refused; without
+// the link secret, approvers are refused at create; with PUBLIC_BASE_URL,
+// its origin is the page's own.
+func TestPageDetails(t *testing.T) {
+	e := servicetest.NewWith(t, upstashtest.Mini(t), func(c *config.Config, _ *wiring.Options) {
+		c.Approvals.PublicBaseURL = "https://approve.example.com"
+	})
+	a := newApproval(t, e, nil)
+	require.Equal(t, http.StatusCreated, e.Do(servicetest.Req{Method: "POST", Path: "/api/results", Body: map[string]any{
+		"test_id": "run-1", "workflow_id": "ABC-123456", "test_suite": "unit", "passed": 41, "failed": 1, "skipped": 2, "duration_seconds": 3.5,
+	}}).Status)
+	alice := linkPath(t, a, "alice")
+	assert.True(t, strings.HasPrefix(a.Body["links"].(map[string]any)["alice"].(string), "https://approve.example.com/approve/"))
+	assert.Contains(t, string(open(e, alice).Raw), "1 runs kept: 41 passed, 1 failed, 2 skipped; latest run run-1.")
+
+	assert.Equal(t, http.StatusUnsupportedMediaType, vote(e, alice, "approved", "", map[string]string{"Content-Type": "application/json"}).Status)
+	big := vote(e, alice, "approved", strings.Repeat("x", handlers.MaxVoteForm), nil)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, big.Status)
+	twice := e.Do(servicetest.Req{Method: "POST", Path: alice, Body: "decision=approved&comment=a&comment=b",
+		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}})
+	assert.Equal(t, http.StatusBadRequest, twice.Status)
+	assert.Equal(t, http.StatusForbidden, vote(e, alice, "approved", "", map[string]string{"Sec-Fetch-Site": "", "Origin": "http://example.com"}).Status)
+	assert.Equal(t, http.StatusSeeOther, vote(e, alice, "approved", "", map[string]string{"Sec-Fetch-Site": "", "Origin": "https://approve.example.com"}).Status)
+
+	none := servicetest.NewWith(t, upstashtest.Mini(t), func(c *config.Config, _ *wiring.Options) { c.Approvals.LinkSecret = "" })
+	require.Equal(t, http.StatusCreated, none.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state",
+		Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}}).Status)
+	r := none.Do(servicetest.Req{Method: "POST", Path: "/api/approval", Body: map[string]any{"workflow_id": "ABC-123456",
+		"request_type": "deploy", "content": "x", "requester": "ci-bot", "approvers": []string{"alice"}}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Raw), "APPROVAL_LINK_SECRET")
 }
