@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server (the
-# tests start their own, on free ports) and zip (for make build). Node and npm
+# tests start their own, on free ports), zip (for make build) and chromium
+# (the approval page's browser tests). Node and npm
 # must be there already: make test installs the official Upstash SDK with npm.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v zip >/dev/null || missing+=(zip)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo=""
@@ -16,5 +18,6 @@ fi
 command -v go >/dev/null || { echo "go is not on PATH" >&2; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are needed for the Upstash SDK check" >&2; exit 1; }
 redis-server --version
+chromium --version
 go version
 node --version
