@@ -149,6 +149,7 @@ type builder struct {
 	fns     map[string]awslambda.Function
 	token   awssecretsmanager.ISecret
 	webhook awssecretsmanager.ISecret
+	links   awssecretsmanager.ISecret
 	backups awss3.Bucket
 	restAPI awsapigateway.RestApi
 	apiKey  awsapigateway.IApiKey
@@ -176,6 +177,13 @@ func (b *builder) secrets() {
 			},
 		})
 	}
+	b.links = awssecretsmanager.NewSecret(b.stack, jsii.String("ApprovalLinkSecret"), &awssecretsmanager.SecretProps{
+		SecretName:  b.name("approval-link-secret"),
+		Description: jsii.String("Keys approvers' link tokens (APPROVAL_LINK_SECRET); a new value invalidates every outstanding link."),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(48),
+		},
+	})
 }
 
 func (b *builder) bucket() {
@@ -214,6 +222,9 @@ func (b *builder) function(f Function) {
 			env["CALLBACK_HOST_ALLOWLIST"] = &b.p.CallbackHostAllowlist
 		}
 	}
+	if f.Name == routes.Approval {
+		env["APPROVAL_LINK_SECRET_ARN"] = b.links.SecretArn()
+	}
 	if f.Name == "sweeper" {
 		env["BACKUP_BUCKET"] = b.backups.BucketName()
 		env["BACKUP_PREFIX"] = jsii.String("backups")
@@ -234,6 +245,9 @@ func (b *builder) function(f Function) {
 	b.token.GrantRead(fn, nil)
 	if f.Webhooks {
 		b.webhook.GrantRead(fn, nil)
+	}
+	if f.Name == routes.Approval {
+		b.links.GrantRead(fn, nil)
 	}
 	if f.Name == "sweeper" {
 		b.backups.GrantWrite(fn, nil, nil)
@@ -322,6 +336,12 @@ func (b *builder) api() {
 	})
 	plan.AddApiKey(b.apiKey, nil)
 	plan.AddApiStage(&awsapigateway.UsagePlanPerApiStage{Api: b.restAPI, Stage: b.restAPI.DeploymentStage()})
+	// Approvers' links point at the stage. The URL is built from the API's
+	// id, not its stage URL, which would depend on this function (a cycle).
+	b.fns[routes.Approval].AddEnvironment(jsii.String("PUBLIC_BASE_URL"), awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("https://"), b.restAPI.RestApiId(), jsii.String(".execute-api."), b.stack.Region(),
+		jsii.String("."), b.stack.UrlSuffix(), jsii.String("/" + b.p.Stage),
+	}), nil)
 }
 
 func (b *builder) schedules() {

@@ -91,6 +91,10 @@ func TestFunctions(t *testing.T) {
 		}
 		_, hasWebhook := env["WEBHOOK_SECRET_SECRET_ARN"]
 		assert.Equal(t, f.Webhooks, hasWebhook, f.Name)
+		_, hasLinks := env["APPROVAL_LINK_SECRET_ARN"]
+		assert.Equal(t, f.Name == "approval", hasLinks, f.Name)
+		_, hasBase := env["PUBLIC_BASE_URL"]
+		assert.Equal(t, f.Name == "approval", hasBase, "%s: links point at the stage", f.Name)
 		_, hasBucket := env["BACKUP_BUCKET"]
 		assert.Equal(t, f.Name == "sweeper", hasBucket, f.Name)
 		assert.Contains(t, mustJSON(pr["LoggingConfig"]), "LogGroup", "its own log group")
@@ -213,20 +217,21 @@ func TestBucket(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	p := base
 	tp := synth(t, &p)
-	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 2, "new secrets for the token and the webhook")
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 3, "new secrets for the token, the webhook and the approvers' links")
 	for id, r := range tp.resources("AWS::IAM::Policy") {
 		doc := mustJSON(props(r)["PolicyDocument"])
 		assert.Contains(t, doc, "secretsmanager:GetSecretValue", id)
 		assert.Contains(t, doc, "UpstashToken", id)
 		webhook := strings.Contains(doc, "WebhookSecret")
 		assert.Equal(t, strings.Contains(id, "Approval") || strings.Contains(id, "Sweeper"), webhook, id)
+		assert.Equal(t, strings.HasPrefix(id, "Approval"), strings.Contains(doc, "ApprovalLinkSecret"), id)
 	}
 
 	existing := base
 	existing.UpstashTokenSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-AbCdEf"
 	existing.WebhookSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook-AbCdEf"
 	tp = synth(t, &existing)
-	assert.Empty(t, tp.resources("AWS::SecretsManager::Secret"), "existing secrets are used, not made")
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 1, "existing secrets are used, not made; the link secret is the stack's own")
 	for _, r := range tp.resources("AWS::Lambda::Function") {
 		env := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
 		assert.Equal(t, existing.UpstashTokenSecretARN, env["UPSTASH_REDIS_REST_TOKEN_SECRET_ARN"])
