@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end run of events/n8n/approval-flow.json in a real n8n (1.123.x, the
-# newest line that runs on Node 20): the local stack, n8n importing the
-# workflow and a Header Auth credential, one run approved and one rejected.
+# End-to-end run of events/n8n/approval-flow.json and approval-links-flow.json
+# in a real n8n (1.123.x, the newest line that runs on Node 20): the local
+# stack, n8n importing the workflows and their credentials, one run approved
+# and one rejected through the API, and one decided by two of three
+# approvers through the links n8n emailed them (to a local SMTP sink).
 # Heavy (n8n is about 1.8 GB of npm packages), so it is not part of
 # make test. Usage: scripts/n8n-e2e.sh [n8n folder, default /tmp/n8n]
 set -euo pipefail
@@ -18,7 +20,7 @@ JSON
   (cd "$n8n_dir" && npm install --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3)
 fi
 
-cleanup() { kill "${stack_pid:-}" "${n8n_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { kill "${stack_pid:-}" "${n8n_pid:-}" "${sink_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 go build -o "$work/local" ./functions/local
@@ -34,6 +36,14 @@ printf '[{"id":"airails-api-key","name":"AI Rails API key","type":"httpHeaderAut
 "$n8n" import:credentials --input="$work/creds.json" >/dev/null
 "$n8n" import:workflow --input=events/n8n/approval-flow.json >/dev/null
 "$n8n" update:workflow --id=AiRailsApproval1 --active=true >/dev/null 2>&1
+# The links flow mails through the placeholder credential, pointed here at a
+# local SMTP sink that keeps each message in $work/mail.
+python3 -W ignore scripts/smtp-sink.py 2525 "$work/mail" &
+sink_pid=$!
+printf '[{"id":"smtp-placeholder","name":"SMTP (placeholder: set your server)","type":"smtp","data":{"user":"","password":"","host":"127.0.0.1","port":2525,"secure":false,"disableStartTls":true}}]' > "$work/smtp.json"
+"$n8n" import:credentials --input="$work/smtp.json" >/dev/null
+"$n8n" import:workflow --input=events/n8n/approval-links-flow.json >/dev/null
+"$n8n" update:workflow --id=AiRailsLinks0001 --active=true >/dev/null 2>&1
 "$n8n" start > "$work/n8n.log" 2>&1 &
 n8n_pid=$!
 for _ in $(seq 90); do curl -sf -o /dev/null http://localhost:5678/healthz && break; sleep 1; done
@@ -66,9 +76,42 @@ run() { # workflow id, decision, expected stage
 run NEN-000001 approved approved
 run NEN-000002 rejected rejected
 
+# Two of three approvers, through the links n8n emailed them.
+for _ in $(seq 60); do
+  curl -sf -X POST -H 'Content-Type: application/json' -d '{"workflow_id":"NEN-000003","feature_description":"e2e links"}' \
+    http://localhost:5678/webhook/ai-rails-approval-links-flow >/dev/null && break
+  sleep 0.5
+done
+links=""
+for _ in $(seq 100); do
+  links=$(python3 -c '
+import email, glob, re, sys
+for f in sorted(glob.glob(sys.argv[1] + "/*.eml")):
+    m = email.message_from_binary_file(open(f, "rb"))
+    part = next((p for p in m.walk() if p.get_content_type() == "text/plain"), m)
+    body = part.get_payload(decode=True).decode()
+    print(m["To"], re.search(r"http://\S+/approve/[A-Za-z0-9_-]+", body).group(0))
+' "$work/mail" 2>/dev/null || true)
+  [[ $(wc -l <<< "$links") -ge 3 ]] && break; sleep 0.2
+done
+[[ -n $links && $(wc -l <<< "$links") -eq 3 ]] || { echo "FAIL: n8n mailed no three links: '$links'"; ls "$work/mail" 2>&1; tail -40 "$work/n8n.log"; exit 1; }
+echo "ok   n8n mailed each approver their own link"
+for who in alice bob; do
+  link=$(grep "^$who@" <<< "$links" | cut -d' ' -f2)
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Origin: null' -d decision=approved "$link")
+  [[ $code == 303 ]] || { echo "FAIL: $who's vote answered $code"; exit 1; }
+done
+stage=""
+for _ in $(seq 50); do
+  stage=$(curl -s -H "x-api-key: $key" "$api/api/workflow/state/NEN-000003" | jq -r .current_stage)
+  [[ $stage == approved ]] && break; sleep 0.2
+done
+[[ $stage == approved ]] || { echo "FAIL: NEN-000003 is at stage '$stage', want 'approved'"; exit 1; }
+echo "ok   NEN-000003: two of three approved through their links, n8n resumed and set stage approved"
+
 # Every write the flow made carried an Idempotency-Key (a run key made in
 # the Inputs node, then the node's name): four writes a run, each recorded.
 rest=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/stack.out" | sed -n 2p)
 records=$(curl -s -H "Authorization: Bearer $(jq -r .rest_token "$work/data/secrets.json")" "$rest/keys/ai_rails_idempotency_*" | jq '.result | length')
-[[ $records -ge 6 ]] || { echo "FAIL: $records idempotency records, want at least 6 (3 writes a run, 2 runs)"; exit 1; }
+[[ $records -ge 9 ]] || { echo "FAIL: $records idempotency records, want at least 9 (3 writes a run, 3 runs)"; exit 1; }
 echo "ok   $records writes were made with an Idempotency-Key"

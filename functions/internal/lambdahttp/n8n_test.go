@@ -16,8 +16,22 @@ import (
 // retry of a step reuses the key, and another run (or another n8n, whose
 // execution ids start again at 1) never does.
 func TestN8nFlowSendsIdempotencyKeys(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "events", "n8n", "approval-flow.json"))
+	for _, name := range []string{"approval-flow.json", "approval-links-flow.json"} {
+		t.Run(name, func(t *testing.T) { checkN8nFlow(t, name) })
+	}
+}
+
+func checkN8nFlow(t *testing.T, name string) {
+	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "events", "n8n", name))
 	require.NoError(t, err)
+	if name == "approval-links-flow.json" {
+		// Two of three approvers, each emailed their own link; the execution
+		// waits on its resume URL for the outcome.
+		for _, want := range []string{"approvers: $('Inputs').item.json.approvers.split(',')", "min_approvals:", "callback_url: $execution.resumeUrl",
+			`"type": "n8n-nodes-base.emailSend"`, "$json.link", `"type": "n8n-nodes-base.wait"`, "SMTP (placeholder"} {
+			assert.Contains(t, string(raw), want)
+		}
+	}
 	var flow struct {
 		Nodes []struct {
 			Name       string         `json:"name"`
