@@ -18,6 +18,6 @@ fi
 command -v go >/dev/null || { echo "go is not on PATH" >&2; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are needed for the Upstash SDK check" >&2; exit 1; }
 redis-server --version
-chromium --version
+chromium --version 2>/dev/null  # its wrapper script warns on stderr
 go version
 node --version
