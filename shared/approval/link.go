@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ai-rails/state-service/shared/keys"
@@ -42,7 +43,7 @@ type Link struct {
 // LinkToken makes the token of the approver at index, whose canonical
 // identity is approverKey, for the approval id that expires at expires.
 func LinkToken(secret []byte, id keys.ApprovalID, index int, approverKey string, expires time.Time) string {
-	raw, _ := hex.DecodeString(stripDashes(id.String()))
+	raw, _ := hex.DecodeString(strings.ReplaceAll(id.String(), "-", ""))
 	b := make([]byte, 0, linkBytes)
 	b = append(b, raw...)
 	b = append(b, byte(index))
@@ -84,14 +85,4 @@ func linkMAC(secret []byte, id keys.ApprovalID, approverKey string, expires time
 		m.Write([]byte(strconv.Itoa(len(part)) + ":" + part))
 	}
 	return m.Sum(nil)
-}
-
-func stripDashes(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] != '-' {
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
 }

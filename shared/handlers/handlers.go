@@ -70,7 +70,7 @@ func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
 	for _, group := range []map[string]httpkit.HandlerFunc{
 		workflows{s.Workflows}.routes(), locks{s.Locks}.routes(), approvals{s.Approvals}.routes(),
 		resultRoutes{svc: s.Results, now: c.Now}.routes(),
-		approvalPage{svc: s.Approvals, results: s.Results, base: c.PublicBaseURL}.routes(),
+		approvalPage{svc: s.Approvals, results: s.Results, origin: originOf(c.PublicBaseURL)}.routes(),
 	} {
 		for name, h := range group {
 			all[name] = h

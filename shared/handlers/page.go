@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"html/template"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,12 +47,23 @@ var pageCSP = func() string {
 // MaxVoteForm bounds a vote's form body.
 const MaxVoteForm = 16 << 10
 
+// formTypes is what a vote's body may be.
+var formTypes = map[string]bool{"application/x-www-form-urlencoded": true}
+
 // approvalPage serves an approver's link: GET shows the approval and a
 // form, and never changes anything; POST records the approver's vote.
 type approvalPage struct {
 	svc     *approval.Service
 	results results.Service
-	base    string // PUBLIC_BASE_URL: its origin is the page's own
+	origin  string // PUBLIC_BASE_URL's origin, the page's own; "" for the request's host
+}
+
+// originOf returns the scheme and host of a base URL, or "".
+func originOf(base string) string {
+	if u, err := url.Parse(base); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
 }
 
 func (h approvalPage) routes() map[string]httpkit.HandlerFunc {
@@ -129,12 +139,11 @@ func (h approvalPage) vote(w http.ResponseWriter, r *http.Request) error {
 	if !h.sameOrigin(r) {
 		return render(w, http.StatusForbidden, pageData{Title: "Vote refused", Message: "Votes are taken only from this page."})
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxVoteForm))
+	// A form is small: its limit is tighter than the API's.
+	r.Body = http.MaxBytesReader(w, r.Body, MaxVoteForm)
+	body, _, err := httpkit.ReadBody(w, r, formTypes)
 	if err != nil {
-		return apperr.New(apperr.TooLarge, "the form exceeds %d bytes", MaxVoteForm)
-	}
-	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) != "application/x-www-form-urlencoded" {
-		return apperr.New(apperr.UnsupportedMediaType, "a vote is a form: application/x-www-form-urlencoded")
+		return err
 	}
 	in, err := ParseVoteForm(body)
 	if err != nil {
@@ -171,12 +180,13 @@ func (h approvalPage) sameOrigin(r *http.Request) bool {
 	if origin == "" || origin == "null" {
 		return true
 	}
-	own := "http://" + r.Host
-	if r.TLS != nil {
+	own := h.origin
+	switch {
+	case own != "":
+	case r.TLS != nil:
 		own = "https://" + r.Host
-	}
-	if u, err := url.Parse(h.base); err == nil && u.Host != "" {
-		own = u.Scheme + "://" + u.Host
+	default:
+		own = "http://" + r.Host
 	}
 	return origin == own
 }

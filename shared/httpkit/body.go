@@ -46,7 +46,8 @@ func ReadBody(w http.ResponseWriter, r *http.Request, allowed map[string]bool) (
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, "", tooLarge()
+			// The caller may have set a tighter limit than the API's.
+			return nil, "", apperr.New(apperr.TooLarge, "the request body exceeds %d bytes", min(mbe.Limit, MaxBodyBytes))
 		}
 		return nil, "", apperr.Wrap(apperr.Validation, err, "the request body could not be read")
 	}

@@ -138,10 +138,7 @@ func (s *Approvals) Get(ctx context.Context, id keys.ApprovalID) (approval.Appro
 // outbox, in the same step; the approval.Entry is returned for delivery.
 func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.DecideRequest, allowSelf bool) (approval.Approval, *approval.Entry, error) {
 	now := s.now()
-	comment := ""
-	if in.Comment != nil {
-		comment = string(jsondoc.Canonical(*in.Comment))
-	}
+	comment := optionalJSON(in.Comment)
 	self := "0"
 	if allowSelf {
 		self = "1"
@@ -155,12 +152,9 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 	if err != nil {
 		return approval.Approval{}, nil, fmt.Errorf("decide approval %s: %w", id, err)
 	}
-	var a approval.Approval
-	if len(res) > 1 {
-		if a, err = decodeApproval(res[1]); err != nil {
-			return approval.Approval{}, nil, err
-		}
-		a = a.AsOf(now)
+	a, err := replyApproval(res, now)
+	if err != nil {
+		return approval.Approval{}, nil, err
 	}
 	switch res[0] {
 	case "not_found":
@@ -174,25 +168,49 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 	case "links":
 		return approval.Approval{}, nil, apperr.New(apperr.Forbidden, "approval %s lists approvers: it is decided only through their links", id)
 	case "ok":
-		if res[2] != "" && !idempotency.Replayed(ctx) {
-			e, err := approval.ParseEntry(res[2])
-			if err != nil {
-				return a, nil, err
-			}
-			return a, &e, nil
-		}
+		return queued(ctx, a, res[2])
 	}
 	return a, nil, nil
+}
+
+// optionalJSON is a comment as the scripts take it: a JSON string, or "".
+func optionalJSON(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return string(jsondoc.Canonical(*s))
+}
+
+// replyApproval decodes the approval a decide or vote script answered
+// with its outcome, as it reads at now; an answer without one is the zero
+// Approval.
+func replyApproval(res []string, now time.Time) (approval.Approval, error) {
+	if len(res) < 2 {
+		return approval.Approval{}, nil
+	}
+	a, err := decodeApproval(res[1])
+	return a.AsOf(now), err
+}
+
+// queued returns the outbox entry an "ok" decision or vote queued (member,
+// or "" for none). A replayed request (Idempotency-Key) gets none: its
+// first run delivered or queued the webhook.
+func queued(ctx context.Context, a approval.Approval, member string) (approval.Approval, *approval.Entry, error) {
+	if member == "" || idempotency.Replayed(ctx) {
+		return a, nil, nil
+	}
+	e, err := approval.ParseEntry(member)
+	if err != nil {
+		return a, nil, err
+	}
+	return a, &e, nil
 }
 
 // Vote records the vote of the approver at index; see approval_vote.lua
 // for the rules.
 func (s *Approvals) Vote(ctx context.Context, id keys.ApprovalID, index int, in approval.VoteRequest) (approval.Approval, *approval.Entry, error) {
 	now := s.now()
-	comment := ""
-	if in.Comment != nil {
-		comment = string(jsondoc.Canonical(*in.Comment))
-	}
+	comment := optionalJSON(in.Comment)
 	res, err := upstash.Strings(approvalVote.Run(ctx, s.c,
 		[]string{s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(), s.keys.Outbox()},
 		storekit.Args{"index", index, "decision", in.Decision, "comment", comment, "now", jsondoc.FormatTime(now),
@@ -200,12 +218,9 @@ func (s *Approvals) Vote(ctx context.Context, id keys.ApprovalID, index int, in 
 	if err != nil {
 		return approval.Approval{}, nil, fmt.Errorf("vote on approval %s: %w", id, err)
 	}
-	var a approval.Approval
-	if len(res) > 1 {
-		if a, err = decodeApproval(res[1]); err != nil {
-			return approval.Approval{}, nil, err
-		}
-		a = a.AsOf(now)
+	a, err := replyApproval(res, now)
+	if err != nil {
+		return approval.Approval{}, nil, err
 	}
 	switch res[0] {
 	case "not_found":
@@ -217,13 +232,7 @@ func (s *Approvals) Vote(ctx context.Context, id keys.ApprovalID, index int, in 
 	case "gone":
 		return approval.Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
 	case "ok":
-		if res[2] != "" && !idempotency.Replayed(ctx) {
-			e, err := approval.ParseEntry(res[2])
-			if err != nil {
-				return a, nil, err
-			}
-			return a, &e, nil
-		}
+		return queued(ctx, a, res[2])
 	}
 	return a, nil, nil
 }
