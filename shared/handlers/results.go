@@ -51,7 +51,7 @@ func (h resultRoutes) create(w http.ResponseWriter, r *http.Request) error {
 			rep, err = results.ParseJUnit(bytes.NewReader(body))
 		}
 		in.Result.Passed, in.Result.Failed, in.Result.Skipped = rep.Passed, rep.Failed, rep.Skipped
-		in.Result.DurationSeconds, in.Result.FailureDetails = rep.DurationSeconds, rep.Failures
+		in.Result.DurationSeconds, in.Result.FailureDetails, in.Cases = rep.DurationSeconds, rep.Failures, rep.Cases
 	}
 	if err == nil {
 		err = in.Check()

@@ -27,6 +27,14 @@ func checkReport(t *testing.T, rep Report) {
 	if len(rep.Failures) > MaxFailureDetails || int64(len(rep.Failures)) > rep.Failed {
 		t.Fatalf("%d failure details for %d failures", len(rep.Failures), rep.Failed)
 	}
+	if len(rep.Cases) > MaxCases || int64(len(rep.Cases)) > rep.Passed+rep.Failed+rep.Skipped {
+		t.Fatalf("%d cases for %d tests", len(rep.Cases), rep.Passed+rep.Failed+rep.Skipped)
+	}
+	for _, c := range rep.Cases {
+		if checkName(c.Name, true) != "" || checkName(c.Classname, false) != "" {
+			t.Fatalf("case %q / %q would be refused in JSON", c.Name, c.Classname)
+		}
+	}
 	for _, f := range rep.Failures {
 		if len(f.Message) > MaxMessageBytes || !utf8.ValidString(f.Message) && utf8.ValidString(f.Test) {
 			t.Fatalf("message of %d bytes", len(f.Message))

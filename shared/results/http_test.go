@@ -55,6 +55,7 @@ func TestStoreAndRead(t *testing.T) {
 			"test_id": "run-42", "workflow_id": wf, "test_suite": "unit", "passed": float64(10), "failed": float64(1), "skipped": float64(0),
 			"duration_seconds": 3.2, "coverage_percent": 87.5, "executed_at": "2026-11-26T09:58:00.000000000Z",
 			"failure_details": []any{map[string]any{"test": "TestLogin", "message": "expected 200", "file": "login_test.go", "line": float64(12)}},
+			"commit": nil, "branch": nil, "attempt": nil,
 		}, a.Body)
 		id, _ := keys.ParseTestID("run-42")
 		assert.InDelta(t, (7 * 24 * time.Hour).Seconds(), e.PTTL(e.Keys.TestResult(id)).Seconds(), 2)
@@ -75,6 +76,51 @@ func TestStoreAndRead(t *testing.T) {
 		assert.Equal(t, "2026-11-26T10:00:00.000000000Z", m.Body["executed_at"])
 		assert.Nil(t, m.Body["coverage_percent"])
 		assert.Equal(t, []any{}, m.Body["failure_details"])
+	})
+}
+
+// commit, branch and attempt come in the JSON body or in a report's query,
+// and cases stand in for the counts, the duration and the failures.
+func TestRunContextAndCases(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		a := e.Do(req{Method: "POST", Path: "/api/results", Body: map[string]any{"workflow_id": wf, "test_suite": "unit",
+			"commit": "ABCDEF1234", "branch": "feature/login-v2", "attempt": 2,
+			"cases": []any{
+				map[string]any{"name": "test_ok", "classname": "tests.login", "outcome": "passed", "duration_seconds": 0.25},
+				map[string]any{"name": "test_bad", "classname": "tests.login", "outcome": "failed", "duration_seconds": 1.5,
+					"message": "AssertionError: 500 != 401", "file": "tests/login.py", "line": 40},
+				map[string]any{"name": "TestSkip", "outcome": "skipped"},
+			}}})
+		require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
+		assert.Equal(t, "abcdef1234", a.Body["commit"])
+		assert.Equal(t, "feature/login-v2", a.Body["branch"])
+		assert.Equal(t, float64(2), a.Body["attempt"])
+		assert.Equal(t, []any{float64(1), float64(1), float64(1)}, []any{a.Body["passed"], a.Body["failed"], a.Body["skipped"]})
+		assert.Equal(t, 1.75, a.Body["duration_seconds"])
+		assert.Equal(t, []any{map[string]any{"test": "tests.login.test_bad", "message": "AssertionError: 500 != 401", "file": "tests/login.py", "line": float64(40)}},
+			a.Body["failure_details"])
+
+		// Counts given alongside cases win, as long as they hold the cases.
+		b := e.Do(req{Method: "POST", Path: "/api/results", Body: map[string]any{"workflow_id": wf, "test_suite": "unit", "passed": 5, "duration_seconds": 9,
+			"failure_details": []any{}, "cases": []any{map[string]any{"name": "a", "outcome": "failed"}}}})
+		require.Equal(t, http.StatusCreated, b.Status, "%s", b.Raw)
+		assert.Equal(t, []any{float64(5), float64(1), float64(0), float64(9)}, []any{b.Body["passed"], b.Body["failed"], b.Body["skipped"], b.Body["duration_seconds"]})
+		assert.Equal(t, []any{}, b.Body["failure_details"])
+
+		xml, err := os.ReadFile(filepath.Join("testdata", "junit", "surefire.xml"))
+		require.NoError(t, err)
+		q := e.Do(req{Method: "POST", Path: "/api/results?workflow_id=" + wf + "&test_suite=java&commit=0123456789abcdef0123456789abcdef01234567&branch=main&attempt=1",
+			Body: string(xml), Header: map[string]string{"Content-Type": "application/xml"}})
+		require.Equal(t, http.StatusCreated, q.Status, "%s", q.Raw)
+		assert.Equal(t, "0123456789abcdef0123456789abcdef01234567", q.Body["commit"])
+		assert.Equal(t, "main", q.Body["branch"])
+		assert.Equal(t, float64(1), q.Body["attempt"])
+		for _, bad := range []string{"commit=xyz1234", "branch=a%20b", "attempt=0", "attempt=two", "attempt=101"} {
+			before := e.Snapshot()
+			problem(t, e.Do(req{Method: "POST", Path: "/api/results?workflow_id=" + wf + "&test_suite=java&" + bad,
+				Body: string(xml), Header: map[string]string{"Content-Type": "application/xml"}}), http.StatusBadRequest, "validation")
+			assert.Equal(t, before, e.Snapshot(), bad)
+		}
 	})
 }
 
@@ -156,6 +202,24 @@ func TestValidation(t *testing.T) {
 		"negative line":        {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "line": -1}}}), "failure_details[0].line"},
 		"many bad failures":    {run(map[string]any{"failure_details": manyBad}), "failure_details[0].test"},
 		"unknown in failure":   {run(map[string]any{"failure_details": []any{map[string]any{"test": "t", "message": "m", "col": 3}}}), "failure_details[0].col"},
+		"short commit":         {run(map[string]any{"commit": "abc12"}), "commit"},
+		"long commit":          {run(map[string]any{"commit": strings.Repeat("a", 41)}), "commit"},
+		"commit not hex":       {run(map[string]any{"commit": "abcdefg"}), "commit"},
+		"branch with space":    {run(map[string]any{"branch": "my branch"}), "branch"},
+		"branch with dots":     {run(map[string]any{"branch": "a..b"}), "branch"},
+		"branch .lock":         {run(map[string]any{"branch": "feature/x.lock"}), "branch"},
+		"branch too long":      {run(map[string]any{"branch": strings.Repeat("b", 256)}), "branch"},
+		"branch empty":         {run(map[string]any{"branch": ""}), "branch"},
+		"attempt 0":            {run(map[string]any{"attempt": 0}), "attempt"},
+		"attempt 101":          {run(map[string]any{"attempt": 101}), "attempt"},
+		"case without name":    {run(map[string]any{"cases": []any{map[string]any{"outcome": "passed"}}}), "cases[0].name"},
+		"case bad outcome":     {run(map[string]any{"cases": []any{map[string]any{"name": "a", "outcome": "error"}}}), "cases[0].outcome"},
+		"case control char":    {run(map[string]any{"cases": []any{map[string]any{"name": "a\nb", "outcome": "passed"}}}), "cases[0].name"},
+		"case long class":      {run(map[string]any{"cases": []any{map[string]any{"name": "a", "classname": strings.Repeat("c", 1025), "outcome": "passed"}}}), "cases[0].classname"},
+		"case negative time":   {run(map[string]any{"cases": []any{map[string]any{"name": "a", "outcome": "passed", "duration_seconds": -1}}}), "cases[0].duration_seconds"},
+		"case unknown field":   {run(map[string]any{"cases": []any{map[string]any{"name": "a", "outcome": "passed", "retries": 1}}}), "cases[0].retries"},
+		"fewer than the cases": {run(map[string]any{"passed": 0, "cases": []any{map[string]any{"name": "a", "outcome": "passed"}}}), "passed"},
+		"too many cases":       {run(map[string]any{"cases": make([]any, 5001)}), "cases"},
 	}
 	each(t, func(t *testing.T, e *servicetest.Env) {
 		for name, tc := range cases {

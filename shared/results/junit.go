@@ -22,6 +22,25 @@ type Report struct {
 	Passed, Failed, Skipped int64
 	DurationSeconds         float64
 	Failures                []FailureDetail
+	// Cases are the report's named test cases, at most MaxCases.
+	Cases []Case
+}
+
+// addCase records a case read from a report, unless it has no name or the
+// report already gave MaxCases.
+func (r *Report) addCase(name, class, outcome string, seconds float64, timed bool) {
+	name, class = cleanName(name), cleanName(class)
+	if name == "" || len(r.Cases) >= MaxCases {
+		return
+	}
+	if class == name {
+		class = ""
+	}
+	c := Case{Name: name, Classname: class, Outcome: outcome}
+	if timed {
+		c.DurationSeconds = &seconds
+	}
+	r.Cases = append(r.Cases, c)
 }
 
 // Parser limits: reports are streamed, within the request body limit, and
@@ -112,6 +131,9 @@ func ParseJUnit(r io.Reader) (Report, error) {
 
 		inCase                       bool
 		caseName, caseFile, caseLine string
+		rawName, rawClass            string
+		thisTime                     float64
+		thisTimed                    bool
 		caseState                    string // "", "failed", "skipped"
 		failMsg                      string
 		text                         strings.Builder
@@ -155,13 +177,15 @@ func ParseJUnit(r io.Reader) (Report, error) {
 				}
 				inCase, caseState, failMsg = true, "", ""
 				text.Reset()
-				caseName = attr(t, "name")
-				if cls := attr(t, "classname"); cls != "" && cls != caseName {
-					caseName = cls + "." + caseName
+				rawName, rawClass = attr(t, "name"), attr(t, "classname")
+				caseName = rawName
+				if rawClass != "" && rawClass != caseName {
+					caseName = rawClass + "." + caseName
 				}
 				caseFile, caseLine = attr(t, "file"), attr(t, "line")
-				if v, ok := seconds(attr(t, "time")); ok {
-					caseTime += v
+				thisTime, thisTimed = seconds(attr(t, "time"))
+				if thisTimed {
+					caseTime += thisTime
 				}
 			case "failure", "error":
 				if inCase && caseState != "failed" {
@@ -189,17 +213,21 @@ func ParseJUnit(r io.Reader) (Report, error) {
 				suiteDepth--
 			case "testcase":
 				inCase = false
+				outcome := OutcomePassed
 				switch caseState {
 				case "failed":
 					rep.Failed++
+					outcome = OutcomeFailed
 					if len(rep.Failures) < MaxFailureDetails {
 						rep.Failures = append(rep.Failures, failure(caseName, failMsg, text.String(), caseFile, caseLine))
 					}
 				case "skipped":
 					rep.Skipped++
+					outcome = OutcomeSkipped
 				default:
 					rep.Passed++
 				}
+				rep.addCase(rawName, rawClass, outcome, thisTime, thisTimed)
 			}
 		}
 	}
@@ -232,9 +260,11 @@ type goEvent struct {
 // elapsed time.
 func ParseGoTest(r io.Reader) (Report, error) {
 	type test struct {
-		name   string
-		action string
-		output strings.Builder
+		name, pkg, test string
+		action          string
+		output          strings.Builder
+		elapsed         float64
+		timed           bool
 	}
 	var (
 		rep      Report
@@ -272,7 +302,7 @@ func ParseGoTest(r io.Reader) (Report, error) {
 			if ev.Package != "" {
 				name = ev.Package + "." + ev.Test
 			}
-			t = &test{name: name}
+			t = &test{name: name, pkg: ev.Package, test: ev.Test}
 			tests[key] = t
 			order = append(order, t)
 		}
@@ -287,8 +317,11 @@ func ParseGoTest(r io.Reader) (Report, error) {
 			}
 		case "pass", "fail", "skip":
 			t.action = ev.Action
-			if ev.Elapsed != nil && *ev.Elapsed >= 0 && !strings.Contains(ev.Test, "/") {
-				testTime += *ev.Elapsed
+			if ev.Elapsed != nil && *ev.Elapsed >= 0 {
+				t.elapsed, t.timed = *ev.Elapsed, true
+				if !strings.Contains(ev.Test, "/") {
+					testTime += *ev.Elapsed
+				}
 			}
 		}
 	}
@@ -302,10 +335,13 @@ func ParseGoTest(r io.Reader) (Report, error) {
 		switch t.action {
 		case "pass":
 			rep.Passed++
+			rep.addCase(t.test, t.pkg, OutcomePassed, t.elapsed, t.timed)
 		case "skip":
 			rep.Skipped++
+			rep.addCase(t.test, t.pkg, OutcomeSkipped, t.elapsed, t.timed)
 		case "fail":
 			rep.Failed++
+			rep.addCase(t.test, t.pkg, OutcomeFailed, t.elapsed, t.timed)
 			if len(rep.Failures) < MaxFailureDetails {
 				rep.Failures = append(rep.Failures, failure(t.name, "", t.output.String(), "", ""))
 			}

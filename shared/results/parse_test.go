@@ -145,3 +145,52 @@ func TestGoTestRefusals(t *testing.T) {
 	assert.Equal(t, int64(1), rep.Passed)
 	assert.Equal(t, 0.5, rep.DurationSeconds, "without package events, the tests' time")
 }
+
+func TestReportsFillCases(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "junit", "pytest.xml"))
+	require.NoError(t, err)
+	defer f.Close()
+	rep, err := ParseJUnit(f)
+	require.NoError(t, err)
+	require.Len(t, rep.Cases, 4)
+	assert.Equal(t, "tests.test_login.test_login_ok", rep.Cases[0].Test())
+	assert.Equal(t, []string{OutcomePassed, OutcomeFailed, OutcomeSkipped, OutcomeFailed},
+		[]string{rep.Cases[0].Outcome, rep.Cases[1].Outcome, rep.Cases[2].Outcome, rep.Cases[3].Outcome})
+	require.NotNil(t, rep.Cases[1].DurationSeconds)
+	assert.Equal(t, 0.004, *rep.Cases[1].DurationSeconds)
+	for i, c := range rep.Cases {
+		p, fl, s := Tally(rep.Cases[i : i+1])
+		assert.Equal(t, int64(1), p+fl+s, c.Test())
+	}
+
+	g, err := os.Open(filepath.Join("testdata", "gotest", "capture.ndjson"))
+	require.NoError(t, err)
+	defer g.Close()
+	rep, err = ParseGoTest(g)
+	require.NoError(t, err)
+	p, fl, s := Tally(rep.Cases)
+	assert.Equal(t, []int64{rep.Passed, rep.Failed, rep.Skipped}, []int64{p, fl, s}, "one case per test, subtests included")
+	names := map[string]string{}
+	for _, c := range rep.Cases {
+		names[c.Test()] = c.Outcome
+	}
+	assert.Equal(t, OutcomeFailed, names["example.com/sample.TestTable/bad"])
+	assert.Equal(t, OutcomePassed, names["example.com/sample.TestTable/ok"])
+
+	// A name with control characters is cleaned; a case without a name is
+	// counted but has no history; the classname equal to the name is dropped.
+	rep, err = ParseJUnit(strings.NewReader(`<testsuite><testcase classname="x" name="a&#9;b"/><testcase/><testcase classname="same" name="same"/></testsuite>`))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), rep.Passed)
+	require.Len(t, rep.Cases, 2)
+	assert.Equal(t, "x.a b", rep.Cases[0].Test())
+	assert.Equal(t, "same", rep.Cases[1].Test())
+}
+
+func TestReportCasesAreCapped(t *testing.T) {
+	body := "<testsuite>" + strings.Repeat(`<testcase name="t"/>`, MaxCases+10) + "</testsuite>"
+	rep, err := ParseJUnit(strings.NewReader(body))
+	require.NoError(t, err)
+	assert.Equal(t, int64(MaxCases+10), rep.Passed)
+	assert.Len(t, rep.Cases, MaxCases)
+}

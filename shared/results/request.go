@@ -26,6 +26,10 @@ type JSONBody struct {
 	FailureDetails  []failureBody   `json:"failure_details"`
 	CoveragePercent json.RawMessage `json:"coverage_percent"`
 	ExecutedAt      *string         `json:"executed_at"`
+	Commit          *string         `json:"commit"`
+	Branch          *string         `json:"branch"`
+	Attempt         *int            `json:"attempt"`
+	Cases           []caseBody      `json:"cases"`
 }
 
 type failureBody struct {
@@ -43,6 +47,9 @@ type Input struct {
 	WorkflowID keys.WorkflowID
 	Result     TestResults
 	Executed   time.Time
+	// Cases are the run's test cases, for their tests' histories; the
+	// stored result does not keep them.
+	Cases []Case
 }
 
 // ParseJSON validates the JSON form.
@@ -51,29 +58,49 @@ func ParseJSON(b JSONBody, now time.Time) (Input, error) {
 	var in Input
 	r := &in.Result
 	head(&errs, &in, b.TestID, b.WorkflowID, b.TestSuite)
-	for _, c := range []struct {
+	var caseFailures []FailureDetail
+	in.Cases, caseFailures = parseCases(&errs, b.Cases)
+	tally := [3]int64{}
+	tally[0], tally[1], tally[2] = Tally(in.Cases)
+	for i, c := range []struct {
 		name string
 		v    *int64
 		dst  *int64
 	}{{"passed", b.Passed, &r.Passed}, {"failed", b.Failed, &r.Failed}, {"skipped", b.Skipped, &r.Skipped}} {
 		switch {
+		case c.v == nil && b.Cases != nil:
+			*c.dst = tally[i]
 		case c.v == nil:
-			errs.Add(c.name, "is required, an integer of at least 0")
+			errs.Add(c.name, "is required, an integer of at least 0, unless cases are given")
 		case *c.v < 0:
 			errs.Add(c.name, "must be an integer of at least 0")
+		case *c.v < tally[i]:
+			errs.Add(c.name, "must be at least the %d cases with that outcome", tally[i])
 		default:
 			*c.dst = *c.v
 		}
 	}
-	if b.DurationSeconds == nil {
-		errs.Add("duration_seconds", "is required, a number from 0 to %d", MaxDurationSeconds)
-	} else {
+	switch {
+	case b.DurationSeconds != nil:
 		r.DurationSeconds = *b.DurationSeconds
+	case b.Cases != nil:
+		for _, c := range in.Cases {
+			if c.DurationSeconds != nil {
+				r.DurationSeconds += *c.DurationSeconds
+			}
+		}
+	default:
+		errs.Add("duration_seconds", "is required, a number from 0 to %d, unless cases are given", MaxDurationSeconds)
+	}
+	if b.FailureDetails == nil && b.Cases != nil {
+		r.FailureDetails = caseFailures
 	}
 	if len(b.FailureDetails) > MaxFailureDetails {
 		errs.Add("failure_details", "must hold at most %d items", MaxFailureDetails)
 	}
-	r.FailureDetails = make([]FailureDetail, 0, len(b.FailureDetails))
+	if r.FailureDetails == nil {
+		r.FailureDetails = make([]FailureDetail, 0, len(b.FailureDetails))
+	}
 	for i, f := range b.FailureDetails {
 		field := "failure_details[" + strconv.Itoa(i) + "]"
 		switch {
@@ -101,6 +128,7 @@ func ParseJSON(b JSONBody, now time.Time) (Input, error) {
 		}
 	}
 	in.Executed = executedAt(&errs, b.ExecutedAt, now)
+	r.Commit, r.Branch, r.Attempt = checkCommit(&errs, b.Commit), checkBranch(&errs, b.Branch), checkAttempt(&errs, b.Attempt)
 	return in, errs.Err()
 }
 
@@ -146,7 +174,8 @@ func executedAt(errs *apperr.Collector, v *string, now time.Time) time.Time {
 }
 
 // ParseQuery validates the query of an XML or NDJSON upload: workflow_id
-// and test_suite, and optionally test_id, coverage_percent and executed_at.
+// and test_suite, and optionally test_id, coverage_percent, executed_at,
+// commit, branch and attempt.
 func ParseQuery(q url.Values, now time.Time) (Input, error) {
 	var errs apperr.Collector
 	var in Input
@@ -169,6 +198,15 @@ func ParseQuery(q url.Values, now time.Time) (Input, error) {
 		}
 	}
 	in.Executed = executedAt(&errs, opt("executed_at"), now)
+	r := &in.Result
+	r.Commit, r.Branch = checkCommit(&errs, opt("commit")), checkBranch(&errs, opt("branch"))
+	if v := opt("attempt"); v != nil {
+		n, err := strconv.Atoi(*v)
+		if err != nil {
+			n = -1
+		}
+		r.Attempt = checkAttempt(&errs, &n)
+	}
 	return in, errs.Err()
 }
 

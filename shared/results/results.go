@@ -42,6 +42,9 @@ type TestResults struct {
 	FailureDetails  []FailureDetail `json:"failure_details"`
 	CoveragePercent *float64        `json:"coverage_percent"`
 	ExecutedAt      string          `json:"executed_at"`
+	Commit          *string         `json:"commit"`
+	Branch          *string         `json:"branch"`
+	Attempt         *int            `json:"attempt"`
 }
 
 // Summary sums the runs a workflow keeps.
