@@ -55,7 +55,7 @@ func TestStoreAndRead(t *testing.T) {
 			"test_id": "run-42", "workflow_id": wf, "test_suite": "unit", "passed": float64(10), "failed": float64(1), "skipped": float64(0),
 			"duration_seconds": 3.2, "coverage_percent": 87.5, "executed_at": "2026-11-26T09:58:00.000000000Z",
 			"failure_details": []any{map[string]any{"test": "TestLogin", "message": "expected 200", "file": "login_test.go", "line": float64(12)}},
-			"commit": nil, "branch": nil, "attempt": nil,
+			"commit":          nil, "branch": nil, "attempt": nil,
 		}, a.Body)
 		id, _ := keys.ParseTestID("run-42")
 		assert.InDelta(t, (7 * 24 * time.Hour).Seconds(), e.PTTL(e.Keys.TestResult(id)).Seconds(), 2)
