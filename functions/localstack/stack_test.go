@@ -23,6 +23,7 @@ import (
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/servicetest"
 
 	"github.com/ai-rails/state-service/shared/redistest"
@@ -76,7 +77,7 @@ func TestEmbeddedStack(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, status)
 
 	// The REST endpoint is real: any Upstash client can use it.
-	c, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: cfg.RESTToken})
+	c, err := upstash.New(upstash.Options{Options: restclient.Options{URL: s.RESTURL, Token: cfg.RESTToken}})
 	require.NoError(t, err)
 	_, err = c.Do(context.Background(), "SET", "hello", "world")
 	require.NoError(t, err)
@@ -86,7 +87,7 @@ func TestEmbeddedStack(t *testing.T) {
 	_, body = getHealth(t, s, cfg.APIKey)
 	assert.GreaterOrEqual(t, body["store"].(map[string]any)["keys"], float64(1), "the key set, and metric counters")
 
-	bad, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: "wrong"})
+	bad, err := upstash.New(upstash.Options{Options: restclient.Options{URL: s.RESTURL, Token: "wrong"}})
 	require.NoError(t, err)
 	_, err = bad.Do(context.Background(), "GET", "hello")
 	assert.True(t, upstash.HasPrefix(err, "WRONGPASS"))
@@ -320,7 +321,7 @@ func apiCall(t *testing.T, s *Stack, key, method, path, body string, header map[
 // endpoint and through the API, as on Redis.
 func TestEmbeddedStoreKeepsTime(t *testing.T) {
 	s, cfg, _ := startStack(t, testEnv(t, nil))
-	c, err := upstash.New(upstash.Options{URL: s.RESTURL, Token: cfg.RESTToken})
+	c, err := upstash.New(upstash.Options{Options: restclient.Options{URL: s.RESTURL, Token: cfg.RESTToken}})
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = c.Do(ctx, "SET", "k", "v", "PX", 200)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -290,7 +291,7 @@ func TestDestinationsAndSources(t *testing.T) {
 // that cannot be made fails the same way.
 func TestAFailedBackupLeavesNothing(t *testing.T) {
 	b := upstashtest.Real(t)
-	c := b.Client(t, upstash.Options{MaxRetries: -1})
+	c := b.Client(t, upstash.Options{Options: restclient.Options{MaxRetries: -1}})
 	seed(t, c)
 	b.Redis.Stop()
 	dir := t.TempDir()
@@ -323,7 +324,7 @@ func fakeStore(t *testing.T, row any) *upstash.Client {
 		_ = json.NewEncoder(w).Encode(map[string]any{"result": result})
 	}))
 	t.Cleanup(srv.Close)
-	c, err := upstash.New(upstash.Options{URL: srv.URL, Token: "t", MaxRetries: -1})
+	c, err := upstash.New(upstash.Options{Options: restclient.Options{URL: srv.URL, Token: "t", MaxRetries: -1}})
 	require.NoError(t, err)
 	return c
 }

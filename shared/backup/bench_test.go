@@ -13,6 +13,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -73,7 +74,7 @@ func BenchmarkBackup100k(b *testing.B) {
 	if _, err := pipe.Exec(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	c := be.Client(b, upstash.Options{Timeout: 30 * time.Second})
+	c := be.Client(b, upstash.Options{Options: restclient.Options{Timeout: 30 * time.Second}})
 	runtime.GC()
 	b.ResetTimer()
 	for b.Loop() {

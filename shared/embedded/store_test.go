@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -49,7 +50,7 @@ func open(t *testing.T, dir string, opts Options) *running {
 	s, err := Open(context.Background(), opts)
 	require.NoError(t, err)
 	hs := httptest.NewServer(s.Handler())
-	c, err := upstash.New(upstash.Options{URL: hs.URL, Token: token})
+	c, err := upstash.New(upstash.Options{Options: restclient.Options{URL: hs.URL, Token: token}})
 	require.NoError(t, err)
 	r := &running{Store: s, c: c, hs: hs, dir: dir}
 	t.Cleanup(func() { r.crash() })

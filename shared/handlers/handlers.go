@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/idempotency"
@@ -21,6 +22,7 @@ import (
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/routes"
+	"github.com/ai-rails/state-service/shared/testhistory"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
@@ -30,6 +32,10 @@ type Services struct {
 	Locks     lock.Service
 	Approvals *approval.Service
 	Results   results.Service
+	// TestHistory and Failures read the failure memory, which Results
+	// writes.
+	TestHistory testhistory.Service
+	Failures    failures.Service
 	// Health is the store the health check pings.
 	Health health.Store
 	// Metrics reads the hourly counters.
@@ -70,6 +76,7 @@ func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
 	for _, group := range []map[string]httpkit.HandlerFunc{
 		workflows{s.Workflows}.routes(), locks{s.Locks}.routes(), approvals{s.Approvals}.routes(),
 		resultRoutes{svc: s.Results, now: c.Now}.routes(),
+		memoryRoutes{tests: s.TestHistory, failures: s.Failures}.routes(),
 		approvalPage{svc: s.Approvals, results: s.Results, origin: originOf(c.PublicBaseURL)}.routes(),
 	} {
 		for name, h := range group {

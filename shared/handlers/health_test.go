@@ -11,6 +11,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/health"
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
@@ -52,7 +53,7 @@ func TestHealthy(t *testing.T) {
 
 func TestUnhealthy(t *testing.T) {
 	b := upstashtest.Real(t)
-	c := b.Client(t, upstash.Options{MaxRetries: -1})
+	c := b.Client(t, upstash.Options{Options: restclient.Options{MaxRetries: -1}})
 	b.Redis.Stop()
 	status, hdr, body := get(t, handlers.New(handlers.Services{Health: c}, handlers.Config{Backend: health.BackendUpstash}))
 	assert.Equal(t, http.StatusServiceUnavailable, status)

@@ -168,6 +168,45 @@ func (s Schema) WorkflowApprovals(id WorkflowID) string {
 // (unix ms).
 func (s Schema) WorkflowResults(id WorkflowID) string { return s.prefix + "index_results_" + id.v }
 
+// Suite names a test suite in keys: 16 hex digits of its name's SHA-256,
+// so that any suite name makes a key of fixed length.
+func Suite(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:8])
+}
+
+// TestHistories is a suite's test histories: a hash from test name to its
+// runs, newest first (TTL 30 days from the suite's last run).
+func (s Schema) TestHistories(suite string) string { return s.prefix + "testhist_" + Suite(suite) }
+
+// TestRuns is a suite's runs, which the histories refer to: a hash from run
+// number to the run's time, workflow, commit and attempt (TTL as the
+// histories).
+func (s Schema) TestRuns(suite string) string { return s.prefix + "testruns_" + Suite(suite) }
+
+// WorkflowFailureGroups is a workflow's failure groups: a hash from
+// fingerprint to group (TTL 30 days from its latest failure).
+func (s Schema) WorkflowFailureGroups(id WorkflowID) string {
+	return s.prefix + "failgroups_wf_" + id.v
+}
+
+// SuiteFailureGroups is a suite's failure groups, as WorkflowFailureGroups.
+func (s Schema) SuiteFailureGroups(suite string) string {
+	return s.prefix + "failgroups_suite_" + Suite(suite)
+}
+
+// Failure is one fingerprint's record: its sample message, counts and latest
+// occurrences (hash; TTL 30 days from its latest failure). fingerprint is
+// 16 hex digits (failures.Fingerprint).
+func (s Schema) Failure(fingerprint string) string { return s.prefix + "failure_" + fingerprint }
+
+// FailurePrefix is what every failure record key starts with.
+func (s Schema) FailurePrefix() string { return s.prefix + "failure_" }
+
+// VectorOutbox is the sorted set of fingerprints whose vectors are still to
+// be upserted, by when they fall due (unix ms).
+func (s Schema) VectorOutbox() string { return s.prefix + "vector_outbox" }
+
 // Outbox is the sorted set of undelivered webhooks by next attempt (unix ms).
 func (s Schema) Outbox() string { return s.prefix + "webhook_outbox" }
 
@@ -221,5 +260,11 @@ func (s Schema) Families() []Family {
 		{"workflow approvals", s.WorkflowApprovals(wf), "sorted set", "none; pruned by the sweeper"},
 		{"workflow results", s.WorkflowResults(wf), "sorted set", "none; pruned by the sweeper"},
 		{"webhook outbox", s.Outbox(), "sorted set", "none; entries retried for 24 h"},
+		{"test histories", s.TestHistories("unit"), "hash (test -> runs)", "2592000 s from the suite's last run"},
+		{"test runs", s.TestRuns("unit"), "hash (run -> time, workflow, commit, attempt)", "2592000 s from the suite's last run"},
+		{"workflow failure groups", s.WorkflowFailureGroups(wf), "hash (fingerprint -> group)", "2592000 s from the latest failure"},
+		{"suite failure groups", s.SuiteFailureGroups("unit"), "hash (fingerprint -> group)", "2592000 s from the latest failure"},
+		{"failure", s.Failure("3f0c6a8e5b7d4c1e"), "hash", "2592000 s from the latest failure"},
+		{"vector outbox", s.VectorOutbox(), "sorted set", "none; entries leave when their vectors are upserted"},
 	}
 }

@@ -182,7 +182,7 @@ func TestKeysNeverCollide(t *testing.T) {
 
 func TestFamiliesListEveryKey(t *testing.T) {
 	fams := keys.Default().Families()
-	assert.Len(t, fams, 16)
+	assert.Len(t, fams, 22)
 	for _, f := range fams {
 		assert.True(t, strings.HasPrefix(f.Example, keys.DefaultPrefix), f.Name)
 		assert.NotEmpty(t, f.TTL, f.Name)

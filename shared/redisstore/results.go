@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -28,15 +31,43 @@ var (
 )
 
 // Results keeps test results, one round trip per call: the
-// results.Service.
+// results.Service. Storing a run also records it in the failure memory
+// (the test histories and the failure groups) in the same round trip.
 type Results struct {
 	c    *upstash.Client
 	keys keys.Schema
+	o    ResultsOptions
 }
 
+// ResultsOptions are the settings of Results.
+type ResultsOptions struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Index, when set, gets the vectors of the fingerprints a run sees for
+	// the first time, right after the run is stored and within
+	// IndexBudget. What it misses waits in the vector outbox for the
+	// sweeper.
+	Index       failures.Index
+	IndexBudget time.Duration
+	// Logger logs an upsert that failed; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultIndexBudget is how long an ingest waits for its vector upsert.
+const DefaultIndexBudget = 500 * time.Millisecond
+
 // NewResults returns Results.
-func NewResults(c *upstash.Client, k keys.Schema) *Results {
-	return &Results{c: c, keys: k}
+func NewResults(c *upstash.Client, k keys.Schema, o ResultsOptions) *Results {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IndexBudget <= 0 {
+		o.IndexBudget = DefaultIndexBudget
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Results{c: c, keys: k, o: o}
 }
 
 // Create stores a result for TestResultTTL, unless its test_id is taken.
@@ -47,10 +78,11 @@ func (s *Results) Create(ctx context.Context, in results.Input) (results.TestRes
 		// Input.Check keeps out what would not encode; nothing is written.
 		return results.TestResults{}, fmt.Errorf("encode result %s: %w", in.TestID, err)
 	}
+	mem := memoryIngest(s.keys, in, s.o.Now())
+	args := append(storekit.Args{"doc", doc, "id", in.TestID.String(), "ttl_ms", keys.TestResultTTL.Milliseconds(),
+		"executed_ms", in.Executed.UnixMilli()}, mem.args...)
 	res, err := upstash.Strings(resultsCreate.Run(ctx, s.c,
-		[]string{s.keys.TestResult(in.TestID), s.keys.WorkflowResults(in.WorkflowID)},
-		storekit.Args{"doc", doc, "id", in.TestID.String(), "ttl_ms", keys.TestResultTTL.Milliseconds(),
-			"executed_ms", in.Executed.UnixMilli()}...))
+		append([]string{s.keys.TestResult(in.TestID), s.keys.WorkflowResults(in.WorkflowID)}, mem.keys...), args...))
 	if err != nil {
 		return results.TestResults{}, fmt.Errorf("store result %s: %w", in.TestID, err)
 	}
@@ -61,7 +93,28 @@ func (s *Results) Create(ctx context.Context, in results.Input) (results.TestRes
 	if err := json.Unmarshal([]byte(res[1]), &out); err != nil {
 		return results.TestResults{}, fmt.Errorf("stored result %s does not parse: %w", in.TestID, err)
 	}
+	if fresh := res[2:]; len(fresh) > 0 && s.o.Index != nil {
+		entries := make([]failures.Entry, 0, len(fresh))
+		for _, fp := range fresh {
+			if e, ok := mem.entries[fp]; ok {
+				entries = append(entries, e)
+			}
+		}
+		s.index(ctx, entries)
+	}
 	return out, nil
+}
+
+// index upserts the vectors of new fingerprints within the budget. A
+// failure is logged, not answered: the run is stored, and the vector
+// outbox keeps the upserts for the sweeper.
+func (s *Results) index(ctx context.Context, entries []failures.Entry) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.IndexBudget)
+	defer cancel()
+	if err := s.o.Index.Upsert(ctx, entries); err != nil {
+		s.o.Logger.LogAttrs(ctx, slog.LevelWarn, "vector upsert failed; the outbox keeps it",
+			slog.Int("vectors", len(entries)), slog.String("error", err.Error()))
+	}
 }
 
 // Get reads one result.

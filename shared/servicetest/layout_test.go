@@ -14,8 +14,8 @@ import (
 // what they import directly or through others.
 func TestDomainsImportNoAdapter(t *testing.T) {
 	const mod = "github.com/ai-rails/state-service/shared/"
-	adapters := []string{"upstash", "redisstore", "storekit", "idempotency", "handlers", "httpkit", "webhook", "wiring", "embedded", "backup", "sweep"}
-	for _, domain := range []string{"workflow", "lock", "approval", "results", "identity", "keys"} {
+	adapters := []string{"upstash", "redisstore", "storekit", "idempotency", "handlers", "httpkit", "webhook", "wiring", "embedded", "backup", "sweep", "restclient", "upstashvector"}
+	for _, domain := range []string{"workflow", "lock", "approval", "results", "testhistory", "failures", "identity", "keys"} {
 		out, err := exec.Command("go", "list", "-deps", mod+domain).Output()
 		require.NoError(t, err, domain)
 		deps := map[string]bool{}

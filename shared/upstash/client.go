@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,18 +15,15 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/failsafe-go/failsafe-go"
-	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/ai-rails/state-service/shared/restclient"
 )
 
 // Client talks to one Upstash Redis REST endpoint. It is safe for concurrent
 // use; build one per process, at start-up, and share it.
 type Client struct {
 	opts      Options
+	rc        *restclient.Client
 	base      string // endpoint URL without a trailing slash
-	auth      string // the Authorization header value
-	breaker   circuitbreaker.CircuitBreaker[any]
-	executor  failsafe.Executor[any]
 	syncToken atomic.Pointer[string]
 	stats     stats
 	scripts   sync.Map // the hashes of the scripts this client has sent
@@ -37,20 +32,22 @@ type Client struct {
 // New returns a Client for the options, after validating them. See Options
 // for the defaults.
 func New(opts Options) (*Client, error) {
-	base, err := opts.init()
+	rc, err := restclient.New("upstash", opts.Options)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{opts: opts, base: base.String(), auth: "Bearer " + opts.Token}
-	c.breaker = newBreaker(&c.opts)
-	c.executor = failsafe.With[any](newRetryPolicy(&c.opts), c.breaker)
-	return c, nil
+	opts.Options = rc.Options()
+	return &Client{opts: opts, rc: rc, base: rc.Base()}, nil
 }
 
 // String describes the client without its token.
 func (c *Client) String() string {
 	return fmt.Sprintf("upstash.Client{URL: %q, Token: <redacted>}", c.base)
 }
+
+// CircuitState reports the circuit breaker's state: CircuitClosed,
+// CircuitOpen or CircuitHalfOpen.
+func (c *Client) CircuitState() string { return c.rc.CircuitState() }
 
 // GoString is String, so that %#v does not print the token either.
 func (c *Client) GoString() string { return c.String() }
@@ -278,21 +275,12 @@ type request struct {
 	retrySafe   bool
 }
 
-// send makes a call: it applies the deadline, the retry policy and the circuit
-// breaker around attempt, then reports to the hooks. It returns the parsed
-// JSON answer.
+// send makes a call: restclient applies the deadline, the retry policy and
+// the circuit breaker around attempt; send then reports to the hooks. It
+// returns the parsed JSON answer.
 func (c *Client) send(ctx context.Context, r *request) (any, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	var trips int
-	v, err := c.executor.WithContext(ctx).Get(func() (any, error) {
-		trips++
-		return c.attempt(ctx, r)
-	})
-	if err != nil {
-		err = c.finalError(ctx, err, trips)
-	}
+	v, trips, err := c.rc.Call(ctx, func(ctx context.Context) (any, error) { return c.attempt(ctx, r) })
 	c.stats.calls.Add(1)
 	c.stats.commands.Add(uint64(r.commands))
 	c.stats.roundTrips.Add(uint64(trips))
@@ -308,82 +296,40 @@ func (c *Client) send(ctx context.Context, r *request) (any, error) {
 	return v, err
 }
 
-// finalError turns what the policies returned into the caller's error.
-func (c *Client) finalError(ctx context.Context, err error, trips int) error {
-	switch {
-	case errors.Is(err, circuitbreaker.ErrOpen):
-		return &unavailableError{msg: "circuit open, failing fast", cause: ErrCircuitOpen, wait: c.breaker.RemainingDelay()}
-	case errors.Is(err, ErrUnavailable), errors.As(err, new(*Error)), errors.Is(err, ErrNil):
-		return err
-	case errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("upstash: call canceled: %w", ctx.Err())
-	case ctx.Err() != nil:
-		// The deadline ran out while waiting to retry.
-		return &unavailableError{msg: fmt.Sprintf("timeout after %d attempts", trips), cause: ctx.Err(), trips: true}
-	}
-	return err
-}
-
-// attempt sends one HTTP request and classifies its outcome.
+// attempt sends one HTTP request and classifies its answer: Upstash's
+// {"result"} and {"error"} envelopes, throttling and the transient errors
+// of a Redis that cannot serve for a moment.
 func (c *Client) attempt(ctx context.Context, r *request) (any, error) {
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, r.url, bytes.NewReader(r.body))
+	resp, err := c.rc.Post(ctx, r.url, r.contentType, r.body, func(h http.Header) {
+		h.Set("Upstash-Encoding", "base64")
+		if tok := c.syncToken.Load(); tok != nil && !c.opts.DisableReadYourWrites {
+			h.Set("Upstash-Sync-Token", *tok)
+		}
+	}, r.retrySafe)
 	if err != nil {
-		return nil, fmt.Errorf("upstash: build request: %w", err)
+		return nil, err
 	}
-	req.Header.Set("Authorization", c.auth)
-	req.Header.Set("Content-Type", r.contentType)
-	req.Header.Set("Upstash-Encoding", "base64")
-	if tok := c.syncToken.Load(); tok != nil && !c.opts.DisableReadYourWrites {
-		req.Header.Set("Upstash-Sync-Token", *tok)
-	}
-	resp, err := c.opts.HTTPClient.Do(req)
-	if err != nil {
-		return nil, c.transportError(ctx, "request failed", err, r.retrySafe || !wrote.Load())
-	}
-	defer resp.Body.Close()
 	if tok := resp.Header.Get("Upstash-Sync-Token"); tok != "" {
 		c.syncToken.Store(&tok)
 	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, c.transportError(ctx, "reading answer failed", err, r.retrySafe)
-	}
-	switch {
-	case resp.StatusCode >= 500:
-		return nil, &unavailableError{msg: "server error " + strconv.Itoa(resp.StatusCode) + errorSuffix(body), retryable: r.retrySafe, trips: true}
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return nil, &unavailableError{msg: "throttled", cause: ErrThrottled, retryable: r.retrySafe}
-	}
-	v, perr := parseJSON(body)
-	if resp.StatusCode != http.StatusOK {
+	v, perr := parseJSON(resp.Body)
+	if resp.Status != http.StatusOK {
 		msg := errorMessage(v)
 		if perr != nil || msg == "" {
-			msg = "ERR unexpected answer: HTTP " + strconv.Itoa(resp.StatusCode)
+			msg = "ERR unexpected answer: HTTP " + strconv.Itoa(resp.Status)
 		}
 		if isThrottleMessage(msg) {
-			return nil, &unavailableError{msg: msg, cause: ErrThrottled, retryable: r.retrySafe}
+			return nil, c.rc.Throttled(msg, r.retrySafe)
 		}
 		if isTransientMessage(msg) {
-			return nil, &unavailableError{msg: msg, retryable: r.retrySafe}
+			return nil, c.rc.Unavailable(msg, nil, r.retrySafe, false)
 		}
-		return nil, newError(msg, resp.StatusCode)
+		return nil, newError(msg, resp.Status)
 	}
 	if perr != nil {
-		return nil, &unavailableError{msg: "malformed answer", cause: perr, retryable: r.retrySafe, trips: true}
+		return nil, c.rc.Unavailable("malformed answer", perr, r.retrySafe, true)
 	}
 	return v, nil
-}
-
-func (c *Client) transportError(ctx context.Context, what string, err error, retryable bool) error {
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("upstash: call canceled: %w", ctx.Err())
-	case ctx.Err() != nil:
-		return &unavailableError{msg: "timeout", cause: ctx.Err(), trips: true}
-	}
-	return &unavailableError{msg: what, cause: err, retryable: retryable, trips: true}
 }
 
 // pathForm builds a path-form request whose last argument is the raw body,

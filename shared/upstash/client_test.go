@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -58,7 +59,7 @@ func TestBinaryValuesRoundTrip(t *testing.T) {
 // is down fails it as it fails any other.
 func TestBinaryArgumentToAStoreThatIsDown(t *testing.T) {
 	b := upstashtest.Mini(t)
-	c := b.Client(t, upstash.Options{MaxRetries: -1})
+	c := b.Client(t, upstash.Options{Options: restclient.Options{MaxRetries: -1}})
 	b.Server.Close()
 	_, err := c.Do(context.Background(), "SET", "k", []byte{0xff, 0x00})
 	assert.ErrorIs(t, err, upstash.ErrUnavailable)
@@ -266,7 +267,7 @@ func TestReadYourWritesToken(t *testing.T) {
 	ctx := context.Background()
 	b := upstashtest.Mini(t)
 	log := &headerLog{next: http.DefaultTransport}
-	c := b.Client(t, upstash.Options{HTTPClient: &http.Client{Transport: log}})
+	c := b.Client(t, upstash.Options{Options: restclient.Options{HTTPClient: &http.Client{Transport: log}}})
 	for i := range 3 {
 		_, err := c.Do(ctx, "SET", "k", i)
 		require.NoError(t, err)
@@ -279,7 +280,7 @@ func TestReadYourWritesToken(t *testing.T) {
 	}
 
 	off := &headerLog{next: http.DefaultTransport}
-	c2 := b.Client(t, upstash.Options{HTTPClient: &http.Client{Transport: off}, DisableReadYourWrites: true})
+	c2 := b.Client(t, upstash.Options{Options: restclient.Options{HTTPClient: &http.Client{Transport: off}}, DisableReadYourWrites: true})
 	for range 2 {
 		_, err := c2.Do(ctx, "GET", "k")
 		require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/ai-rails/state-service/shared/restclient"
 )
 
 // ErrNil is returned when Redis answers with a nil reply, for example GET of a
@@ -12,16 +14,21 @@ var ErrNil = errors.New("upstash: nil")
 
 // ErrUnavailable is wrapped by every error that means the store could not be
 // reached or did not answer: network errors, 5xx answers, timeouts, throttling
-// and an open circuit. Test for it with errors.Is.
-var ErrUnavailable = errors.New("upstash: store unavailable")
+// and an open circuit. Test for it with errors.Is. It is restclient's, so
+// an outage of any of Upstash's services matches it.
+var ErrUnavailable = restclient.ErrUnavailable
 
 // ErrCircuitOpen is returned, wrapped with ErrUnavailable, while the circuit
 // breaker is open and calls fail fast.
-var ErrCircuitOpen = errors.New("upstash: circuit open")
+var ErrCircuitOpen = restclient.ErrCircuitOpen
 
 // ErrThrottled is returned, wrapped with ErrUnavailable, when Upstash refuses a
 // request for exceeding the plan's request limits.
-var ErrThrottled = errors.New("upstash: throttled")
+var ErrThrottled = restclient.ErrThrottled
+
+// RetryAfter suggests how long a client should wait before retrying after
+// err (restclient.RetryAfter).
+func RetryAfter(err error) time.Duration { return restclient.RetryAfter(err) }
 
 // ErrBinaryArg is returned when an argument that is not valid UTF-8 cannot be
 // sent: JSON carries only UTF-8, so such a value may only be the last argument
@@ -99,48 +106,9 @@ func isThrottleMessage(msg string) bool {
 	return false
 }
 
-// unavailableError is a failure of the store itself. It wraps ErrUnavailable
-// and the cause, and records whether a retry is safe and whether the failure
-// counts against the circuit breaker.
-type unavailableError struct {
-	msg       string
-	cause     error
-	retryable bool
-	trips     bool          // counts as a failure for the circuit breaker
-	wait      time.Duration // how long until a retry may succeed, if known
-}
-
-func (e *unavailableError) Error() string {
-	if e.cause != nil {
-		return "upstash: " + e.msg + ": " + e.cause.Error()
-	}
-	return "upstash: " + e.msg
-}
-
-func (e *unavailableError) Unwrap() []error {
-	if e.cause != nil {
-		return []error{ErrUnavailable, e.cause}
-	}
-	return []error{ErrUnavailable}
-}
-
-// RetryAfter suggests how long a client should wait before retrying after
-// err: the time until an open circuit lets a trial through, or one second for
-// any other store failure. It is 0 for errors that are not ErrUnavailable.
-func RetryAfter(err error) time.Duration {
-	var u *unavailableError
-	if !errors.As(err, &u) {
-		return 0
-	}
-	return max(u.wait, time.Second)
-}
-
-func isRetryable(err error) bool {
-	var u *unavailableError
-	return errors.As(err, &u) && u.retryable
-}
-
-func tripsBreaker(err error) bool {
-	var u *unavailableError
-	return errors.As(err, &u) && u.trips
-}
+// Circuit states, as CircuitState reports them.
+const (
+	CircuitClosed   = restclient.CircuitClosed
+	CircuitOpen     = restclient.CircuitOpen
+	CircuitHalfOpen = restclient.CircuitHalfOpen
+)

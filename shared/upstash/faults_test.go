@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
 )
@@ -42,11 +43,7 @@ func newFaultServer(t *testing.T, handle http.HandlerFunc) *faultServer {
 
 // fastOptions retry quickly, so fault tests stay short.
 func fastOptions(url string) upstash.Options {
-	return upstash.Options{
-		URL: url, Token: secretToken,
-		MaxRetries: 3, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 4 * time.Millisecond,
-		BreakerFailures: 100,
-	}
+	return upstash.Options{Options: restclient.Options{URL: url, Token: secretToken, MaxRetries: 3, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 4 * time.Millisecond, BreakerFailures: 100}}
 }
 
 func newClient(t *testing.T, opts upstash.Options) *upstash.Client {
@@ -290,7 +287,7 @@ func TestURLValidation(t *testing.T) {
 		{"https://user:" + secretToken + "@example.com", false},
 		{"https://example.com/?_token=" + secretToken, false},
 	} {
-		c, err := upstash.New(upstash.Options{URL: tc.url, Token: secretToken})
+		c, err := upstash.New(upstash.Options{Options: restclient.Options{URL: tc.url, Token: secretToken}})
 		if tc.ok {
 			require.NoError(t, err, tc.url)
 			assert.Equal(t, strings.TrimSuffix(tc.url, "/"), c.URL())
@@ -300,7 +297,7 @@ func TestURLValidation(t *testing.T) {
 		assert.NotContains(t, err.Error(), secretToken, "the error for %q shows the token", tc.url)
 		assert.True(t, strings.HasPrefix(err.Error(), "upstash:"), err.Error())
 	}
-	_, err := upstash.New(upstash.Options{URL: "https://example.com"})
+	_, err := upstash.New(upstash.Options{Options: restclient.Options{URL: "https://example.com"}})
 	assert.ErrorContains(t, err, "token is required")
 }
 
@@ -327,7 +324,7 @@ func TestTokenNeverShows(t *testing.T) {
 	// A wrong token gets 401 from the REST server, and the error shows neither
 	// the token sent nor the real one.
 	b := upstashtest.Mini(t)
-	wrong, err := upstash.New(upstash.Options{URL: b.URL, Token: secretToken, Logger: logger})
+	wrong, err := upstash.New(upstash.Options{Options: restclient.Options{URL: b.URL, Token: secretToken, Logger: logger}})
 	require.NoError(t, err)
 	_, err = wrong.Do(context.Background(), "GET", "k")
 	var uerr *upstash.Error

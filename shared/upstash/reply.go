@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/ai-rails/state-service/shared/restclient"
 )
 
 // parseJSON parses an answer body, keeping numbers exact.
@@ -25,7 +27,7 @@ func parseJSON(body []byte) (any, error) {
 }
 
 func malformed(what string) error {
-	return &unavailableError{msg: "malformed answer: " + what}
+	return restclient.Unavailable("upstash", "malformed answer: "+what, nil, false, false)
 }
 
 // errorMessage returns the "error" member of an answer object, or "".
@@ -36,21 +38,6 @@ func errorMessage(v any) string {
 	}
 	s, _ := m["error"].(string)
 	return s
-}
-
-// errorSuffix quotes the start of a failed answer's error text, for context.
-func errorSuffix(body []byte) string {
-	v, err := parseJSON(body)
-	if err != nil {
-		return ""
-	}
-	if msg := errorMessage(v); msg != "" {
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
-		return ": " + msg
-	}
-	return ""
 }
 
 // resultOf reads one {"result": ...} or {"error": ...} envelope and decodes

@@ -28,6 +28,7 @@ import (
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/observe"
 	"github.com/ai-rails/state-service/shared/redisstore"
+	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/webhook"
@@ -113,7 +114,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 		return nil, err
 	}
 	counters := metrics.NewCounters(schema, o.Now, cfg.MetricsFlushInterval)
-	opts := upstash.Options{URL: cfg.Store.URL, Token: cfg.Store.Token, Logger: logger}
+	opts := upstash.Options{Options: restclient.Options{URL: cfg.Store.URL, Token: cfg.Store.Token, Logger: logger}}
 	metrics.Instrument(&opts, counters)
 	if o.Client != nil {
 		o.Client(&opts)
@@ -150,7 +151,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 			Workflows: redisstore.NewWorkflows(client, schema, o.Now),
 			Locks:     redisstore.NewLocks(client, schema, o.Now),
 			Approvals: approvals,
-			Results:   redisstore.NewResults(client, schema),
+			Results:   redisstore.NewResults(client, schema, redisstore.ResultsOptions{Now: o.Now, Logger: logger}),
 			Health:    client,
 			Metrics:   metrics.NewReader(client, schema),
 		},

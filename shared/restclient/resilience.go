@@ -1,4 +1,4 @@
-package upstash
+package restclient
 
 import (
 	"github.com/failsafe-go/failsafe-go"
@@ -13,7 +13,7 @@ const (
 	CircuitHalfOpen = "half_open"
 )
 
-func newRetryPolicy(o *Options) retrypolicy.RetryPolicy[any] {
+func newRetryPolicy(name string, o *Options) retrypolicy.RetryPolicy[any] {
 	log := o.Logger
 	return retrypolicy.NewBuilder[any]().
 		HandleIf(func(_ any, err error) bool { return isRetryable(err) }).
@@ -22,12 +22,12 @@ func newRetryPolicy(o *Options) retrypolicy.RetryPolicy[any] {
 		WithJitterFactor(0.5).
 		ReturnLastFailure().
 		OnRetry(func(e failsafe.ExecutionEvent[any]) {
-			log.Debug("upstash: retrying", "attempt", e.Attempts(), "error", e.LastError())
+			log.Debug(name+": retrying", "attempt", e.Attempts(), "error", e.LastError())
 		}).
 		Build()
 }
 
-func newBreaker(o *Options) circuitbreaker.CircuitBreaker[any] {
+func newBreaker(name string, o *Options) circuitbreaker.CircuitBreaker[any] {
 	log := o.Logger
 	return circuitbreaker.NewBuilder[any]().
 		HandleIf(func(_ any, err error) bool { return tripsBreaker(err) }).
@@ -35,7 +35,7 @@ func newBreaker(o *Options) circuitbreaker.CircuitBreaker[any] {
 		WithDelay(o.BreakerOpenDelay).
 		WithSuccessThreshold(1).
 		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			log.Warn("upstash: circuit changed", "from", stateName(e.OldState), "to", stateName(e.NewState))
+			log.Warn(name+": circuit changed", "from", stateName(e.OldState), "to", stateName(e.NewState))
 		}).
 		Build()
 }
