@@ -77,6 +77,20 @@ func (e *Env) Int(name string, def, min, max int) int {
 	return n
 }
 
+// Float returns the value as a number in (min, max], or def when unset.
+func (e *Env) Float(name string, def, min, max float64) float64 {
+	v, ok := e.Lookup(name)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > min && f <= max) {
+		e.Fail(fmt.Errorf("%s=%q: want a number over %g, at most %g", name, v, min, max))
+		return def
+	}
+	return f
+}
+
 // Fail records a problem found while reading.
 func (e *Env) Fail(err error) { e.errs = append(e.errs, err) }
 

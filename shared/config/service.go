@@ -30,6 +30,61 @@ type Config struct {
 	Backup Backup
 	// Restore are the restore command's switches.
 	Restore Restore
+	// Memory is the failure memory: its vector index and flaky rules.
+	Memory Memory
+}
+
+// Memory is the failure memory's settings.
+type Memory struct {
+	// VectorURL is UPSTASH_VECTOR_REST_URL, the Upstash Vector index of
+	// failures. Unset: no index; similar failures answer 503, and new
+	// fingerprints are not queued for one.
+	VectorURL string
+	// VectorToken is UPSTASH_VECTOR_REST_TOKEN, for local runs; in AWS it
+	// is empty, and VectorTokenSecretARN
+	// (UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN) names its secret.
+	VectorToken          string
+	VectorTokenSecretARN string
+	// Embedding is VECTOR_EMBEDDING: local (the default: in process, 512
+	// dimensions, cosine) or upstash (the index's own embedding model).
+	Embedding string
+	// FlakyMinRuns is FLAKY_MIN_RUNS, default 10 (2 to 50): the fewest runs
+	// the flip-rate rule judges.
+	FlakyMinRuns int
+	// FlakyFlipRate is FLAKY_FLIP_RATE, default 0.2 (over 0, at most 1):
+	// the flip rate at which a test without commits is flaky.
+	FlakyFlipRate float64
+}
+
+// String describes the settings without the token.
+func (m Memory) String() string {
+	tok := "<unset>"
+	if m.VectorToken != "" {
+		tok = "<redacted>"
+	}
+	return fmt.Sprintf("config.Memory{VectorURL: %q, VectorToken: %s, VectorTokenSecretARN: %q, Embedding: %q}", m.VectorURL, tok, m.VectorTokenSecretARN, m.Embedding)
+}
+
+// GoString is String, so %#v hides the token too.
+func (m Memory) GoString() string { return m.String() }
+
+// readMemory reads the failure memory's settings.
+func readMemory(e *Env) Memory {
+	m := Memory{
+		VectorURL:            e.String("UPSTASH_VECTOR_REST_URL", ""),
+		VectorToken:          e.String("UPSTASH_VECTOR_REST_TOKEN", ""),
+		VectorTokenSecretARN: e.String("UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN", ""),
+		Embedding:            e.String("VECTOR_EMBEDDING", "local"),
+		FlakyMinRuns:         e.Int("FLAKY_MIN_RUNS", 10, 2, 50),
+		FlakyFlipRate:        e.Float("FLAKY_FLIP_RATE", 0.2, 0, 1),
+	}
+	if m.Embedding != "local" && m.Embedding != "upstash" {
+		e.Fail(fmt.Errorf("VECTOR_EMBEDDING=%q: want local or upstash", m.Embedding))
+	}
+	if m.VectorURL != "" && m.VectorToken == "" && m.VectorTokenSecretARN == "" {
+		e.Fail(errors.New("UPSTASH_VECTOR_REST_URL is set: set UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN (in AWS) or UPSTASH_VECTOR_REST_TOKEN (locally) too"))
+	}
+	return m
 }
 
 // Backup is where the sweeper's scheduled backup goes.
@@ -88,6 +143,7 @@ func Read(lookup func(string) (string, bool), local bool) (Config, error) {
 			S3PathStyle: e.Bool("BACKUP_S3_PATH_STYLE", false),
 		},
 		Restore: Restore{Force: e.Bool("FORCE", false), DryRun: e.Bool("DRY_RUN", false)},
+		Memory:  readMemory(e),
 	}
 	return c, e.Err()
 }

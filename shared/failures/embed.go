@@ -45,6 +45,17 @@ func Embed(msg string) []float32 {
 	return embedTokens(Tokens(EmbedText(msg)))
 }
 
+// Searchable reports whether a text has a word to search by: one that is
+// not a placeholder.
+func Searchable(text string) bool {
+	for _, t := range Tokens(EmbedText(text)) {
+		if !isPlaceholder(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Tokens splits normalised text into lower-case words: runs of letters and
 // digits, with the placeholders kept whole ("<n>").
 func Tokens(text string) []string {

@@ -24,6 +24,10 @@ const (
 	MaxGroupWorkflows = 20
 	// KeepFor is how long a failure group outlives its latest failure.
 	KeepFor = 30 * 24 * time.Hour
+	// MinScore is the lowest score a similar failure may have: a cosine
+	// similarity of 0.5, scaled as Upstash scales it, (1 + cos) / 2.
+	// Below it, a failure is not like the text at all.
+	MinScore = 0.75
 	// StatusUnknown is a similar failure's workflow_status once its
 	// workflow's state has expired.
 	StatusUnknown = "unknown"
@@ -128,4 +132,17 @@ type Index interface {
 	Upsert(ctx context.Context, entries []Entry) error
 	// Query finds the k failures nearest to text, highest score first.
 	Query(ctx context.Context, text string, k int) ([]Match, error)
+}
+
+// VectorReport counts what a delivery of the vector outbox did.
+type VectorReport struct {
+	Upserted int `json:"upserted"`
+	Failed   int `json:"failed"`
+}
+
+// Outbox holds the vectors that ingests could not upsert, for the sweeper.
+type Outbox interface {
+	// DeliverDue upserts up to n due vectors; more says whether more are
+	// due.
+	DeliverDue(ctx context.Context, n int, now time.Time) (rep VectorReport, more bool, err error)
 }

@@ -50,7 +50,9 @@ func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
 		require.NotNil(t, op, r.Pattern())
 		takesKey := op.Parameters.GetByInAndName("header", "Idempotency-Key") != nil
 		assert.Equal(t, r.Write, takesKey, "%s: Write and the document's Idempotency-Key", r.Pattern())
-		assert.Equal(t, r.Method != "GET" && !r.Public, r.Write, r.Pattern())
+		// A POST that only reads (a query too big for a URL) is no write.
+		readOnlyPost := r.Name == "failures.similar"
+		assert.Equal(t, r.Method != "GET" && !r.Public && !readOnlyPost, r.Write, r.Pattern())
 		// Public routes, and only they, take no API key in the document.
 		assert.Equal(t, r.Public, op.Security != nil && len(*op.Security) == 0, "%s: Public and the document's security", r.Pattern())
 	}

@@ -50,7 +50,7 @@ type ingest struct {
 }
 
 // memoryIngest prepares the failure memory's part of storing in.
-func memoryIngest(k keys.Schema, in results.Input, now time.Time) ingest {
+func memoryIngest(k keys.Schema, in results.Input, now time.Time, outbox bool) ingest {
 	r := in.Result
 	suite := r.TestSuite
 	wf := in.WorkflowID.String()
@@ -128,6 +128,10 @@ func memoryIngest(k keys.Schema, in results.Input, now time.Time) ingest {
 		ing.entries[fp] = failures.Entry{Fingerprint: fp, Sample: g.sample, Test: g.tests[0], Suite: suite, Workflow: wf, SeenAt: in.Executed}
 	}
 
+	outboxFlag := "0"
+	if outbox {
+		outboxFlag = "1"
+	}
 	commit, attempt := "", ""
 	if r.Commit != nil {
 		commit = *r.Commit
@@ -138,7 +142,7 @@ func memoryIngest(k keys.Schema, in results.Input, now time.Time) ingest {
 	ing.args = storekit.Args{"now_ms", now.UnixMilli(), "keep_ms", testhistory.KeepFor.Milliseconds(),
 		"max_runs", testhistory.MaxRuns, "run", strings.Join([]string{strconv.FormatInt(at, 10), wf, commit, attempt}, unitSep),
 		"cases", cases.String(), "groups", packed.String(), "workflow", wf, "suite", memoryName(suite),
-		"grace_ms", VectorGrace.Milliseconds(), "recent", RecentOccurrences,
+		"grace_ms", VectorGrace.Milliseconds(), "outbox", outboxFlag, "recent", RecentOccurrences,
 		"max_tests", failures.MaxGroupTests, "max_workflows", failures.MaxGroupWorkflows}
 	return ing
 }

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -292,10 +294,17 @@ func (s *Failures) Groups(ctx context.Context, q failures.GroupQuery) (failures.
 // where each was last seen outside the excluded workflow.
 func (s *Failures) Similar(ctx context.Context, q failures.SimilarQuery) (failures.SimilarList, error) {
 	out := failures.SimilarList{Items: []failures.Similar{}}
-	matches, err := s.index.Query(ctx, q.Text, q.K+1)
-	if err != nil {
-		return out, err
+	if s.index == nil {
+		return out, apperr.New(apperr.StoreUnavailable, "no vector index is configured (UPSTASH_VECTOR_REST_URL), so similar failures cannot be searched")
 	}
+	matches, err := s.index.Query(ctx, q.Text, q.K+1)
+	if errors.Is(err, upstash.ErrUnavailable) {
+		return out, &apperr.Error{Kind: apperr.StoreUnavailable, Detail: "the vector index cannot be reached; retry later", Err: err}
+	}
+	if err != nil {
+		return out, fmt.Errorf("query the vector index: %w", err)
+	}
+	matches = slices.DeleteFunc(matches, func(m failures.Match) bool { return m.Score < failures.MinScore })
 	if len(matches) == 0 {
 		return out, nil
 	}
@@ -336,4 +345,66 @@ func (s *Failures) Similar(ctx context.Context, q failures.SimilarQuery) (failur
 		out.Items = append(out.Items, item)
 	}
 	return out, nil
+}
+
+//go:embed vectors_due.lua
+var vectorsDueLua string
+
+var vectorsDue = storekit.Script(vectorsDueLua)
+
+// VectorRetry is how long an outbox entry waits after an upsert failed.
+const VectorRetry = 5 * time.Minute
+
+// DeliverDue upserts the vectors of up to n due fingerprints of the vector
+// outbox, in one request, and removes them from it; when the upsert fails
+// they wait VectorRetry. more says whether more were due. With no index,
+// it does nothing.
+func (s *Failures) DeliverDue(ctx context.Context, n int, now time.Time) (failures.VectorReport, bool, error) {
+	var rep failures.VectorReport
+	if s.index == nil {
+		return rep, false, nil
+	}
+	v, err := upstash.Values(vectorsDue.Run(ctx, s.c, []string{s.keys.VectorOutbox()},
+		storekit.Args{"now_ms", now.UnixMilli(), "limit", n, "failure_prefix", s.keys.FailurePrefix()}...))
+	if err != nil {
+		return rep, false, fmt.Errorf("read the vector outbox: %w", err)
+	}
+	rows, _ := upstash.Strings(v[0], nil)
+	more := v[1] == int64(1)
+	if len(rows) == 0 {
+		return rep, more, nil
+	}
+	entries := make([]failures.Entry, 0, len(rows)/3)
+	members := make([]any, 0, len(rows)/3)
+	for i := 0; i+2 < len(rows); i += 3 {
+		e := failures.Entry{Fingerprint: rows[i], Sample: rows[i+1]}
+		if occ := strings.Split(rows[i+2], unitSep); len(occ) == 4 {
+			at, _ := strconv.ParseInt(occ[3], 10, 64)
+			e.Workflow, e.Suite, e.Test, e.SeenAt = occ[0], occ[1], occ[2], time.UnixMilli(at)
+		}
+		entries = append(entries, e)
+		members = append(members, e.Fingerprint)
+	}
+	if err := s.index.Upsert(ctx, entries); err != nil {
+		rep.Failed = len(entries)
+		retry := append([]any{"ZADD", s.keys.VectorOutbox(), "XX"}, pairs(now.Add(VectorRetry).UnixMilli(), members)...)
+		if _, zerr := s.c.Do(ctx, retry...); zerr != nil {
+			return rep, false, errors.Join(err, zerr)
+		}
+		return rep, false, fmt.Errorf("upsert %d vectors: %w", len(entries), err)
+	}
+	if _, err := s.c.Do(ctx, append([]any{"ZREM", s.keys.VectorOutbox()}, members...)...); err != nil {
+		return rep, false, fmt.Errorf("clear the vector outbox: %w", err)
+	}
+	rep.Upserted = len(entries)
+	return rep, more, nil
+}
+
+// pairs interleaves one score with members, for ZADD.
+func pairs(score int64, members []any) []any {
+	out := make([]any, 0, 2*len(members))
+	for _, m := range members {
+		out = append(out, score, m)
+	}
+	return out
 }

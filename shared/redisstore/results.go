@@ -78,7 +78,7 @@ func (s *Results) Create(ctx context.Context, in results.Input) (results.TestRes
 		// Input.Check keeps out what would not encode; nothing is written.
 		return results.TestResults{}, fmt.Errorf("encode result %s: %w", in.TestID, err)
 	}
-	mem := memoryIngest(s.keys, in, s.o.Now())
+	mem := memoryIngest(s.keys, in, s.o.Now(), s.o.Index != nil)
 	args := append(storekit.Args{"doc", doc, "id", in.TestID.String(), "ttl_ms", keys.TestResultTTL.Milliseconds(),
 		"executed_ms", in.Executed.UnixMilli()}, mem.args...)
 	res, err := upstash.Strings(resultsCreate.Run(ctx, s.c,

@@ -15,7 +15,9 @@
 --       US attempt), cases (RS-separated test US "outcome:duration_ms"),
 --       groups (RS-separated fingerprint US count US tests (GS-separated)
 --       US sample), workflow, suite, grace_ms (when the outbox's entries
---       fall due), recent (how many workflows a failure record keeps).
+--       fall due), outbox ("1" when a vector index is configured),
+--       recent (how many workflows a failure record keeps), max_tests and
+--       max_workflows (how many names a group keeps).
 --
 -- A history is the runs of a test, newest first: "run:outcome:ms;...".
 -- A group is count US first_ms US last_ms US tests US workflows US sample,
@@ -138,7 +140,7 @@ if #groups > 0 then
     end
     if not rec[1] then
       redis.call('HSET', key, 'm', g.sample, 'f', at, 'l', at, 'c', g.count, 'o', table.concat(occ, RS))
-      redis.call('ZADD', KEYS[7], 'NX', now + tonumber(A.grace_ms), g.fp)
+      if A.outbox == '1' then redis.call('ZADD', KEYS[7], 'NX', now + tonumber(A.grace_ms), g.fp) end
       out[#out + 1] = g.fp
     else
       redis.call('HSET', key, 'f', math.min(tonumber(rec[1]), tonumber(at)), 'l', math.max(tonumber(rec[2]), tonumber(at)),

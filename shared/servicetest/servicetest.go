@@ -22,12 +22,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/upstashvector/vectorserver"
 	"github.com/ai-rails/state-service/shared/wiring"
 )
 
@@ -74,8 +76,15 @@ type Env struct {
 	Metrics *metrics.Counters
 	// Service is the wired service.
 	Service *wiring.Service
-	redis   *redis.Client
+	// Vector is the failure memory's vector index: a local
+	// Upstash-Vector-compatible server, in memory.
+	Vector    *vectorserver.Server
+	VectorURL string
+	redis     *redis.Client
 }
+
+// VectorToken is the test vector index's token.
+const VectorToken = "test-vector-token"
 
 // WebhookSecret signs the test API's webhooks.
 const WebhookSecret = "test-webhook-secret"
@@ -94,9 +103,18 @@ func New(tb testing.TB, b *upstashtest.Backend) *Env {
 func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*config.Config, *wiring.Options)) *Env {
 	tb.Helper()
 	e := &Env{T: tb, Backend: b, Clock: NewClock(Start), redis: b.Server.Redis()}
+	vs, err := vectorserver.New(vectorserver.Options{Token: VectorToken, Dimension: failures.Dimension, Embed: failures.Embed,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatalf("vectorserver.New: %v", err)
+	}
+	hs := httptest.NewServer(vs)
+	tb.Cleanup(hs.Close)
+	e.Vector, e.VectorURL = vs, hs.URL
 	// Wired as every entry point is (package wiring), over the backend.
 	cfg := config.Config{
 		Store:  config.Store{URL: b.URL, Token: upstashtest.Token},
+		Memory: config.Memory{VectorURL: hs.URL, VectorToken: VectorToken, Embedding: "local"},
 		APIKey: APIKey,
 		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second,
 			LinkSecret: "test-link-secret"},

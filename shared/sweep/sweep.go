@@ -1,6 +1,7 @@
 // Package sweep is the scheduled cleanup: under a lock, it expires due
 // approvals (queueing their webhooks), retries the webhook outbox with
-// backoff, and prunes index entries whose keys have expired. Each step is
+// backoff, upserts the failure memory's vectors that ingests could not,
+// and prunes index entries whose keys have expired. Each step is
 // idempotent, so a run cut short is finished by the next.
 package sweep
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -39,6 +41,7 @@ type Report struct {
 	Skipped  bool                    `json:"skipped"` // another run held the lock
 	Expired  int                     `json:"expired"`
 	Webhooks approval.DeliveryReport `json:"webhooks"`
+	Vectors  failures.VectorReport   `json:"vectors"`
 	Pruned   int                     `json:"pruned"`
 	Duration time.Duration           `json:"-"`
 }
@@ -49,21 +52,23 @@ type Sweeper struct {
 	keys      keys.Schema
 	approvals *approval.Service
 	locks     lock.Service
+	vectors   failures.Outbox
 	now       func() time.Time
 	log       *slog.Logger
 	emf       io.Writer
 }
 
-// New returns a Sweeper. emf, when not nil, receives one CloudWatch EMF
-// line per run.
-func New(c *upstash.Client, k keys.Schema, approvals *approval.Service, locks lock.Service, now func() time.Time, log *slog.Logger, emf io.Writer) *Sweeper {
+// New returns a Sweeper. vectors may be nil (no vector index). emf, when
+// not nil, receives one CloudWatch EMF line per run.
+func New(c *upstash.Client, k keys.Schema, approvals *approval.Service, locks lock.Service, vectors failures.Outbox,
+	now func() time.Time, log *slog.Logger, emf io.Writer) *Sweeper {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Sweeper{c: c, keys: k, approvals: approvals, locks: locks, now: now, log: log, emf: emf}
+	return &Sweeper{c: c, keys: k, approvals: approvals, locks: locks, vectors: vectors, now: now, log: log, emf: emf}
 }
 
 // Run sweeps once, unless another run holds the lock.
@@ -89,7 +94,8 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	return rep, err
 }
 
-// Steps runs the steps without the lock: expire, deliver, prune.
+// Steps runs the steps without the lock: expire, deliver, upsert vectors,
+// prune.
 func (s *Sweeper) Steps(ctx context.Context) (Report, error) {
 	var rep Report
 	for {
@@ -115,9 +121,33 @@ func (s *Sweeper) Steps(ctx context.Context) (Report, error) {
 			break
 		}
 	}
+	if err := s.upsertVectors(ctx, &rep); err != nil {
+		return rep, err
+	}
 	n, err := s.Prune(ctx)
 	rep.Pruned = n
 	return rep, err
+}
+
+// upsertVectors delivers the due entries of the vector outbox. An index
+// that cannot be reached is logged, not a failed sweep: the entries wait
+// for the next run.
+func (s *Sweeper) upsertVectors(ctx context.Context, rep *Report) error {
+	if s.vectors == nil {
+		return nil
+	}
+	for {
+		r, more, err := s.vectors.DeliverDue(ctx, Batch, s.now())
+		rep.Vectors.Upserted += r.Upserted
+		rep.Vectors.Failed += r.Failed
+		if r.Failed > 0 {
+			s.log.Warn("sweep: vector upsert failed; the outbox keeps it", "vectors", r.Failed, "error", err)
+			return nil
+		}
+		if err != nil || !more {
+			return err
+		}
+	}
 }
 
 // index is a sorted set and how its members name their documents.
@@ -221,7 +251,8 @@ func (s *Sweeper) Prune(ctx context.Context) (int, error) {
 
 func (s *Sweeper) report(rep Report, err error) {
 	attrs := []any{"expired", rep.Expired, "delivered", rep.Webhooks.Delivered, "failed", rep.Webhooks.Failed,
-		"gave_up", rep.Webhooks.GaveUp, "dropped", rep.Webhooks.Dropped, "pruned", rep.Pruned,
+		"gave_up", rep.Webhooks.GaveUp, "dropped", rep.Webhooks.Dropped, "vectors_upserted", rep.Vectors.Upserted,
+		"vectors_failed", rep.Vectors.Failed, "pruned", rep.Pruned,
 		"duration_ms", rep.Duration.Milliseconds()}
 	if err != nil {
 		s.log.Error("sweep failed", append(attrs, "error", err)...)
@@ -246,6 +277,8 @@ func (s *Sweeper) report(rep Report, err error) {
 					map[string]string{"Name": "WebhooksDelivered", "Unit": "Count"},
 					map[string]string{"Name": "WebhooksFailed", "Unit": "Count"},
 					map[string]string{"Name": "WebhooksGaveUp", "Unit": "Count"},
+					map[string]string{"Name": "VectorsUpserted", "Unit": "Count"},
+					map[string]string{"Name": "VectorsFailed", "Unit": "Count"},
 					map[string]string{"Name": "IndexEntriesPruned", "Unit": "Count"},
 					map[string]string{"Name": "SweepErrors", "Unit": "Count"},
 					map[string]string{"Name": "SweepDuration", "Unit": "Milliseconds"},
@@ -254,6 +287,7 @@ func (s *Sweeper) report(rep Report, err error) {
 		},
 		"Function": "sweeper", "ApprovalsExpired": rep.Expired, "WebhooksDelivered": rep.Webhooks.Delivered,
 		"WebhooksFailed": rep.Webhooks.Failed, "WebhooksGaveUp": rep.Webhooks.GaveUp, "IndexEntriesPruned": rep.Pruned,
+		"VectorsUpserted": rep.Vectors.Upserted, "VectorsFailed": rep.Vectors.Failed,
 		"SweepErrors": errs, "SweepDuration": rep.Duration.Milliseconds(),
 	})
 	_, _ = s.emf.Write(append(line, '\n'))

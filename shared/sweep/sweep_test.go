@@ -51,7 +51,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, q *http.Request) {
 func newSweeper(e *servicetest.Env, emf io.Writer) *sweep.Sweeper {
 	// The services as wired (package wiring), with EMF lines to emf.
 	svc := e.Service
-	return sweep.New(e.Client, e.Keys, svc.Approvals, svc.Services.Locks, e.Clock.Now, nil, emf)
+	return sweep.New(e.Client, e.Keys, svc.Approvals, svc.Services.Locks, nil, e.Clock.Now, nil, emf)
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {

@@ -22,6 +22,7 @@ import (
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/awssecrets"
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -30,7 +31,10 @@ import (
 	"github.com/ai-rails/state-service/shared/redisstore"
 	"github.com/ai-rails/state-service/shared/restclient"
 	"github.com/ai-rails/state-service/shared/sweep"
+	"github.com/ai-rails/state-service/shared/testhistory"
 	"github.com/ai-rails/state-service/shared/upstash"
+	"github.com/ai-rails/state-service/shared/upstashvector"
+	"github.com/ai-rails/state-service/shared/vectorindex"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
 
@@ -63,6 +67,8 @@ type Options struct {
 	WebhookBackoff time.Duration
 	// Client edits the store client's options before it is made.
 	Client func(*upstash.Options)
+	// Vector edits the vector client's options before it is made.
+	Vector func(*upstashvector.Options)
 }
 
 // Service is the wired service.
@@ -82,6 +88,9 @@ type Service struct {
 	// Guard checks callback URLs, at create and at every delivery.
 	Guard   *webhook.Guard
 	Sweeper *sweep.Sweeper
+	// Index is the failure memory's vector index; nil without
+	// UPSTASH_VECTOR_REST_URL.
+	Index failures.Index
 }
 
 // Handler returns the API of the functions named (all routes when none is).
@@ -146,14 +155,28 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	if o.EMF {
 		emf = o.Out
 	}
-	s := &Service{Config: cfg, Client: client, Keys: schema, Logger: logger, Metrics: counters,
+	index, err := vectorIndex(cfg.Memory, logger, o.Vector)
+	if err != nil {
+		return nil, err
+	}
+	fails := redisstore.NewFailures(client, schema, index)
+	rules := testhistory.DefaultRules
+	if cfg.Memory.FlakyMinRuns > 0 {
+		rules.MinRuns = cfg.Memory.FlakyMinRuns
+	}
+	if cfg.Memory.FlakyFlipRate > 0 {
+		rules.FlipRate = cfg.Memory.FlakyFlipRate
+	}
+	s := &Service{Config: cfg, Client: client, Keys: schema, Logger: logger, Metrics: counters, Index: index,
 		Services: handlers.Services{
-			Workflows: redisstore.NewWorkflows(client, schema, o.Now),
-			Locks:     redisstore.NewLocks(client, schema, o.Now),
-			Approvals: approvals,
-			Results:   redisstore.NewResults(client, schema, redisstore.ResultsOptions{Now: o.Now, Logger: logger}),
-			Health:    client,
-			Metrics:   metrics.NewReader(client, schema),
+			Workflows:   redisstore.NewWorkflows(client, schema, o.Now),
+			Locks:       redisstore.NewLocks(client, schema, o.Now),
+			Approvals:   approvals,
+			Results:     redisstore.NewResults(client, schema, redisstore.ResultsOptions{Now: o.Now, Logger: logger, Index: index}),
+			TestHistory: redisstore.NewTestHistory(client, schema, rules, o.Now),
+			Failures:    fails,
+			Health:      client,
+			Metrics:     metrics.NewReader(client, schema),
 		},
 		HTTP: handlers.Config{
 			APIKey: cfg.APIKey, Backend: backend, Logger: logger, Now: o.Now, Keys: schema,
@@ -161,15 +184,36 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 		},
 		Approvals: approvals, Guard: guard,
 	}
-	s.Sweeper = sweep.New(client, schema, approvals, s.Services.Locks, o.Now, logger, emf)
+	var outbox failures.Outbox
+	if index != nil {
+		outbox = fails
+	}
+	s.Sweeper = sweep.New(client, schema, approvals, s.Services.Locks, outbox, o.Now, logger, emf)
 	return s, nil
+}
+
+// vectorIndex builds the failure memory's vector index, or nil when no
+// Upstash Vector is configured.
+func vectorIndex(m config.Memory, logger *slog.Logger, edit func(*upstashvector.Options)) (failures.Index, error) {
+	if m.VectorURL == "" {
+		return nil, nil
+	}
+	opts := upstashvector.Options{Options: restclient.Options{URL: m.VectorURL, Token: m.VectorToken, Logger: logger}}
+	if edit != nil {
+		edit(&opts)
+	}
+	c, err := upstashvector.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return vectorindex.New(c, m.Embedding), nil
 }
 
 // fetchSecrets reads the store token and, for webhooks, the signing secret
 // from Secrets Manager when the configuration names them by ARN.
 func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error {
-	st, ap := &cfg.Store, &cfg.Approvals
-	if st.TokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "" && ap.LinkSecretARN == "") {
+	st, ap, mem := &cfg.Store, &cfg.Approvals, &cfg.Memory
+	if st.TokenSecretARN == "" && mem.VectorTokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "" && ap.LinkSecretARN == "") {
 		return nil
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -179,6 +223,11 @@ func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error 
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	if st.TokenSecretARN != "" {
 		if st.Token, err = awssecrets.Fetch(ctx, sm, st.TokenSecretARN, "token"); err != nil {
+			return err
+		}
+	}
+	if mem.VectorURL != "" && mem.VectorTokenSecretARN != "" {
+		if mem.VectorToken, err = awssecrets.Fetch(ctx, sm, mem.VectorTokenSecretARN, "token"); err != nil {
 			return err
 		}
 	}
