@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -147,4 +148,23 @@ func TestEmbed(t *testing.T) {
 	assert.Equal(t, a, Embed("E   ConnectionRefusedError: [Errno 111] Connection refused to db:5432"), "deterministic")
 	assert.Equal(t, 0.0, Cosine(Embed(""), a), "nothing to embed is the zero vector")
 	assert.Equal(t, []string{"took", "<n>", "ms", "x", "y", "<tmp>"}, Tokens("took <n>ms <x> y<tmp>"))
+}
+
+// FuzzSimilarBody: what ParseSimilar accepts is within its bounds.
+func FuzzSimilarBody(f *testing.F) {
+	f.Add([]byte(`{"text":"boom","k":5,"exclude_workflow_id":"ABC-123456"}`))
+	f.Add([]byte(`{"text":"","k":0}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var b SimilarBody
+		if httpkit.Unmarshal(body, &b) != nil {
+			return
+		}
+		q, err := ParseSimilar(b)
+		if err != nil {
+			return
+		}
+		if q.Text == "" || len(q.Text) > MaxSimilarText || q.K < 1 || q.K > MaxK {
+			t.Fatalf("accepted %+v", q)
+		}
+	})
 }

@@ -7,7 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/ai-rails/state-service/shared/httpkit"
 )
 
 func seedFiles(f *testing.F, dir string) {
@@ -109,4 +112,38 @@ func BenchmarkParseJUnit(b *testing.B) {
 			})
 		}
 	}
+}
+
+// FuzzJSONBody: a JSON body that validates holds only what the store can
+// keep: cases within bounds, with names the history can key by, and counts
+// that hold the cases.
+func FuzzJSONBody(f *testing.F) {
+	f.Add([]byte(`{"workflow_id":"ABC-123456","test_suite":"u","cases":[{"name":"a","outcome":"failed","message":"x"}],"commit":"ABCDEF1","branch":"main","attempt":2}`))
+	f.Add([]byte(`{"workflow_id":"ABC-123456","test_suite":"u","passed":1,"failed":0,"skipped":0,"duration_seconds":1,"cases":[]}`))
+	f.Add([]byte(`{"workflow_id":"ABC-123456","test_suite":"u","passed":0,"cases":[{"name":"a","classname":"b","outcome":"passed","duration_seconds":1e308}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var b JSONBody
+		if httpkit.Unmarshal(body, &b) != nil {
+			return
+		}
+		in, err := ParseJSON(b, time.Now())
+		if err != nil || in.Check() != nil {
+			return
+		}
+		p, fl, s := Tally(in.Cases)
+		if len(in.Cases) > MaxCases || in.Result.Passed < p || in.Result.Failed < fl || in.Result.Skipped < s {
+			t.Fatalf("%d cases, counts %d/%d/%d below the tally %d/%d/%d", len(in.Cases), in.Result.Passed, in.Result.Failed, in.Result.Skipped, p, fl, s)
+		}
+		for _, c := range in.Cases {
+			if checkName(c.Name, true) != "" || checkName(c.Classname, false) != "" {
+				t.Fatalf("case %q / %q passed", c.Name, c.Classname)
+			}
+		}
+		if c := in.Result.Commit; c != nil && (len(*c) < 7 || strings.ToLower(*c) != *c) {
+			t.Fatalf("commit %q passed", *c)
+		}
+		if br := in.Result.Branch; br != nil && refNameProblem(*br) != "" {
+			t.Fatalf("branch %q passed", *br)
+		}
+	})
 }
