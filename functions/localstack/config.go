@@ -29,7 +29,12 @@ type Config struct {
 	Addr      string // LOCAL_ADDR: the API
 	RESTAddr  string // LOCAL_REST_ADDR: the Upstash-compatible REST endpoint
 	RESTToken string // LOCAL_REST_TOKEN
-	APIKey    string // API_KEY
+	// VectorAddr (LOCAL_VECTOR_ADDR) is the Upstash-Vector-compatible
+	// endpoint of the failure memory, and VectorToken (LOCAL_VECTOR_TOKEN)
+	// its token; unused when UPSTASH_VECTOR_REST_URL names a remote index.
+	VectorAddr  string
+	VectorToken string
+	APIKey      string // API_KEY
 	// WebhookSecret signs approval webhooks (WEBHOOK_SECRET).
 	WebhookSecret string
 	// LinkSecret keys approvers' links (APPROVAL_LINK_SECRET).
@@ -60,6 +65,8 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Addr:           e.String("LOCAL_ADDR", "127.0.0.1:3000"),
 		RESTAddr:       e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
 		RESTToken:      e.String("LOCAL_REST_TOKEN", ""),
+		VectorAddr:     e.String("LOCAL_VECTOR_ADDR", "127.0.0.1:8078"),
+		VectorToken:    e.String("LOCAL_VECTOR_TOKEN", ""),
 		APIKey:         e.String("API_KEY", ""),
 		WebhookSecret:  e.String("WEBHOOK_SECRET", ""),
 		LinkSecret:     e.String("APPROVAL_LINK_SECRET", ""),
@@ -87,6 +94,9 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.Remote() && svc.Store.Token == "" {
 		e.Fail(errors.New("UPSTASH_REDIS_REST_URL is set, so UPSTASH_REDIS_REST_TOKEN is required"))
 	}
+	if svc.Memory.VectorURL != "" && svc.Memory.VectorToken == "" {
+		e.Fail(errors.New("UPSTASH_VECTOR_REST_URL is set, so UPSTASH_VECTOR_REST_TOKEN is required"))
+	}
 	if c.Remote() && c.RedisURL != "" {
 		e.Fail(errors.New("set REDIS_URL or UPSTASH_REDIS_REST_URL, not both"))
 	}
@@ -104,6 +114,10 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
+// RemoteVector reports whether the failure memory uses a remote Upstash
+// Vector index (UPSTASH_VECTOR_REST_URL) rather than the stack's own.
+func (c Config) RemoteVector() bool { return c.Service.Memory.VectorURL != "" }
+
 // Remote reports whether the stack uses a remote Upstash
 // (UPSTASH_REDIS_REST_URL) rather than a store of its own.
 func (c Config) Remote() bool { return c.Service.Store.URL != "" }
@@ -114,6 +128,7 @@ type savedSecrets struct {
 	RESTToken     string `json:"rest_token"`
 	WebhookSecret string `json:"webhook_secret"`
 	LinkSecret    string `json:"approval_link_secret,omitempty"`
+	VectorToken   string `json:"vector_token,omitempty"`
 }
 
 func (c *Config) fillSecrets() error {
@@ -136,6 +151,7 @@ func (c *Config) fillSecrets() error {
 		{"LOCAL_REST_TOKEN", &c.RESTToken, &saved.RESTToken},
 		{"WEBHOOK_SECRET", &c.WebhookSecret, &saved.WebhookSecret},
 		{"APPROVAL_LINK_SECRET", &c.LinkSecret, &saved.LinkSecret},
+		{"LOCAL_VECTOR_TOKEN", &c.VectorToken, &saved.VectorToken},
 	} {
 		if *s.value != "" {
 			continue

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/embedded"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -26,6 +27,7 @@ import (
 	"github.com/ai-rails/state-service/shared/sweep"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/restserver"
+	"github.com/ai-rails/state-service/shared/upstashvector/vectorserver"
 	"github.com/ai-rails/state-service/shared/wiring"
 )
 
@@ -34,12 +36,18 @@ import (
 type Stack struct {
 	APIURL  string
 	RESTURL string // empty when a remote Upstash is used
-	Store   string // "embedded", "redis" or "upstash"
-	Client  *upstash.Client
+	// VectorURL is the local Upstash-Vector-compatible endpoint; empty when
+	// a remote index is used.
+	VectorURL string
+	Store     string // "embedded", "redis" or "upstash"
+	Client    *upstash.Client
 
 	apiSrv  *http.Server
 	restSrv *http.Server
 	rest    *restserver.Server
+	// vector is the failure memory's index, served on VectorURL.
+	vector    *vectorserver.Server
+	vectorSrv *http.Server
 	// embedded is the default store: miniredis with a clock and a journal.
 	embedded *embedded.Store
 	// counters are the request metrics, flushed with a store call at most
@@ -130,6 +138,21 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		own = append(own, restL.Addr().(*net.TCPAddr).AddrPort())
 		s.restSrv, s.RESTURL = s.serve(restL, count)
 		svcCfg.Store.URL, svcCfg.Store.Token = s.RESTURL, cfg.RESTToken
+	}
+
+	if !cfg.RemoteVector() {
+		s.vector, err = vectorserver.New(vectorserver.Options{Token: cfg.VectorToken, Dimension: failures.Dimension,
+			Embed: failures.Embed, Dir: filepath.Join(cfg.DataDir, "vector"), Fsync: cfg.Fsync, Logger: logger})
+		if err != nil {
+			return fmt.Errorf("start the vector index: %w", err)
+		}
+		vecL, err := net.Listen("tcp", cfg.VectorAddr)
+		if err != nil {
+			return fmt.Errorf("LOCAL_VECTOR_ADDR: %w", err)
+		}
+		own = append(own, vecL.Addr().(*net.TCPAddr).AddrPort())
+		s.vectorSrv, s.VectorURL = s.serve(vecL, s.vector)
+		svcCfg.Memory.VectorURL, svcCfg.Memory.VectorToken = s.VectorURL, cfg.VectorToken
 	}
 
 	// The service is wired as every entry point wires it.
@@ -250,6 +273,12 @@ func (s *Stack) shutdown(ctx context.Context) error {
 	if s.restSrv != nil {
 		errs = append(errs, s.restSrv.Shutdown(ctx))
 	}
+	if s.vectorSrv != nil {
+		errs = append(errs, s.vectorSrv.Shutdown(ctx))
+	}
+	if s.vector != nil {
+		errs = append(errs, s.vector.Close())
+	}
 	if s.rest != nil {
 		errs = append(errs, s.rest.Close())
 	}
@@ -276,6 +305,12 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 		fmt.Fprintf(&b, "  store          %s\n", what)
 		fmt.Fprintf(&b, "  Upstash REST   %s\n", s.RESTURL)
 		fmt.Fprintf(&b, "  REST token     %s\n", cfg.RESTToken)
+	}
+	if s.VectorURL != "" {
+		fmt.Fprintf(&b, "  Upstash Vector %s (failure memory, %d dimensions, cosine)\n", s.VectorURL, failures.Dimension)
+		fmt.Fprintf(&b, "  vector token   %s\n", cfg.VectorToken)
+	} else {
+		fmt.Fprintf(&b, "  Upstash Vector %s\n", cfg.Service.Memory.VectorURL)
 	}
 	fmt.Fprintf(&b, "  webhook secret in %s/secrets.json (WEBHOOK_SECRET)\n", cfg.DataDir)
 	fmt.Fprintf(&b, "  data           %s (backups every %s in %s; sweep every %s)\n", cfg.DataDir, cfg.BackupInterval, cfg.BackupDir, cfg.SweepInterval)

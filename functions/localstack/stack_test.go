@@ -33,7 +33,7 @@ import (
 
 // testEnv is a configuration on free ports with its own data folder.
 func testEnv(t *testing.T, extra map[string]string) map[string]string {
-	m := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}
+	m := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "LOCAL_VECTOR_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -97,7 +97,52 @@ func TestEmbeddedStack(t *testing.T) {
 	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
 		assert.Contains(t, banner, want)
 	}
-	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET", "APPROVAL_LINK_SECRET"}, cfg.Generated)
+	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET", "APPROVAL_LINK_SECRET", "LOCAL_VECTOR_TOKEN"}, cfg.Generated)
+	assert.Contains(t, banner, s.VectorURL)
+	assert.Contains(t, banner, cfg.VectorToken, "the vector token is printed, as the REST token is")
+}
+
+// The stack serves the failure memory's vector index: ingest fills it, a
+// similar failure is found, and the index outlives a restart.
+func TestStackVectorIndex(t *testing.T) {
+	env := testEnv(t, nil)
+	s, cfg, _ := startStack(t, env)
+	post := func(s *Stack, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.APIURL+path, strings.NewReader(body))
+		req.Header.Set("x-api-key", cfg.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		require.Less(t, resp.StatusCode, 300, "%v", out)
+		return out
+	}
+	post(s, "/api/results", `{"workflow_id":"ABC-123456","test_suite":"unit","cases":[{"name":"t","outcome":"failed","message":"KeyError: 'session_token' in auth middleware"}]}`)
+	similar := `{"text":"KeyError: 'session_token' in auth middleware (request 42)"}`
+	items := post(s, "/api/failures/similar", similar)["items"].([]any)
+	require.Len(t, items, 1)
+
+	// The endpoint speaks Upstash Vector's protocol, with its token.
+	req, _ := http.NewRequest("POST", s.VectorURL+"/info", strings.NewReader("[]"))
+	req.Header.Set("Authorization", "Bearer "+cfg.VectorToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var info map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&info))
+	resp.Body.Close()
+	assert.Equal(t, float64(1), info["result"].(map[string]any)["vectorCount"])
+	req, _ = http.NewRequest("POST", s.VectorURL+"/info", strings.NewReader("[]"))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	require.NoError(t, s.Shutdown(context.Background()))
+	s2, _, _ := startStack(t, env)
+	assert.Len(t, post(s2, "/api/failures/similar", similar)["items"], 1, "the index is kept across a restart")
 }
 
 func TestStackServesTheAPI(t *testing.T) {
@@ -169,6 +214,7 @@ func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
 	assert.Equal(t, first.APIKey, second.APIKey)
 	assert.Equal(t, first.RESTToken, second.RESTToken)
 	assert.Equal(t, "given", second.WebhookSecret)
+	assert.Equal(t, first.VectorToken, second.VectorToken, "the vector token is kept too")
 	assert.Len(t, first.APIKey, 48)
 	assert.NotEqual(t, first.APIKey, first.RESTToken)
 	fi, err := os.Stat(filepath.Join(env["DATA_DIR"], "secrets.json"))
@@ -179,7 +225,7 @@ func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
 	third, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	assert.Equal(t, "set-by-me", third.APIKey)
-	assert.Equal(t, []string{"LOCAL_REST_TOKEN", "APPROVAL_LINK_SECRET"}, third.Generated)
+	assert.Equal(t, []string{"LOCAL_REST_TOKEN", "APPROVAL_LINK_SECRET", "LOCAL_VECTOR_TOKEN"}, third.Generated)
 	// The approvers' link secret is generated and kept too, and links point
 	// at the stack's own API unless PUBLIC_BASE_URL says otherwise.
 	assert.Len(t, third.LinkSecret, 48)

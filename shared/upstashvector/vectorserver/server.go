@@ -1,6 +1,7 @@
 // Package vectorserver is an Upstash-Vector-compatible REST server for the
 // local stack: the endpoints of Upstash's documentation (upsert,
-// upsert-data, query, query-data, fetch, delete, range, info, reset), in
+// upsert-data, query, query-data, fetch, delete, range, info, reset,
+// list-namespaces, delete-namespace; not update or resumable queries), in
 // namespaces, behind a bearer token, with exact cosine search over one
 // dimension. Every write is journaled before it is answered, under the
 // store's fsync policy (LOCAL_FSYNC), and a start replays the journal and
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -324,6 +326,25 @@ func (s *Server) route(endpoint, ns string, all bool, body []byte) (any, error) 
 		return s.rangeOf(ns, body)
 	case "info":
 		return s.info(), nil
+	case "list-namespaces":
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		names := make([]string, 0, len(s.spaces))
+		for ns := range s.spaces {
+			names = append(names, ns)
+		}
+		sort.Strings(names)
+		return names, nil
+	case "delete-namespace":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ns == "" {
+			return nil, bad("the default namespace cannot be deleted")
+		}
+		if s.spaces[ns] == nil {
+			return nil, &apiError{http.StatusNotFound, "namespace " + strconv.Quote(ns) + " does not exist"}
+		}
+		return "Success", s.commit(record{Op: "reset", NS: ns})
 	case "reset":
 		s.mu.Lock()
 		defer s.mu.Unlock()
