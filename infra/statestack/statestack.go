@@ -38,6 +38,16 @@ type StateStackProps struct {
 	// the first deploy; the webhook secret is generated).
 	UpstashTokenSecretARN string
 	WebhookSecretARN      string
+	// VectorURL is UPSTASH_VECTOR_REST_URL, the failure memory's Upstash
+	// Vector index (512 dimensions, cosine; or an index with an embedding
+	// model when VectorEmbedding is "upstash"). Optional: without it,
+	// similar failures answer 503 and the rest of the memory works.
+	VectorURL string
+	// VectorTokenSecretARN names an existing secret holding the index's
+	// token; when empty (and VectorURL is set) the stack makes one.
+	VectorTokenSecretARN string
+	// VectorEmbedding is VECTOR_EMBEDDING: "local" (default) or "upstash".
+	VectorEmbedding string
 	// CodeDir holds <function>.zip, as make build writes them. Default
 	// "../build".
 	CodeDir string
@@ -64,14 +74,16 @@ type Function struct {
 	Memory   float64
 	Timeout  float64 // seconds
 	Webhooks bool
+	// Vector functions reach the failure memory's vector index.
+	Vector bool
 }
 
 // Functions lists the four functions.
 var Functions = []Function{
 	{Name: "workflow", Memory: 256, Timeout: 10},
 	{Name: "approval", Memory: 256, Timeout: 15, Webhooks: true},
-	{Name: "results", Memory: 512, Timeout: 15},
-	{Name: "sweeper", Memory: 512, Timeout: 300, Webhooks: true},
+	{Name: "results", Memory: 512, Timeout: 15, Vector: true},
+	{Name: "sweeper", Memory: 512, Timeout: 300, Webhooks: true, Vector: true},
 }
 
 func (p *StateStackProps) fill(scope constructs.Construct) error {
@@ -93,6 +105,9 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	str(&p.UpstashURL, "upstashUrl", "")
 	str(&p.UpstashTokenSecretARN, "upstashTokenSecretArn", "")
 	str(&p.WebhookSecretARN, "webhookSecretArn", "")
+	str(&p.VectorURL, "upstashVectorUrl", "")
+	str(&p.VectorTokenSecretARN, "upstashVectorTokenSecretArn", "")
+	str(&p.VectorEmbedding, "vectorEmbedding", "local")
 	str(&p.CodeDir, "codeDir", filepath.Join("..", "build"))
 	str(&p.KeyPrefix, "keyPrefix", "ai_rails_")
 	str(&p.CallbackHostAllowlist, "callbackHostAllowlist", "")
@@ -117,6 +132,12 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	}
 	if !strings.HasPrefix(p.UpstashURL, "https://") {
 		return fmt.Errorf("set the Upstash REST URL (props.UpstashURL or context upstashUrl), https://...: got %q", p.UpstashURL)
+	}
+	if p.VectorURL != "" && !strings.HasPrefix(p.VectorURL, "https://") {
+		return fmt.Errorf("the Upstash Vector URL (props.VectorURL or context upstashVectorUrl) must be https://...: got %q", p.VectorURL)
+	}
+	if p.VectorEmbedding != "local" && p.VectorEmbedding != "upstash" {
+		return fmt.Errorf("vectorEmbedding must be local or upstash: got %q", p.VectorEmbedding)
 	}
 	return nil
 }
@@ -150,6 +171,7 @@ type builder struct {
 	token   awssecretsmanager.ISecret
 	webhook awssecretsmanager.ISecret
 	links   awssecretsmanager.ISecret
+	vector  awssecretsmanager.ISecret // nil without a vector index
 	backups awss3.Bucket
 	restAPI awsapigateway.RestApi
 	apiKey  awsapigateway.IApiKey
@@ -175,6 +197,16 @@ func (b *builder) secrets() {
 			GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 				ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(48),
 			},
+		})
+	}
+	switch {
+	case b.p.VectorURL == "":
+	case b.p.VectorTokenSecretARN != "":
+		b.vector = awssecretsmanager.Secret_FromSecretCompleteArn(b.stack, jsii.String("UpstashVectorToken"), &b.p.VectorTokenSecretARN)
+	default:
+		b.vector = awssecretsmanager.NewSecret(b.stack, jsii.String("UpstashVectorToken"), &awssecretsmanager.SecretProps{
+			SecretName:  b.name("upstash-vector-token"),
+			Description: jsii.String("The Upstash Vector REST token (UPSTASH_VECTOR_REST_TOKEN): put it here, as the secret's string or as {\"token\": \"...\"}."),
 		})
 	}
 	b.links = awssecretsmanager.NewSecret(b.stack, jsii.String("ApprovalLinkSecret"), &awssecretsmanager.SecretProps{
@@ -225,6 +257,11 @@ func (b *builder) function(f Function) {
 	if f.Name == routes.Approval {
 		env["APPROVAL_LINK_SECRET_ARN"] = b.links.SecretArn()
 	}
+	if f.Vector && b.vector != nil {
+		env["UPSTASH_VECTOR_REST_URL"] = &b.p.VectorURL
+		env["UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN"] = b.vector.SecretArn()
+		env["VECTOR_EMBEDDING"] = &b.p.VectorEmbedding
+	}
 	if f.Name == "sweeper" {
 		env["BACKUP_BUCKET"] = b.backups.BucketName()
 		env["BACKUP_PREFIX"] = jsii.String("backups")
@@ -248,6 +285,9 @@ func (b *builder) function(f Function) {
 	}
 	if f.Name == routes.Approval {
 		b.links.GrantRead(fn, nil)
+	}
+	if f.Vector && b.vector != nil {
+		b.vector.GrantRead(fn, nil)
 	}
 	if f.Name == "sweeper" {
 		b.backups.GrantWrite(fn, nil, nil)
@@ -405,4 +445,7 @@ func (b *builder) outputs() {
 	awscdk.NewCfnOutput(b.stack, jsii.String("ApiKeyId"), &awscdk.CfnOutputProps{Value: b.apiKey.KeyId(), Description: jsii.String("aws apigateway get-api-key --include-value --api-key <id>")})
 	awscdk.NewCfnOutput(b.stack, jsii.String("BackupBucket"), &awscdk.CfnOutputProps{Value: b.backups.BucketName()})
 	awscdk.NewCfnOutput(b.stack, jsii.String("UpstashTokenSecretArn"), &awscdk.CfnOutputProps{Value: b.token.SecretArn()})
+	if b.vector != nil {
+		awscdk.NewCfnOutput(b.stack, jsii.String("UpstashVectorTokenSecretArn"), &awscdk.CfnOutputProps{Value: b.vector.SecretArn()})
+	}
 }

@@ -97,6 +97,7 @@ func TestFunctions(t *testing.T) {
 		assert.Equal(t, f.Name == "approval", hasBase, "%s: links point at the stage", f.Name)
 		_, hasBucket := env["BACKUP_BUCKET"]
 		assert.Equal(t, f.Name == "sweeper", hasBucket, f.Name)
+		assert.NotContains(t, env, "UPSTASH_VECTOR_REST_URL", "no vector index unless one is given")
 		assert.Contains(t, mustJSON(pr["LoggingConfig"]), "LogGroup", "its own log group")
 	}
 	logs := tp.resources("AWS::Logs::LogGroup")
@@ -269,4 +270,50 @@ func TestContextAndValidation(t *testing.T) {
 	assert.Panics(t, func() {
 		statestack.NewStateStack(awscdk.NewApp(nil), "NoURL", &statestack.StateStackProps{CodeDir: codeDir(t)})
 	}, "the Upstash URL is required")
+}
+
+// With an Upstash Vector index, the results function and the sweeper get
+// its URL and its token's secret, as every function gets the store's; the
+// others get neither, and no token is in a plain variable.
+func TestVectorIndex(t *testing.T) {
+	p := base
+	p.VectorURL = "https://fine-cat-12345-vector.upstash.io"
+	tp := synth(t, &p)
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 4, "a new secret for the vector token")
+	for _, r := range tp.resources("AWS::Lambda::Function") {
+		pr := props(r)
+		name := pr["FunctionName"].(string)
+		vector := name == "ai-rails-test-results" || name == "ai-rails-test-sweeper"
+		env := pr["Environment"].(map[string]any)["Variables"].(map[string]any)
+		_, hasURL := env["UPSTASH_VECTOR_REST_URL"]
+		_, hasARN := env["UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN"]
+		assert.Equal(t, vector, hasURL, name)
+		assert.Equal(t, vector, hasARN, name)
+		assert.NotContains(t, env, "UPSTASH_VECTOR_REST_TOKEN", name)
+		if vector {
+			assert.Equal(t, p.VectorURL, env["UPSTASH_VECTOR_REST_URL"])
+			assert.Contains(t, mustJSON(env["UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN"]), "UpstashVectorToken")
+			assert.Equal(t, "local", env["VECTOR_EMBEDDING"])
+		}
+	}
+	for id, r := range tp.resources("AWS::IAM::Policy") {
+		reads := strings.Contains(mustJSON(props(r)["PolicyDocument"]), "UpstashVectorToken")
+		assert.Equal(t, strings.HasPrefix(id, "Results") || strings.HasPrefix(id, "Sweeper"), reads, id)
+	}
+	tp.tpl.HasOutput(jsii.String("UpstashVectorTokenSecretArn"), map[string]any{})
+
+	existing := p
+	existing.VectorTokenSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:vector-AbCdEf"
+	existing.VectorEmbedding = "upstash"
+	tp = synth(t, &existing)
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 3, "an existing vector secret is used, not made")
+	tp.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"FunctionName": "ai-rails-test-results",
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN": existing.VectorTokenSecretARN, "VECTOR_EMBEDDING": "upstash"})},
+	})
+
+	bad := base
+	bad.VectorURL = "http://vector.example.com"
+	assert.Panics(t, func() { synth(t, &bad) }, "https only")
 }
