@@ -17,11 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/redisstore"
 	"github.com/ai-rails/state-service/shared/servicetest"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/upstashvector/vectorserver"
 	"github.com/ai-rails/state-service/shared/workflow"
 )
 
@@ -183,11 +185,30 @@ func runResultsEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayPro
 	send("store-json", 409)
 	junit := send("store-junit", 201)
 	assert.Contains(t, junit.Body, `"failed":1`)
+	assert.Contains(t, junit.Body, `"commit":"3f2a9c1b7e"`)
 	gotest := send("store-gotest", 201)
 	assert.Contains(t, gotest.Body, `"failed":3`)
 	send("get", 200)
 	list := send("list", 200)
 	assert.Contains(t, list.Body, `"runs":3`)
+	history := send("tests-history", 200)
+	assert.Contains(t, history.Body, `"outcome":"failed"`)
+	send("tests-flaky", 200)
+	groups := send("failures", 200)
+	assert.Contains(t, groups.Body, `"tests":["example.com/demo/login.TestLoginBadPassword"]`)
+	similar := send("failures-similar", 200)
+	assert.Contains(t, similar.Body, `"test":"example.com/demo/login.TestLoginBadPassword"`, "the similar failure is found")
+}
+
+// vectorEnv starts a local Upstash-Vector-compatible index for the results
+// function, and returns its settings.
+func vectorEnv(t *testing.T) map[string]string {
+	t.Helper()
+	s, err := vectorserver.New(vectorserver.Options{Token: "vector-token", Dimension: failures.Dimension})
+	require.NoError(t, err)
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return map[string]string{"UPSTASH_VECTOR_REST_URL": hs.URL, "UPSTASH_VECTOR_REST_TOKEN": "vector-token"}
 }
 
 // TestResultsEventsInProcess feeds events/results/*.json through the
@@ -195,9 +216,9 @@ func runResultsEvents(t *testing.T, invoke func(raw []byte) events.APIGatewayPro
 func TestResultsEventsInProcess(t *testing.T) {
 	for _, b := range upstashtest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			h, err := Handler(context.Background(), config.MapLookup(map[string]string{
-				"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
-			}), &discard{}, Functions["results"])
+			env := vectorEnv(t)
+			env["UPSTASH_REDIS_REST_URL"], env["UPSTASH_REDIS_REST_TOKEN"] = b.URL, upstashtest.Token
+			h, err := Handler(context.Background(), config.MapLookup(env), &discard{}, Functions["results"])
 			require.NoError(t, err)
 			adapter := httpadapter.New(h)
 			runResultsEvents(t, func(raw []byte) events.APIGatewayProxyResponse {

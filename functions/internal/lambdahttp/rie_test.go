@@ -94,10 +94,16 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			require.NoError(t, os.MkdirAll(dir, 0o755))
 			bootstrap := filepath.Join(dir, "bootstrap")
 			goBuild(t, root, bootstrap, "-tags", "lambda.norpc", "./"+fn)
-			url, logs := startRIE(t, rie, bootstrap, []string{
+			env := []string{
 				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
 				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + servicetest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true", "WEBHOOK_BUDGET=300ms",
-			})
+			}
+			if fn == "results" {
+				for k, v := range vectorEnv(t) {
+					env = append(env, k+"="+v)
+				}
+			}
+			url, logs := startRIE(t, rie, bootstrap, env)
 			out := invoke(t, url, event)
 			assert.Equal(t, http.StatusOK, out.StatusCode, out.Body)
 			assert.Equal(t, []string{"no-store"}, out.MultiValueHeaders["Cache-Control"])
