@@ -20,6 +20,7 @@ const (
 	weightPair        = 0.7
 	weightTrigram     = 0.35
 	weightPlaceholder = 0.2
+	weightPart        = 0.7
 	// embedBytes bounds the text an embedding reads.
 	embedBytes = 4 << 10
 )
@@ -49,15 +50,47 @@ func Embed(msg string) []float32 {
 // not a placeholder.
 func Searchable(text string) bool {
 	for _, t := range Tokens(EmbedText(text)) {
-		if !isPlaceholder(t) {
+		if !isPlaceholder(t) && !strings.HasPrefix(t, "+") {
 			return true
 		}
 	}
 	return false
 }
 
+// stopWords say little about a failure's cause; they weigh as much as a
+// placeholder.
+var stopWords = map[string]bool{
+	"a": true, "an": true, "the": true, "at": true, "in": true, "of": true, "to": true, "for": true, "on": true,
+	"is": true, "was": true, "be": true, "by": true, "with": true, "and": true, "or": true, "not": true,
+	"error": true, "err": true, "e": true, "exception": true, "test": true, "tests": true, "go": true, "py": true,
+	"js": true, "ts": true, "java": true, "com": true, "example": true, "src": true, "app": true, "object": true,
+	"anonymous": true, "node": true, "internal": true, "run": true, "runner": true, "home": true, "work": true,
+}
+
+// camelParts splits a compound name at its case changes:
+// "ConnectionRefusedError" into Connection, Refused, Error. A name with one
+// part gives nil.
+func camelParts(w string) []string {
+	var parts []string
+	start := 0
+	rs := []rune(w)
+	for i := 1; i < len(rs); i++ {
+		if unicode.IsUpper(rs[i]) && (unicode.IsLower(rs[i-1]) || i+1 < len(rs) && unicode.IsLower(rs[i+1])) {
+			parts = append(parts, string(rs[start:i]))
+			start = i
+		}
+	}
+	if start == 0 {
+		return nil
+	}
+	return append(parts, string(rs[start:]))
+}
+
 // Tokens splits normalised text into lower-case words: runs of letters and
-// digits, with the placeholders kept whole ("<n>").
+// digits, with the placeholders kept whole ("<n>"). A compound name is
+// followed by its parts, each marked with a leading "+":
+// "ConnectionRefusedError" gives connectionrefusederror, +connection,
+// +refused, +error.
 func Tokens(text string) []string {
 	var out []string
 	for _, f := range strings.FieldsFunc(text, func(r rune) bool {
@@ -65,6 +98,9 @@ func Tokens(text string) []string {
 	}) {
 		for _, w := range splitPlaceholders(f) {
 			out = append(out, strings.ToLower(w))
+			for _, p := range camelParts(w) {
+				out = append(out, "+"+strings.ToLower(p))
+			}
 		}
 	}
 	return out
@@ -123,19 +159,30 @@ func embedTokens(words []string) []float32 {
 		}
 		f.count++
 	}
-	for i, w := range words {
-		if isPlaceholder(w) {
+	prev := ""
+	for _, w := range words {
+		if part, ok := strings.CutPrefix(w, "+"); ok {
+			// A part of a compound name counts as a word too:
+			// ConnectionRefusedError says connection, refused, error.
+			if !stopWords[part] {
+				add("w:"+part, weightPart)
+			}
+			continue
+		}
+		switch {
+		case isPlaceholder(w), stopWords[w]:
 			add("w:"+w, weightPlaceholder)
-		} else {
+		default:
 			add("w:"+w, weightWord)
 			padded := "^" + w + "$"
 			for j := 0; j+3 <= len(padded); j++ {
 				add("t:"+padded[j:j+3], weightTrigram)
 			}
 		}
-		if i > 0 {
-			add("p:"+words[i-1]+" "+w, weightPair)
+		if prev != "" {
+			add("p:"+prev+" "+w, weightPair)
 		}
+		prev = w
 	}
 	v := make([]float64, Dimension)
 	for key, f := range feats {

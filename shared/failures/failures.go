@@ -25,9 +25,9 @@ const (
 	// KeepFor is how long a failure group outlives its latest failure.
 	KeepFor = 30 * 24 * time.Hour
 	// MinScore is the lowest score a similar failure may have: a cosine
-	// similarity of 0.5, scaled as Upstash scales it, (1 + cos) / 2.
+	// similarity of 0.4, scaled as Upstash scales it, (1 + cos) / 2.
 	// Below it, a failure is not like the text at all.
-	MinScore = 0.75
+	MinScore = 0.70
 	// StatusUnknown is a similar failure's workflow_status once its
 	// workflow's state has expired.
 	StatusUnknown = "unknown"
