@@ -12,10 +12,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/ai-rails/state-service/functions/localstack"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ai-rails/state-service/functions/localstack"
 )
 
 func main() {

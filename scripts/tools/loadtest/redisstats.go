@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strconv"
@@ -10,60 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/redistest"
 	"github.com/redis/go-redis/v9"
 )
-
-// commandCalls is the number of commands Redis has run, from INFO
-// commandstats, leaving out INFO itself (which only the load test sends).
-// Commands that scripts run are counted too, as Upstash bills them.
-func commandCalls(ctx context.Context, rdb *redis.Client) (int64, error) {
-	raw, err := rdb.Info(ctx, "commandstats").Result()
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	sc := bufio.NewScanner(strings.NewReader(raw))
-	for sc.Scan() {
-		// cmdstat_get:calls=12,usec=...
-		name, rest, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "cmdstat_"), ":")
-		if !ok || !strings.HasPrefix(sc.Text(), "cmdstat_") || name == "info" {
-			continue
-		}
-		for _, f := range strings.Split(rest, ",") {
-			if v, ok := strings.CutPrefix(f, "calls="); ok {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return 0, err
-				}
-				total += n
-			}
-		}
-	}
-	return total, sc.Err()
-}
-
-// infoField reads one field of an INFO section.
-func infoField(ctx context.Context, rdb *redis.Client, section, field string) (string, error) {
-	raw, err := rdb.Info(ctx, section).Result()
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(raw, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			return v, nil
-		}
-	}
-	return "", nil
-}
-
-// usedMemory is INFO memory's used_memory, after Redis has settled.
-func usedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
-	v, err := infoField(ctx, rdb, "memory", "used_memory")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(v, 10, 64)
-}
 
 // baseline is the ceiling: go-redis SET and GET, half each, from clients
 // goroutines straight to Redis, with nothing of ours in between.
@@ -119,7 +67,7 @@ func baseline(ctx context.Context, url string, clients int, d time.Duration) (fl
 func redisCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
 	var total float64
 	for _, f := range []string{"used_cpu_user", "used_cpu_sys"} {
-		v, err := infoField(ctx, rdb, "cpu", f)
+		v, err := redistest.InfoField(ctx, rdb, "cpu", f)
 		if err != nil {
 			return 0, err
 		}

@@ -112,7 +112,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	version, err := infoField(ctx, rdb, "server", "redis_version")
+	version, err := redistest.InfoField(ctx, rdb, "server", "redis_version")
 	if err != nil {
 		return fmt.Errorf("reach Redis: %w", err)
 	}
@@ -291,7 +291,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 // measureMemory creates n workflows through the API, each with its history
 // and index entries, and returns what they added to used_memory.
 func measureMemory(ctx context.Context, rdb *redis.Client, api *apiClient, n int) (memoryResult, error) {
-	before, err := usedMemory(ctx, rdb)
+	before, err := redistest.UsedMemory(ctx, rdb)
 	if err != nil {
 		return memoryResult{}, err
 	}
@@ -303,7 +303,7 @@ func measureMemory(ctx context.Context, rdb *redis.Client, api *apiClient, n int
 	if err != nil {
 		return memoryResult{}, err
 	}
-	after, err := usedMemory(ctx, rdb)
+	after, err := redistest.UsedMemory(ctx, rdb)
 	if err != nil {
 		return memoryResult{}, err
 	}
@@ -348,7 +348,7 @@ type usage struct {
 func snap(ctx context.Context, stack *localstack.Stack, rdb *redis.Client) (usage, error) {
 	u := usage{rest: stack.RESTRequests(), selfCPU: selfCPU()}
 	var err error
-	if u.commands, err = commandCalls(ctx, rdb); err != nil {
+	if u.commands, err = redistest.CommandCalls(ctx, rdb); err != nil {
 		return u, err
 	}
 	u.redisCPU, err = redisCPU(ctx, rdb)
