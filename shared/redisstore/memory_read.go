@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,10 +28,13 @@ var (
 	testsFlakyLua string
 	//go:embed failures_similar.lua
 	failuresSimilarLua string
+	//go:embed failures_groups.lua
+	failuresGroupsLua string
 
 	testsHistory    = storekit.Script(testsHistoryLua).RetrySafe()
 	testsFlaky      = storekit.Script(testsFlakyLua).RetrySafe()
 	failuresSimilar = storekit.Script(failuresSimilarLua).RetrySafe()
+	failuresGroups  = storekit.Script(failuresGroupsLua).RetrySafe()
 )
 
 // Cursor kinds of the failure memory's lists.
@@ -203,10 +205,10 @@ func NewFailures(c *upstash.Client, k keys.Schema, index failures.Index) *Failur
 }
 
 // parseGroup reads a packed group: count US first_ms US last_ms US tests US
-// workflows US sample.
-func parseGroup(fp, packed string) (failures.Group, int64, error) {
-	p := strings.SplitN(packed, unitSep, 6)
-	if len(p) != 6 {
+// workflows.
+func parseGroup(fp, packed, sample string) (failures.Group, int64, error) {
+	p := strings.Split(packed, unitSep)
+	if len(p) != 5 {
 		return failures.Group{}, 0, fmt.Errorf("bad failure group %s", fp)
 	}
 	count, err1 := strconv.ParseInt(p[0], 10, 64)
@@ -215,7 +217,7 @@ func parseGroup(fp, packed string) (failures.Group, int64, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return failures.Group{}, 0, fmt.Errorf("bad failure group %s: %w", fp, err)
 	}
-	return failures.Group{Fingerprint: fp, Count: count, SampleMessage: p[5],
+	return failures.Group{Fingerprint: fp, Count: count, SampleMessage: sample,
 		FirstSeen: jsondoc.FormatTime(time.UnixMilli(first)), LastSeen: jsondoc.FormatTime(time.UnixMilli(last)),
 		Tests: names(p[3]), Workflows: names(p[4])}, last, nil
 }
@@ -228,13 +230,13 @@ func names(s string) []string {
 }
 
 // Groups reads a page of the failure groups of a workflow or a suite, the
-// latest seen first.
+// latest seen first, in one round trip.
 func (s *Failures) Groups(ctx context.Context, q failures.GroupQuery) (failures.GroupPage, error) {
 	key := s.keys.SuiteFailureGroups(q.Suite)
 	if q.Workflow != nil {
 		key = s.keys.WorkflowFailureGroups(*q.Workflow)
 	}
-	var after *storekit.Cursor
+	afterMs, afterFP := "", ""
 	if q.Cursor != "" {
 		c, err := storekit.ParseCursor(groupCursorKind, q.Cursor, func(m string) error {
 			if !failures.IsFingerprint(m) {
@@ -245,47 +247,30 @@ func (s *Failures) Groups(ctx context.Context, q failures.GroupQuery) (failures.
 		if err != nil {
 			return failures.GroupPage{}, err
 		}
-		after = &c
+		afterMs, afterFP = c.Score, c.Member
 	}
-	all, err := upstash.Strings(s.c.Do(ctx, "HGETALL", key))
+	v, err := upstash.Values(failuresGroups.Run(ctx, s.c, []string{key},
+		storekit.Args{"failure_prefix", s.keys.FailurePrefix(), "limit", q.Limit, "after_ms", afterMs, "after_fp", afterFP}...))
+	if err != nil {
+		return failures.GroupPage{}, fmt.Errorf("read failure groups: %w", err)
+	}
+	rows, err := upstash.Strings(v[0], nil)
 	if err != nil && !errors.Is(err, upstash.ErrNil) {
 		return failures.GroupPage{}, fmt.Errorf("read failure groups: %w", err)
 	}
-	type ranked struct {
-		g    failures.Group
-		last int64
-	}
-	var groups []ranked
-	for i := 0; i+1 < len(all); i += 2 {
-		g, last, err := parseGroup(all[i], all[i+1])
+	page := failures.GroupPage{Items: make([]failures.Group, 0, len(rows)/3)}
+	var last int64
+	for i := 0; i+2 < len(rows); i += 3 {
+		g, ms, err := parseGroup(rows[i], rows[i+1], rows[i+2])
 		if err != nil {
 			return failures.GroupPage{}, fmt.Errorf("read failure groups: %w", err)
 		}
-		groups = append(groups, ranked{g, last})
+		page.Items = append(page.Items, g)
+		last = ms
 	}
-	before := func(a, b ranked) bool {
-		if a.last != b.last {
-			return a.last > b.last
-		}
-		return a.g.Fingerprint < b.g.Fingerprint
-	}
-	sort.Slice(groups, func(i, j int) bool { return before(groups[i], groups[j]) })
-	page := failures.GroupPage{Items: []failures.Group{}}
-	var prev ranked
-	for _, r := range groups {
-		if after != nil {
-			ms, _ := strconv.ParseInt(after.Score, 10, 64)
-			if !before(ranked{failures.Group{Fingerprint: after.Member}, ms}, r) {
-				continue
-			}
-		}
-		if len(page.Items) == q.Limit {
-			c := storekit.Cursor{Score: strconv.FormatInt(prev.last, 10), Member: prev.g.Fingerprint}.Encode(groupCursorKind)
-			page.NextCursor = &c
-			break
-		}
-		page.Items = append(page.Items, r.g)
-		prev = r
+	if v[1] == int64(1) && len(page.Items) > 0 {
+		c := storekit.Cursor{Score: strconv.FormatInt(last, 10), Member: page.Items[len(page.Items)-1].Fingerprint}.Encode(groupCursorKind)
+		page.NextCursor = &c
 	}
 	return page, nil
 }

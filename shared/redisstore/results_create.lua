@@ -20,10 +20,12 @@
 --       max_workflows (how many names a group keeps).
 --
 -- A history is the runs of a test, newest first: "run:outcome:ms;...".
--- A group is count US first_ms US last_ms US tests US workflows US sample,
--- names GS-separated, the latest first. A failure record is a hash: m the
--- sample, f first_ms, l last_ms, c count, o the latest occurrences (RS-
--- separated workflow US suite US test US at_ms, one per workflow).
+-- A group is count US first_ms US last_ms US tests US workflows, names
+-- GS-separated, the latest first; its sample is in the failure record,
+-- kept once. A failure record is a hash: m the sample (the first message),
+-- f first_ms, l last_ms, c count, o the latest occurrences (RS-separated
+-- workflow US suite US test US at_ms, one per workflow). It lives as long
+-- as the longest-lived of its groups.
 --
 -- Returns {"ok", document, new fingerprint...} or {"exists"}: the answer,
 -- so that a replay of it (Idempotency-Key) is the same answer.
@@ -114,18 +116,17 @@ if #groups > 0 then
     local old = redis.call('HMGET', scope, unpack(fps))
     local set = {}
     for i, g in ipairs(parsed) do
-      local count, first, tests, wfs, sample = g.count, at, g.tests, {A.workflow}, g.sample
+      local count, first, last, tests, wfs = g.count, tonumber(at), tonumber(at), g.tests, {A.workflow}
       if old[i] then
         local o = split(old[i], US)
         count = count + tonumber(o[1])
-        first = math.min(tonumber(o[2]), tonumber(at))
+        first = math.min(tonumber(o[2]), first)
+        last = math.max(tonumber(o[3]), last)
         tests = merge_names(g.tests, split(o[4], GS), tonumber(A.max_tests))
         wfs = merge_names({A.workflow}, split(o[5], GS), tonumber(A.max_workflows))
-        sample = table.concat(o, US, 6)
       end
       set[#set + 1] = g.fp
-      set[#set + 1] = table.concat({count, first, math.max(tonumber(at), tonumber(old[i] and split(old[i], US)[3] or 0)),
-        table.concat(tests, GS), table.concat(wfs, GS), sample}, US)
+      set[#set + 1] = table.concat({count, first, last, table.concat(tests, GS), table.concat(wfs, GS)}, US)
     end
     redis.call('HSET', scope, unpack(set))
     redis.call('PEXPIRE', scope, keep)
