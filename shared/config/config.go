@@ -117,15 +117,20 @@ type Store struct {
 
 // String describes the settings without the token.
 func (s Store) String() string {
-	tok := "<unset>"
-	if s.Token != "" {
-		tok = "<redacted>"
-	}
-	return fmt.Sprintf("config.Store{URL: %q, Token: %s, TokenSecretARN: %q, KeyPrefix: %q}", s.URL, tok, s.TokenSecretARN, s.KeyPrefix)
+	return fmt.Sprintf("config.Store{URL: %q, Token: %s, TokenSecretARN: %q, KeyPrefix: %q}", s.URL, redacted(s.Token), s.TokenSecretARN, s.KeyPrefix)
 }
 
 // GoString is String, so %#v hides the token too.
 func (s Store) GoString() string { return s.String() }
+
+// redacted stands for a secret in a description: whether it is set, never
+// what it is.
+func redacted(secret string) string {
+	if secret == "" {
+		return "<unset>"
+	}
+	return "<redacted>"
+}
 
 // ReadStore reads the store settings. The URL is required, and so is one of
 // the token or its secret's ARN.

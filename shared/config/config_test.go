@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,30 @@ func TestReadApprovals(t *testing.T) {
 	assert.Equal(t, 168, d.RetentionHours)
 	assert.True(t, d.AllowInsecureCallbacks)
 	assert.Contains(t, d.String(), "<unset>")
+}
+
+func TestMemorySettings(t *testing.T) {
+	c, err := config.Read(config.MapLookup(map[string]string{"UPSTASH_VECTOR_REST_URL": "https://v.upstash.io", "UPSTASH_VECTOR_REST_TOKEN": "vsecret",
+		"VECTOR_EMBEDDING": "upstash", "FLAKY_MIN_RUNS": "5", "FLAKY_FLIP_RATE": "0.5"}), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Memory; m.Embedding != "upstash" || m.FlakyMinRuns != 5 || m.FlakyFlipRate != 0.5 || m.VectorToken != "vsecret" {
+		t.Fatalf("%+v", m)
+	}
+	if s := fmt.Sprintf("%v %#v %s", c.Memory, c.Memory, c.Memory); strings.Contains(s, "vsecret") {
+		t.Fatalf("the token is printed: %s", s)
+	}
+	c, _ = config.Read(config.MapLookup(map[string]string{}), false)
+	if c.Memory.FlakyMinRuns != 10 || c.Memory.FlakyFlipRate != 0.2 || c.Memory.Embedding != "local" {
+		t.Fatalf("defaults %+v", c.Memory)
+	}
+	for _, bad := range []map[string]string{
+		{"VECTOR_EMBEDDING": "openai"}, {"FLAKY_MIN_RUNS": "1"}, {"FLAKY_FLIP_RATE": "0"}, {"FLAKY_FLIP_RATE": "1.5"},
+		{"FLAKY_FLIP_RATE": "x"}, {"UPSTASH_VECTOR_REST_URL": "https://v.upstash.io"},
+	} {
+		if _, err := config.Read(config.MapLookup(bad), false); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
 }

@@ -58,11 +58,7 @@ type Memory struct {
 
 // String describes the settings without the token.
 func (m Memory) String() string {
-	tok := "<unset>"
-	if m.VectorToken != "" {
-		tok = "<redacted>"
-	}
-	return fmt.Sprintf("config.Memory{VectorURL: %q, VectorToken: %s, VectorTokenSecretARN: %q, Embedding: %q}", m.VectorURL, tok, m.VectorTokenSecretARN, m.Embedding)
+	return fmt.Sprintf("config.Memory{VectorURL: %q, VectorToken: %s, VectorTokenSecretARN: %q, Embedding: %q}", m.VectorURL, redacted(m.VectorToken), m.VectorTokenSecretARN, m.Embedding)
 }
 
 // GoString is String, so %#v hides the token too.
