@@ -174,7 +174,7 @@ func writer(ctx context.Context, c *child, round, w int, a *acked) {
 func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	for _, fsync := range []string{"always", "everysec"} {
 		t.Run(fsync, func(t *testing.T) {
-			env := []string{"LOCAL_ADDR=127.0.0.1:0", "LOCAL_REST_ADDR=127.0.0.1:0", "DATA_DIR=" + t.TempDir(),
+			env := []string{"LOCAL_ADDR=127.0.0.1:0", "LOCAL_REST_ADDR=127.0.0.1:0", "LOCAL_VECTOR_ADDR=127.0.0.1:0", "DATA_DIR=" + t.TempDir(),
 				"API_KEY=" + crashKey, "LOCAL_FSYNC=" + fsync, "LOG_LEVEL=error"}
 			a := &acked{versions: map[string]int64{}, marks: map[string]float64{}, approvals: map[string]string{}}
 			const rounds, writers = 4, 6

@@ -22,7 +22,7 @@ import (
 
 // testEnv is a configuration on free ports with its own data folder.
 func testEnv(t *testing.T) map[string]string {
-	return map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}
+	return map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "LOCAL_VECTOR_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}
 }
 
 func TestRunStopsWhenCanceled(t *testing.T) {
@@ -66,7 +66,7 @@ func TestSignalsStopTheBinary(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin)
-			cmd.Env = append(os.Environ(), "LOCAL_ADDR=127.0.0.1:0", "LOCAL_REST_ADDR=127.0.0.1:0", "DATA_DIR="+t.TempDir())
+			cmd.Env = append(os.Environ(), "LOCAL_ADDR=127.0.0.1:0", "LOCAL_REST_ADDR=127.0.0.1:0", "LOCAL_VECTOR_ADDR=127.0.0.1:0", "DATA_DIR="+t.TempDir())
 			stdout, err := cmd.StdoutPipe()
 			require.NoError(t, err)
 			require.NoError(t, cmd.Start())

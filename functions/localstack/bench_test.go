@@ -27,7 +27,7 @@ func benchStack(b *testing.B) (*Stack, Config, *http.Client) {
 // benchStackWith starts the local stack with env added to its settings.
 func benchStackWith(b *testing.B, extra map[string]string) (*Stack, Config, *http.Client) {
 	b.Helper()
-	env := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": b.TempDir()}
+	env := map[string]string{"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "LOCAL_VECTOR_ADDR": "127.0.0.1:0", "DATA_DIR": b.TempDir()}
 	for k, v := range extra {
 		env[k] = v
 	}

@@ -91,8 +91,16 @@ func TestCLIDefaultsToTheLocalStack(t *testing.T) {
 		v, _ := look(k)
 		assert.Equal(t, want, v, k)
 	}
+	_, ok := look("UPSTASH_VECTOR_REST_URL")
+	assert.False(t, ok, "no vector token saved: no vector index")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets.json"), []byte(`{"rest_token":"tok","vector_token":"vt"}`), 0o600))
+	look = localDefaults(config.MapLookup(map[string]string{"DATA_DIR": dir, "LOCAL_VECTOR_ADDR": "127.0.0.1:9998"}))
+	for k, want := range map[string]string{"UPSTASH_VECTOR_REST_URL": "http://127.0.0.1:9998", "UPSTASH_VECTOR_REST_TOKEN": "vt"} {
+		v, _ := look(k)
+		assert.Equal(t, want, v, k)
+	}
 	set := localDefaults(config.MapLookup(map[string]string{"UPSTASH_REDIS_REST_URL": "https://x.upstash.io"}))
-	_, ok := set("UPSTASH_REDIS_REST_TOKEN")
+	_, ok = set("UPSTASH_REDIS_REST_TOKEN")
 	assert.False(t, ok, "a configured store is used as it is")
 
 	// Against the local stack, what the environment sets wins over the

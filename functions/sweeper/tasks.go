@@ -122,9 +122,10 @@ func (p *progress) done() {
 	}
 }
 
-// localDefaults points the tool at the local stack's REST endpoint when no
-// store is configured: its address and token come from LOCAL_REST_ADDR and
-// DATA_DIR/secrets.json, as make run writes them.
+// localDefaults points the tool at the local stack's REST endpoint and
+// vector index when no store is configured: their addresses and tokens
+// come from LOCAL_REST_ADDR, LOCAL_VECTOR_ADDR and DATA_DIR/secrets.json,
+// as make run writes them.
 func localDefaults(lookup func(string) (string, bool)) func(string) (string, bool) {
 	env := config.NewEnv(lookup)
 	if _, ok := env.Lookup("UPSTASH_REDIS_REST_URL"); ok {
@@ -134,6 +135,7 @@ func localDefaults(lookup func(string) (string, bool)) func(string) (string, boo
 	var saved struct {
 		RESTToken     string `json:"rest_token"`
 		WebhookSecret string `json:"webhook_secret"`
+		VectorToken   string `json:"vector_token"`
 	}
 	if b, err := os.ReadFile(filepath.Join(dataDir, "secrets.json")); err == nil {
 		_ = json.Unmarshal(b, &saved)
@@ -142,6 +144,10 @@ func localDefaults(lookup func(string) (string, bool)) func(string) (string, boo
 		"UPSTASH_REDIS_REST_URL":   "http://" + env.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
 		"UPSTASH_REDIS_REST_TOKEN": env.String("LOCAL_REST_TOKEN", saved.RESTToken),
 		"WEBHOOK_SECRET":           env.String("WEBHOOK_SECRET", saved.WebhookSecret),
+	}
+	if saved.VectorToken != "" || env.String("LOCAL_VECTOR_TOKEN", "") != "" {
+		extra["UPSTASH_VECTOR_REST_URL"] = "http://" + env.String("LOCAL_VECTOR_ADDR", "127.0.0.1:8078")
+		extra["UPSTASH_VECTOR_REST_TOKEN"] = env.String("LOCAL_VECTOR_TOKEN", saved.VectorToken)
 	}
 	return func(k string) (string, bool) {
 		if v, ok := extra[k]; ok {

@@ -68,7 +68,7 @@ func run(ctx context.Context, s settings, progress io.Writer) (*report, error) {
 		return nil, err
 	}
 	cfg, err := localstack.ReadConfig(config.MapLookup(map[string]string{
-		"LOCAL_ADDR": "127.0.0.1:0", "DATA_DIR": tmp, "UPSTASH_REDIS_REST_URL": proxyURL, "UPSTASH_REDIS_REST_TOKEN": restToken,
+		"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_VECTOR_ADDR": "127.0.0.1:0", "DATA_DIR": tmp, "UPSTASH_REDIS_REST_URL": proxyURL, "UPSTASH_REDIS_REST_TOKEN": restToken,
 		"SWEEP_INTERVAL": "24h", "BACKUP_INTERVAL": "24h",
 	}))
 	if err != nil {

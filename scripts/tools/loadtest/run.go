@@ -119,7 +119,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 
 	// The stack, in this process.
 	cfg, err := localstack.ReadConfig(config.MapLookup(map[string]string{
-		"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "DATA_DIR": tmp, "REDIS_URL": redisURL,
+		"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "LOCAL_VECTOR_ADDR": "127.0.0.1:0", "DATA_DIR": tmp, "REDIS_URL": redisURL,
 		"KEY_PREFIX": prefix, "SWEEP_INTERVAL": "24h", "BACKUP_INTERVAL": "24h",
 	}))
 	if err != nil {
