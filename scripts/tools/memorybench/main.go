@@ -65,8 +65,8 @@ type ingestCost struct {
 	VectorRequests  float64 `json:"vector_requests"`
 	// NewFailures is true when every failure of each report is one the
 	// memory has not seen: each new fingerprint is a vector to upsert.
-	NewFailures bool `json:"new_failures"`
-	LatencyMs       float64 `json:"latency_ms"`
+	NewFailures bool    `json:"new_failures"`
+	LatencyMs   float64 `json:"latency_ms"`
 }
 
 type queryLatency struct {
