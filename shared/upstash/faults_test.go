@@ -376,3 +376,18 @@ func TestTransientRedisErrorsAreUnavailable(t *testing.T) {
 		assert.ErrorIs(t, err, upstash.ErrUnavailable, "%s: a write is not retried, and is unavailable", msg)
 	}
 }
+
+// The same error for one command of a pipeline, as a piggybacked call
+// sends (HTTP 200, the error inside): unavailable, so 503, not 500.
+func TestTransientErrorsInAPipelineAreUnavailable(t *testing.T) {
+	for _, msg := range []string{"LOADING Redis is loading the dataset in memory", "max daily request limit exceeded. Limit: 10000"} {
+		fs := newFaultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `[{"result":"T0s="},{"error":%q}]`, msg)
+		})
+		c := newClient(t, fastOptions(fs.URL))
+		res, err := c.Pipeline(context.Background(), []any{"SET", "a", "1"}, []any{"SET", "b", "2"})
+		require.NoError(t, err)
+		assert.ErrorIs(t, res[1].Err, upstash.ErrUnavailable, msg)
+		assert.Greater(t, upstash.RetryAfter(res[1].Err), time.Duration(0))
+	}
+}

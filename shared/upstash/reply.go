@@ -49,6 +49,16 @@ func resultOf(v any) (any, error) {
 	}
 	if e, ok := m["error"]; ok {
 		s, _ := e.(string)
+		switch {
+		// A Redis that cannot serve for a moment (loading its data after a
+		// restart, busy with a script) answers a command of a pipeline as
+		// it answers one alone: the store is unavailable, not the command
+		// wrong. Not retried: the pipeline's other commands may have run.
+		case isTransientMessage(s):
+			return nil, restclient.Unavailable("upstash", s, nil, false, false)
+		case isThrottleMessage(s):
+			return nil, restclient.Unavailable("upstash", s, restclient.ErrThrottled, false, false)
+		}
 		return nil, newError(s, 0)
 	}
 	r, ok := m["result"]
