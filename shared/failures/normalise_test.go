@@ -3,6 +3,7 @@ package failures
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/stretchr/testify/assert"
@@ -167,4 +168,15 @@ func FuzzSimilarBody(f *testing.F) {
 			t.Fatalf("accepted %+v", q)
 		}
 	})
+}
+
+func TestSample(t *testing.T) {
+	assert.Equal(t, "a b c", Sample("a\x1fb\x1ec"), "the store's separators become spaces")
+	long := strings.Repeat("é", MaxSample)
+	got := Sample(long)
+	assert.LessOrEqual(t, len(got), MaxSample)
+	assert.True(t, utf8.ValidString(got), "cut on a character boundary")
+	assert.Equal(t, "a\uFFFDb", Sample("a\xffb"))
+	assert.Equal(t, "", EmbedText(""))
+	assert.LessOrEqual(t, len(EmbedText(strings.Repeat("word ", 5000))), 4<<10)
 }
