@@ -266,3 +266,18 @@ func TestUnknownFailureFindsNothing(t *testing.T) {
 		assert.Equal(t, []any{}, a.Body["items"])
 	})
 }
+
+// A failure whose record has expired is no longer named, though its vector
+// stays in the index; the next failures still fill k.
+func TestExpiredFailuresAreSkipped(t *testing.T) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
+		run(t, e, "ABC-000001", "", c("test_db", "failed", refused))
+		run(t, e, "ABC-000002", "", c("test_db", "failed", "E       ConnectionRefusedError: [Errno 111] Connection refused to cache:6379"))
+		_, err := e.Client.Do(context.Background(), "DEL", e.Keys.Failure(failures.Fingerprint("", refused)))
+		require.NoError(t, err)
+		a := e.Do(req{Method: "POST", Path: "/api/failures/similar", Body: map[string]any{"text": refused, "k": 1}})
+		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
+		require.Len(t, a.Body["items"], 1)
+		assert.Equal(t, "ABC-000002", a.Body["items"].([]any)[0].(map[string]any)["workflow_id"])
+	})
+}

@@ -282,7 +282,10 @@ func (s *Failures) Similar(ctx context.Context, q failures.SimilarQuery) (failur
 	if s.index == nil {
 		return out, apperr.New(apperr.StoreUnavailable, "no vector index is configured (UPSTASH_VECTOR_REST_URL), so similar failures cannot be searched")
 	}
-	matches, err := s.index.Query(ctx, q.Text, q.K+1)
+	// More than k: some matches are dropped below, those seen only in the
+	// excluded workflow and those whose record has expired (their vectors
+	// stay in the index).
+	matches, err := s.index.Query(ctx, q.Text, 2*q.K+5)
 	if errors.Is(err, upstash.ErrUnavailable) {
 		return out, &apperr.Error{Kind: apperr.StoreUnavailable, Detail: "the vector index cannot be reached; retry later", Err: err}
 	}
