@@ -26,6 +26,10 @@ const (
 // latest first, for similar failures to name one other than the caller's.
 const RecentOccurrences = 5
 
+// PruneCount is how many of a suite's tests each run looks at, to drop
+// those that have not run within the history's window.
+const PruneCount = 50
+
 // VectorGrace is how long a new fingerprint waits in the vector outbox
 // before the sweeper upserts it: the ingest's own upsert comes first.
 const VectorGrace = time.Minute
@@ -143,6 +147,6 @@ func memoryIngest(k keys.Schema, in results.Input, now time.Time, outbox bool) i
 		"max_runs", testhistory.MaxRuns, "run", strings.Join([]string{strconv.FormatInt(at, 10), wf, commit, attempt}, unitSep),
 		"cases", cases.String(), "groups", packed.String(), "workflow", wf, "suite", memoryName(suite),
 		"grace_ms", VectorGrace.Milliseconds(), "outbox", outboxFlag, "recent", RecentOccurrences,
-		"max_tests", failures.MaxGroupTests, "max_workflows", failures.MaxGroupWorkflows}
+		"max_tests", failures.MaxGroupTests, "max_workflows", failures.MaxGroupWorkflows, "prune_count", PruneCount}
 	return ing
 }

@@ -6,7 +6,8 @@
 -- KEYS: 1 result, 2 the workflow's results index, 3 the suite's test
 --       histories (hash: test -> runs), 4 the suite's runs (hash: run
 --       number -> ingest_ms US at_ms US workflow US commit US attempt; "n",
---       the last run number; "lo", the oldest run kept), 5 the workflow's
+--       the last run number; "lo", the oldest run kept; "pc", where the
+--       pruning of tests that no longer run goes on), 5 the workflow's
 --       failure groups, 6 the suite's failure groups (hashes: fingerprint
 --       -> group), 7 the vector outbox, 8... each group's failure record,
 --       in the order of groups.
@@ -17,7 +18,8 @@
 --       US sample), workflow, suite, grace_ms (when the outbox's entries
 --       fall due), outbox ("1" when a vector index is configured),
 --       recent (how many workflows a failure record keeps), max_tests and
---       max_workflows (how many names a group keeps).
+--       max_workflows (how many names a group keeps), prune_count (how many
+--       tests a run looks at for pruning).
 --
 -- A history is the runs of a test, newest first: "run:outcome:ms;...".
 -- A group is count US first_ms US last_ms US tests US workflows, names
@@ -101,6 +103,16 @@ for c = 1, #cases, chunk do
   redis.call('HSET', hist, unpack(set))
 end
 if #cases > 0 then redis.call('PEXPIRE', hist, keep) end
+
+-- Tests that no longer run: each run looks at a few more of the suite's
+-- tests, from where the last one stopped ("pc", an HSCAN cursor), and drops
+-- those whose newest run has left the window.
+local scan = redis.call('HSCAN', hist, redis.call('HGET', runs, 'pc') or '0', 'COUNT', tonumber(A.prune_count))
+for i = 1, #scan[2], 2 do
+  local newest = tonumber(string.match(scan[2][i + 1], '^%d+'))
+  if newest == nil or newest < lo then redis.call('HDEL', hist, scan[2][i]) end
+end
+redis.call('HSET', runs, 'pc', scan[1])
 
 -- The failure groups, in the workflow's and the suite's, and each
 -- fingerprint's record.

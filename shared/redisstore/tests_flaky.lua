@@ -13,7 +13,7 @@ local window, wf, oldest = tonumber(A.window), A.workflow, tonumber(A.now_ms) - 
 local runs, live = redis.call('HGETALL', KEYS[2]), {}
 for i = 1, #runs, 2 do
   local r, info = runs[i], runs[i + 1]
-  if r ~= 'n' and r ~= 'lo' then
+  if string.match(r, '^%d+$') then
     local ingest, rest = string.match(info, '^(%d+)' .. US .. '[^' .. US .. ']*' .. US .. '([^' .. US .. ']*)')
     if tonumber(ingest) >= oldest and (wf == '' or rest == wf) then live[r] = info end
   end

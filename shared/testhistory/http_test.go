@@ -1,6 +1,7 @@
 package testhistory_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/servicetest"
+	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/wiring"
 )
 
@@ -117,5 +119,22 @@ func TestFlakyThresholdsAreSettings(t *testing.T) {
 		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
 		require.Len(t, a.Body["items"], 1, "%s", a.Raw)
 		assert.Equal(t, "alternates", a.Body["items"].([]any)[0].(map[string]any)["test"])
+	})
+}
+
+// A test that stops running leaves its suite's histories once its runs have
+// left the window: later runs prune it a few tests at a time.
+func TestTestsThatStopRunningArePruned(t *testing.T) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
+		ingest(t, e, "ABC-000001", "", map[string]string{"renamed": "passed", "kept": "passed"})
+		e.Clock.Advance(31 * 24 * time.Hour)
+		ingest(t, e, "ABC-000001", "", map[string]string{"kept": "failed"})
+		fields, err := upstash.Strings(e.Client.Do(context.Background(), "HKEYS", e.Keys.TestHistories("unit")))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"kept"}, fields)
+		h := e.Do(req{Method: "GET", Path: "/api/tests/history?test_suite=unit&test=kept"})
+		require.Len(t, h.Body["items"], 1, "the old run has left the window")
+		h = e.Do(req{Method: "GET", Path: "/api/tests/history?test_suite=unit&test=renamed"})
+		assert.Equal(t, []any{}, h.Body["items"])
 	})
 }
