@@ -3,6 +3,7 @@
 // Prints one line per check and exits 1 if any fails.
 import { Redis } from "@upstash/redis";
 import assert from "node:assert/strict";
+import { runChecks } from "./run-checks.mjs";
 
 const redis = new Redis({
   url: process.env.UPSTASH_REDIS_REST_URL,
@@ -122,14 +123,4 @@ const checks = {
   },
 };
 
-let failed = 0;
-for (const [name, fn] of Object.entries(checks)) {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL ${name}: ${err && err.message}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);

@@ -5,6 +5,7 @@
 // line per check and exits 1 if any fails.
 import { Index } from "@upstash/vector";
 import assert from "node:assert/strict";
+import { runChecks } from "./run-checks.mjs";
 
 const url = process.env.UPSTASH_VECTOR_REST_URL;
 const token = process.env.UPSTASH_VECTOR_REST_TOKEN;
@@ -88,14 +89,4 @@ const checks = {
   },
 };
 
-let failed = 0;
-for (const [name, fn] of Object.entries(checks)) {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL ${name}: ${err && err.message}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);
