@@ -3,6 +3,7 @@ package wiring
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 
 	"github.com/ai-rails/state-service/shared/awssecrets/secretstest"
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/upstash"
 	"github.com/ai-rails/state-service/shared/upstash/upstashtest"
+	"github.com/ai-rails/state-service/shared/upstashvector/vectorserver"
 	"github.com/ai-rails/state-service/shared/webhook"
 )
 
@@ -86,6 +89,40 @@ func TestBuildFetchesSecrets(t *testing.T) {
 	assert.ErrorContains(t, err, "ResourceNotFoundException")
 	cfg.Approvals.LinkSecretARN, cfg.Store.TokenSecretARN = linkARN, tokenARN+"-gone"
 	_, err = Build(context.Background(), cfg, Options{Webhooks: true})
+	assert.ErrorContains(t, err, "ResourceNotFoundException")
+}
+
+// The vector index's token comes from Secrets Manager as the store's does,
+// and opens the index.
+func TestBuildFetchesTheVectorToken(t *testing.T) {
+	b := upstashtest.Mini(t)
+	const vectorARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-vector-token"
+	sm := secretstest.Start(t, map[string]string{vectorARN: `{"token":"vector-from-aws"}`})
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	vs, err := vectorserver.New(vectorserver.Options{Token: "vector-from-aws", Dimension: failures.Dimension})
+	require.NoError(t, err)
+	hs := httptest.NewServer(vs)
+	defer hs.Close()
+
+	cfg, err := config.Read(config.MapLookup(map[string]string{
+		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
+		"UPSTASH_VECTOR_REST_URL": hs.URL, "UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN": vectorARN,
+	}), false)
+	require.NoError(t, err)
+	svc, err := Build(context.Background(), cfg, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "vector-from-aws", svc.Config.Memory.VectorToken)
+	assert.NotContains(t, svc.Config.Memory.String(), "vector-from-aws")
+	require.NotNil(t, svc.Index)
+	_, err = svc.Index.Query(context.Background(), "KeyError: 'user_id'", 1)
+	require.NoError(t, err, "the fetched token opens the index")
+
+	cfg.Memory.VectorTokenSecretARN = vectorARN + "-gone"
+	_, err = Build(context.Background(), cfg, Options{})
 	assert.ErrorContains(t, err, "ResourceNotFoundException")
 }
 
