@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end run of events/n8n/approval-flow.json and approval-links-flow.json
-# in a real n8n (1.123.x, the newest line that runs on Node 20): the local
+# End-to-end run of events/n8n/approval-flow.json, approval-links-flow.json
+# and failure-triage-flow.json in a real n8n (1.123.x, the newest line that runs on Node 20): the local
 # stack, n8n importing the workflows and their credentials, one run approved
 # and one rejected through the API, and one decided by two of three
 # approvers through the links n8n emailed them (to a local SMTP sink).
@@ -44,6 +44,19 @@ printf '[{"id":"smtp-placeholder","name":"SMTP (placeholder: set your server)","
 "$n8n" import:credentials --input="$work/smtp.json" >/dev/null
 "$n8n" import:workflow --input=events/n8n/approval-links-flow.json >/dev/null
 "$n8n" update:workflow --id=AiRailsLinks0001 --active=true >/dev/null 2>&1
+
+# The failure-triage flow, run once from the CLI before n8n starts: it
+# stores a run and finds its failure seen before in another workflow, with
+# that workflow's status.
+curl -sf -o /dev/null -H "x-api-key: $key" -H 'Content-Type: application/json' "$api/api/workflow/state" \
+  -d '{"workflow_id":"XYZ-000001","feature_description":"orders","status":"completed"}'
+curl -sf -o /dev/null -H "x-api-key: $key" -H 'Content-Type: application/json' "$api/api/results" \
+  -d '{"workflow_id":"XYZ-000001","test_suite":"unit","cases":[{"name":"test_orders","classname":"tests.db","outcome":"failed","message":"E       ConnectionRefusedError: [Errno 111] Connection refused to db:6543"}]}'
+"$n8n" import:workflow --input=events/n8n/failure-triage-flow.json >/dev/null
+"$n8n" execute --id=AiRailsFailureTriage1 2>/dev/null | sed -n '/^{/,$p' > "$work/triage.json"
+seen=$(jq -r '.data.resultData.runData.Triage[0].data.main[0][0].json.seen_in' "$work/triage.json")
+[[ $seen == "XYZ-000001 (completed)" ]] || { echo "FAIL: the triage flow says the failure was seen in '$seen'"; exit 1; }
+echo "ok   the triage flow stored a run and found its failure seen before in $seen"
 "$n8n" start > "$work/n8n.log" 2>&1 &
 n8n_pid=$!
 for _ in $(seq 90); do curl -sf -o /dev/null http://localhost:5678/healthz && break; sleep 1; done
