@@ -42,14 +42,15 @@ func EmbedText(msg string) string {
 // by 1 + ln(count), and the vector is scaled to length 1. Two messages
 // that share most of their words point the same way. An empty message
 // embeds as the zero vector.
-func Embed(msg string) []float32 {
-	return embedTokens(Tokens(EmbedText(msg)))
-}
+func Embed(msg string) []float32 { return Vector(EmbedText(msg)) }
 
-// Searchable reports whether a text has a word to search by: one that is
-// not a placeholder.
-func Searchable(text string) bool {
-	for _, t := range Tokens(EmbedText(text)) {
+// Vector is Embed of a text EmbedText has already made.
+func Vector(embedText string) []float32 { return embedTokens(Tokens(embedText)) }
+
+// Searchable reports whether a text EmbedText has made has a word to
+// search by: one that is not a placeholder.
+func Searchable(embedText string) bool {
+	for _, t := range Tokens(embedText) {
 		if !isPlaceholder(t) && !strings.HasPrefix(t, "+") {
 			return true
 		}

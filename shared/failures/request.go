@@ -5,6 +5,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/results"
 )
 
 // SimilarBody is the JSON body of POST /api/failures/similar.
@@ -64,10 +65,11 @@ func ParseGroupScope(errs *apperr.Collector, workflowID, suite *string) GroupQue
 	return q
 }
 
-// CheckSuite validates a test_suite query parameter: 1 to 256 characters.
+// CheckSuite validates a test_suite query parameter as uploads check it: 1
+// to results.MaxSuite characters.
 func CheckSuite(errs *apperr.Collector, suite *string) string {
-	if suite == nil || *suite == "" || utf8.RuneCountInString(*suite) > 256 || !utf8.ValidString(*suite) {
-		errs.Add("test_suite", "is required, 1 to 256 characters")
+	if suite == nil || *suite == "" || utf8.RuneCountInString(*suite) > results.MaxSuite || !utf8.ValidString(*suite) {
+		errs.Add("test_suite", "is required, 1 to %d characters", results.MaxSuite)
 		return ""
 	}
 	return *suite

@@ -17,8 +17,6 @@ import (
 type Client struct {
 	Base, Key string
 	HTTP      *http.Client
-	// Requests counts the calls made.
-	Requests int
 }
 
 // call sends one request and decodes the JSON answer into out; a status
@@ -44,7 +42,6 @@ func (c *Client) call(ctx context.Context, method, path string, body any, want i
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	c.Requests++
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

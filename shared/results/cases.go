@@ -22,6 +22,8 @@ const (
 	MaxCases = 5000
 	// MaxName bounds a case's name and classname, in bytes.
 	MaxName = 1024
+	// MaxTestName bounds a test's name, classname.name, in bytes.
+	MaxTestName = 2*MaxName + 1
 	// MaxBranch bounds a branch name, in bytes.
 	MaxBranch = 255
 	// MaxAttempt bounds attempt.
@@ -58,12 +60,16 @@ type caseBody struct {
 
 // checkName reports why a test or class name is refused: 1 to MaxName bytes
 // of printable text, with no control characters.
-func checkName(s string, required bool) string {
+func checkName(s string, required bool) string { return NameProblem(s, MaxName, required) }
+
+// NameProblem reports why a name is refused: 1 to max bytes (0 bytes when
+// not required) of UTF-8 with no control characters; "" when it is not.
+func NameProblem(s string, max int, required bool) string {
 	switch {
 	case s == "" && required:
-		return "is required, 1 to " + strconv.Itoa(MaxName) + " bytes"
-	case len(s) > MaxName:
-		return "must be at most " + strconv.Itoa(MaxName) + " bytes"
+		return "is required, 1 to " + strconv.Itoa(max) + " bytes"
+	case len(s) > max:
+		return "must be at most " + strconv.Itoa(max) + " bytes"
 	case strings.IndexFunc(s, unicode.IsControl) >= 0 || !utf8.ValidString(s):
 		return "must hold no control characters"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,19 @@ func TestTestsThatStopRunningArePruned(t *testing.T) {
 		require.Len(t, h.Body["items"], 1, "the old run has left the window")
 		h = e.Do(req{Method: "GET", Path: "/api/tests/history?test_suite=unit&test=renamed"})
 		assert.Equal(t, []any{}, h.Body["items"])
+	})
+}
+
+// A test whose classname and name are both long is read back by its full
+// name.
+func TestLongTestNames(t *testing.T) {
+	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
+		class, name := strings.Repeat("c", 1000), strings.Repeat("n", 1000)
+		a := e.Do(req{Method: "POST", Path: "/api/results", Body: map[string]any{"workflow_id": "ABC-000001", "test_suite": "unit",
+			"cases": []any{map[string]any{"name": name, "classname": class, "outcome": "passed"}}}})
+		require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
+		h := e.Do(req{Method: "GET", Path: "/api/tests/history?test_suite=unit&test=" + class + "." + name})
+		require.Equal(t, http.StatusOK, h.Status, "%s", h.Raw)
+		assert.Len(t, h.Body["items"], 1)
 	})
 }

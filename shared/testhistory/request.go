@@ -1,21 +1,23 @@
 package testhistory
 
 import (
-	"strings"
-	"unicode"
-
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/results"
 )
 
-// CheckTest validates a test name query parameter: 1 to 1024 bytes with no
-// control characters, as the cases' names are.
+// CheckTest validates a test name query parameter as the cases' names are
+// checked, up to the longest classname.name (results.MaxTestName).
 func CheckTest(errs *apperr.Collector, test *string) string {
-	if test == nil || *test == "" || len(*test) > 1024 || strings.IndexFunc(*test, unicode.IsControl) >= 0 {
-		errs.Add("test", "is required, 1 to 1024 bytes with no control characters")
+	name := ""
+	if test != nil {
+		name = *test
+	}
+	if why := results.NameProblem(name, results.MaxTestName, true); why != "" {
+		errs.Add("test", "%s", why)
 		return ""
 	}
-	return *test
+	return name
 }
 
 // CheckWorkflow validates an optional workflow_id query parameter.

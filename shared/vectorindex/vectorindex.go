@@ -49,13 +49,13 @@ type metadata struct {
 	SeenAt    string `json:"seen_at"`
 }
 
-// text is what a failure's vector is made from: its sample, or its test's
-// name when the sample says nothing.
+// text is what a failure's vector is made from, normalised (EmbedText):
+// its sample's, or its test's name when the sample says nothing.
 func text(e failures.Entry) string {
-	if failures.EmbedText(e.Sample) != "" {
-		return e.Sample
+	if t := failures.EmbedText(e.Sample); t != "" {
+		return t
 	}
-	return "test: " + e.Test
+	return failures.EmbedText("test: " + e.Test)
 }
 
 // Upsert adds or replaces the entries' vectors, MaxBatch to a request.
@@ -67,13 +67,13 @@ func (x *Index) Upsert(ctx context.Context, entries []failures.Entry) error {
 		if x.mode == EmbedUpstash {
 			data := make([]upstashvector.Data, len(batch))
 			for i, e := range batch {
-				data[i] = upstashvector.Data{ID: e.Fingerprint, Data: failures.EmbedText(text(e)), Metadata: meta(e)}
+				data[i] = upstashvector.Data{ID: e.Fingerprint, Data: text(e), Metadata: meta(e)}
 			}
 			err = x.c.UpsertData(ctx, data)
 		} else {
 			vs := make([]upstashvector.Vector, len(batch))
 			for i, e := range batch {
-				vs[i] = upstashvector.Vector{ID: e.Fingerprint, Vector: failures.Embed(text(e)), Metadata: meta(e), Data: e.Sample}
+				vs[i] = upstashvector.Vector{ID: e.Fingerprint, Vector: failures.Vector(text(e)), Metadata: meta(e), Data: e.Sample}
 			}
 			err = x.c.Upsert(ctx, vs)
 		}
@@ -92,15 +92,15 @@ func meta(e failures.Entry) json.RawMessage {
 // Query finds the k failures nearest to the text. A text that normalises to
 // nothing finds nothing.
 func (x *Index) Query(ctx context.Context, q string, k int) ([]failures.Match, error) {
-	if !failures.Searchable(q) {
+	t := failures.EmbedText(q)
+	if !failures.Searchable(t) {
 		return nil, nil
 	}
-	t := failures.EmbedText(q)
 	query := upstashvector.Query{TopK: k}
 	if x.mode == EmbedUpstash {
 		query.Data = t
 	} else {
-		query.Vector = failures.Embed(q)
+		query.Vector = failures.Vector(t)
 	}
 	hits, err := x.c.Query(ctx, query)
 	if err != nil {
