@@ -43,7 +43,7 @@ test-race: $(SDK_CHECK) ## the tests under the race detector
 cover: ## statement coverage of every module's product code (scripts/cover.sh says what is left out, and why)
 	scripts/cover.sh
 
-bench: ## the load test: the local stack over a real Redis (REDIS_URL, or its own redis-server); figures in BENCH_OUT (bench/results.json)
+bench: ## the load test: the API, the bare path, the REST server and Redis in their own processes; figures in BENCH_OUT (bench/results.json); BENCH_QUICK=1 for a 30 s run
 	$(GO) run ./scripts/tools/loadtest
 
 chaos: ## kill -9 Redis and inject REST faults under load; checks nothing acknowledged is lost (CHAOS_PHASE, CHAOS_KILLS, ...)

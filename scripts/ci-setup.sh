@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server (the
-# tests start their own, on free ports), zip (for make build) and chromium
+# tests start their own, on free ports) and redis-benchmark (make bench's
+# Redis ceiling), zip (for make build) and chromium
 # (the approval page's browser tests). Node and npm
 # must be there already: make test installs the official Upstash SDK with npm.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-benchmark >/dev/null || missing+=(redis-tools)
 command -v zip >/dev/null || missing+=(zip)
 command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then

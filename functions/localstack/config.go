@@ -47,6 +47,9 @@ type Config struct {
 	BackupDir      string        // BACKUP_DIR, default DATA_DIR/backups
 	BackupInterval time.Duration // BACKUP_INTERVAL, default 1h
 	RedisURL       string        // REDIS_URL: a real Redis instead of the embedded one
+	// PprofAddr (LOCAL_PPROF_ADDR) serves net/http/pprof's profiles when
+	// set; make bench profiles the API through it. Off by default.
+	PprofAddr string
 
 	// Timeouts are the servers' limits on slow clients: LOCAL_READ_TIMEOUT,
 	// LOCAL_WRITE_TIMEOUT and LOCAL_IDLE_TIMEOUT (httpkit.DefaultTimeouts).
@@ -74,6 +77,7 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
 		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
 		RedisURL:       e.String("REDIS_URL", ""),
+		PprofAddr:      e.String("LOCAL_PPROF_ADDR", ""),
 		Timeouts: httpkit.Timeouts{
 			ReadHeader: httpkit.DefaultTimeouts.ReadHeader,
 			Read:       e.Duration("LOCAL_READ_TIMEOUT", httpkit.DefaultTimeouts.Read),

@@ -39,12 +39,15 @@ type Stack struct {
 	// VectorURL is the local Upstash-Vector-compatible endpoint; empty when
 	// a remote index is used.
 	VectorURL string
-	Store     string // "embedded", "redis" or "upstash"
-	Client    *upstash.Client
+	// PprofURL serves the profiles when LOCAL_PPROF_ADDR is set.
+	PprofURL string
+	Store    string // "embedded", "redis" or "upstash"
+	Client   *upstash.Client
 
-	apiSrv  *http.Server
-	restSrv *http.Server
-	rest    *restserver.Server
+	apiSrv   *http.Server
+	restSrv  *http.Server
+	pprofSrv *http.Server
+	rest     *restserver.Server
 	// vector is the failure memory's index, served on VectorURL.
 	vector    *vectorserver.Server
 	vectorSrv *http.Server
@@ -101,6 +104,11 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		}
 	}()
 	own := []netip.AddrPort{apiL.Addr().(*net.TCPAddr).AddrPort()}
+	if cfg.PprofAddr != "" {
+		if s.pprofSrv, s.PprofURL, err = ServePprof(cfg.PprofAddr); err != nil {
+			return fmt.Errorf("LOCAL_PPROF_ADDR: %w", err)
+		}
+	}
 
 	svcCfg := cfg.Service
 	switch {
@@ -276,6 +284,9 @@ func (s *Stack) shutdown(ctx context.Context) error {
 	if s.vectorSrv != nil {
 		errs = append(errs, s.vectorSrv.Shutdown(ctx))
 	}
+	if s.pprofSrv != nil {
+		errs = append(errs, s.pprofSrv.Close())
+	}
 	if s.vector != nil {
 		errs = append(errs, s.vector.Close())
 	}
@@ -311,6 +322,9 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 		fmt.Fprintf(&b, "  vector token   %s\n", cfg.VectorToken)
 	} else {
 		fmt.Fprintf(&b, "  Upstash Vector %s\n", cfg.Service.Memory.VectorURL)
+	}
+	if s.PprofURL != "" {
+		fmt.Fprintf(&b, "  pprof          %s/debug/pprof/\n", s.PprofURL)
 	}
 	fmt.Fprintf(&b, "  webhook secret in %s/secrets.json (WEBHOOK_SECRET)\n", cfg.DataDir)
 	fmt.Fprintf(&b, "  data           %s (backups every %s in %s; sweep every %s)\n", cfg.DataDir, cfg.BackupInterval, cfg.BackupDir, cfg.SweepInterval)

@@ -604,3 +604,27 @@ func TestBackgroundBackupsAndSweeps(t *testing.T) {
 		require.NoError(t, s.Shutdown(context.Background()))
 	}
 }
+
+// TestPprof: LOCAL_PPROF_ADDR serves the profiles on a listener of its own,
+// named in the banner, and the stack's shutdown closes it; without it, no
+// profile is served.
+func TestPprof(t *testing.T) {
+	s, cfg, banner := startStack(t, testEnv(t, map[string]string{"LOCAL_PPROF_ADDR": "127.0.0.1:0"}))
+	require.NotEmpty(t, s.PprofURL)
+	assert.Contains(t, banner, s.PprofURL+"/debug/pprof/")
+	resp, err := http.Get(s.PprofURL + "/debug/pprof/goroutine?debug=1")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "goroutine profile")
+	status, _ := apiCall(t, s, cfg.APIKey, "GET", "/debug/pprof/", "", nil)
+	assert.Equal(t, http.StatusNotFound, status, "the API does not serve the profiles")
+	require.NoError(t, s.Shutdown(context.Background()))
+	_, err = http.Get(s.PprofURL + "/debug/pprof/")
+	assert.Error(t, err, "closed with the stack")
+
+	plain, _, banner := startStack(t, testEnv(t, nil))
+	assert.Empty(t, plain.PprofURL)
+	assert.NotContains(t, banner, "pprof")
+}

@@ -26,7 +26,8 @@ func newAPIClient(base, key string, conns int) *apiClient {
 }
 
 // do makes one call, reads the whole answer into buf, and returns the status.
-func (c *apiClient) do(method, path string, body []byte, buf *bytes.Buffer) (int, error) {
+// header adds name, value pairs to the request's headers.
+func (c *apiClient) do(method, path string, body []byte, buf *bytes.Buffer, header ...string) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -38,6 +39,9 @@ func (c *apiClient) do(method, path string, body []byte, buf *bytes.Buffer) (int
 	req.Header.Set("x-api-key", c.key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -52,9 +56,9 @@ func (c *apiClient) do(method, path string, body []byte, buf *bytes.Buffer) (int
 }
 
 // must makes a call that has to answer want, for the setup steps.
-func (c *apiClient) must(method, path string, body []byte, want int) ([]byte, error) {
+func (c *apiClient) must(method, path string, body []byte, want int, header ...string) ([]byte, error) {
 	var buf bytes.Buffer
-	status, err := c.do(method, path, body, &buf)
+	status, err := c.do(method, path, body, &buf, header...)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}

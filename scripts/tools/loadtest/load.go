@@ -250,8 +250,9 @@ type phaseResult struct {
 	// Store cost, measured over the phase.
 	UpstashRequestsPerCall float64 `json:"upstash_requests_per_api_call"`
 	RedisCommandsPerCall   float64 `json:"redis_commands_per_api_call"`
-	// CPU per call: redis-server's, and this process's (the stack and the
-	// load generator), in microseconds.
-	RedisCPUPerCallUs   float64 `json:"redis_cpu_us_per_call"`
-	ProcessCPUPerCallUs float64 `json:"process_cpu_us_per_call"`
+	// Server is the process under load: "api" or "bare".
+	Server string `json:"server"`
+	// CPUPerCallUs is each process's CPU per call, in microseconds: the
+	// server's, "rest", "redis" and "load_generator".
+	CPUPerCallUs map[string]float64 `json:"cpu_us_per_call"`
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
+	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ai-rails/state-service/shared/redistest"
@@ -80,12 +83,63 @@ func redisCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
 	return total, nil
 }
 
-// selfCPU is the CPU time this process has used, in seconds: the stack and
-// the load generator together.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+// redisBenchmarkKey is the one key redis-benchmark's SET and GET use when
+// it is not given -r.
+const redisBenchmarkKey = "key:__rand_int__"
+
+// redisBenchmark is Redis's own ceiling, measured by its own tool:
+// redis-benchmark -c clients -n n -t set,get, ops/s by command. On a
+// REDIS_URL given, it declines to run over a key of that name already there,
+// and removes the one it writes.
+func redisBenchmark(ctx context.Context, rdb *redis.Client, opt *redis.Options, clients, n int) (map[string]float64, error) {
+	bin, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		return nil, fmt.Errorf("redis-benchmark is not installed (apt-get install redis-tools): %w", err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	if k, err := rdb.Exists(ctx, redisBenchmarkKey).Result(); err != nil || k > 0 {
+		return nil, fmt.Errorf("the Redis holds %q already, which redis-benchmark would overwrite (%v)", redisBenchmarkKey, err)
+	}
+	defer rdb.Del(context.Background(), redisBenchmarkKey)
+	host, port, err := net.SplitHostPort(opt.Addr)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-h", host, "-p", port, "--dbnum", strconv.Itoa(opt.DB), "-c", strconv.Itoa(clients),
+		"-n", strconv.Itoa(n), "-d", "300", "-t", "set,get", "--csv"}
+	shown := strings.Join(args, " ")
+	if opt.Username != "" {
+		args = append(args, "--user", opt.Username)
+	}
+	if opt.Password != "" {
+		args = append(args, "-a", opt.Password)
+	}
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("redis-benchmark %s: %w", shown, err) // without the password
+	}
+	return parseRedisBenchmarkCSV(out)
+}
+
+// parseRedisBenchmarkCSV reads redis-benchmark --csv: a header row, then
+// "SET","86956.52",... per test.
+func parseRedisBenchmarkCSV(raw []byte) (map[string]float64, error) {
+	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("redis-benchmark output: %w", err)
+	}
+	out := map[string]float64{}
+	for _, r := range rows {
+		if len(r) < 2 || r[0] == "test" {
+			continue
+		}
+		v, err := strconv.ParseFloat(r[1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis-benchmark output: %s: %w", r[0], err)
+		}
+		out[r[0]] = v
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("redis-benchmark output has no figures: %q", raw)
+	}
+	return out, nil
 }

@@ -12,14 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ai-rails/state-service/functions/localstack"
-	"github.com/ai-rails/state-service/shared/config"
-	"github.com/ai-rails/state-service/shared/observe"
+	"github.com/ai-rails/state-service/shared/lambdatest"
 	"github.com/ai-rails/state-service/shared/redistest"
 )
 
@@ -34,42 +31,77 @@ type Results struct {
 	P50          float64 `json:"p50_ms"`          // the latency phase
 	P95          float64 `json:"p95_ms"`
 	P99          float64 `json:"p99_ms"`
-	Errors       int64   `json:"errors"` // both phases
+	Errors       int64   `json:"errors"` // the service's phases
 	Clients      int     `json:"clients"`
+
+	// APICPUPerCallUs is the API process's CPU per call over the
+	// throughput phase (the n8n mix): what Lambda would bill.
+	APICPUPerCallUs float64 `json:"api_cpu_us_per_call"`
+	// The bare path's figures in the same run, and the service's against
+	// them.
+	BareOpsPerSec    float64 `json:"bare_ops_per_sec"`
+	BareP99          float64 `json:"bare_p99_ms"`
+	BareCPUPerCallUs float64 `json:"bare_cpu_us_per_call"`
+	Ratios           *ratios `json:"ratios,omitempty"`
 
 	UpstashRequestsPerCall float64 `json:"upstash_requests_per_api_call"`
 	RedisCommandsPerCall   float64 `json:"redis_commands_per_api_call"`
 	RedisBytesPerWorkflow  float64 `json:"redis_bytes_per_workflow"`
+	// IdempotencyBytesPerWrite is what a write's Idempotency-Key record
+	// adds (it lives 24 h), apart from the workflow's bytes.
+	IdempotencyBytesPerWrite float64 `json:"idempotency_bytes_per_write"`
 
-	BaselineOpsPerSec float64 `json:"baseline_redis_ops_per_sec"`
-	RatioToBaseline   float64 `json:"ratio_to_baseline"`
+	// RedisBenchmark is Redis's own ceiling: redis-benchmark -c Clients -t
+	// set,get, ops/s by command.
+	RedisBenchmark    map[string]float64 `json:"redis_benchmark_ops_per_sec,omitempty"`
+	BaselineOpsPerSec float64            `json:"baseline_redis_ops_per_sec"` // go-redis SET/GET from the load generator
+	RatioToBaseline   float64            `json:"ratio_to_baseline"`
 
 	Backup100kSeconds float64 `json:"backup_100k_seconds"`
 	BackupPeakRSSMB   float64 `json:"backup_peak_rss_mb"`
 
-	BootstrapBytes map[string]int64   `json:"bootstrap_bytes"`
-	ColdStartMs    map[string]float64 `json:"cold_start_ms"`
+	BootstrapBytes map[string]int64     `json:"bootstrap_bytes"`
+	ColdStartMs    map[string]float64   `json:"cold_start_ms"`
+	InitTrace      map[string]initTrace `json:"init_trace,omitempty"`
 
 	Throughput *phaseResult   `json:"throughput,omitempty"`
 	Latency    *phaseResult   `json:"latency,omitempty"`
+	Bare       *bareResult    `json:"bare,omitempty"`
 	Routes     []routeCost    `json:"routes,omitempty"`
 	Backup     *backupResult  `json:"backup,omitempty"`
 	Memory     *memoryResult  `json:"memory,omitempty"`
 	Settings   map[string]any `json:"settings"`
 }
 
+// ratios hold the service against the bare path, measured in the same run.
+type ratios struct {
+	APICPUPerCall float64 `json:"api_cpu_per_call"`     // API ÷ bare CPU per call, throughput phase; target ≤ 1.25
+	OpsPerSec     float64 `json:"ops_per_sec"`          // service ÷ bare ops/s, throughput phase; target ≥ 0.8
+	P99           float64 `json:"p99_latency_clients"` // service ÷ bare p99, latency phase; target ≤ 2
+}
+
+type bareResult struct {
+	Throughput *phaseResult `json:"throughput,omitempty"`
+	Latency    *phaseResult `json:"latency,omitempty"`
+}
+
 type memoryResult struct {
 	Workflows  int   `json:"workflows"`
 	BytesDelta int64 `json:"used_memory_delta"`
+	// KeyedBytesDelta is used_memory's growth for as many workflows made
+	// under Idempotency-Keys.
+	KeyedBytesDelta int64 `json:"keyed_used_memory_delta"`
 }
 
-// routeCost is what one call of a route costs the store.
+// routeCost is what one call of a route costs the store and the processes.
 type routeCost struct {
 	Op              string  `json:"op"`
 	Route           string  `json:"route"`
 	Calls           int     `json:"calls"`
 	UpstashRequests float64 `json:"upstash_requests_per_call"`
 	RedisCommands   float64 `json:"redis_commands_per_call"`
+	APICPUUs        float64 `json:"api_cpu_us_per_call"`
+	RESTCPUUs       float64 `json:"rest_cpu_us_per_call"`
 	RedisCPUUs      float64 `json:"redis_cpu_us_per_call"`
 }
 
@@ -83,16 +115,38 @@ var routes = map[string]string{
 	"results_post":    "POST /api/results",
 }
 
+// The processes' names in the CPU figures.
+const (
+	procAPI   = "api"
+	procBare  = "bare"
+	procREST  = "rest"
+	procRedis = "redis"
+	procLoad  = "load_generator"
+)
+
+// bench is a run's parts: Redis, and the servers in their processes.
+type bench struct {
+	s         settings
+	rdb       *redis.Client
+	redisURL  string
+	prefix    string
+	restToken string
+	rest      *proc
+	servers   map[string]*proc // procAPI and procBare
+}
+
 func run(ctx context.Context, s settings, out io.Writer) error {
+	began := time.Now()
 	tmp, err := os.MkdirTemp("", "ai-rails-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	b := &bench{s: s, servers: map[string]*proc{}, restToken: randomHex(24)}
 
 	// The Redis: the one given, or our own.
-	redisURL, prefix := s.RedisURL, ""
-	if redisURL == "" {
+	b.redisURL = s.RedisURL
+	if b.redisURL == "" {
 		bin, err := exec.LookPath("redis-server")
 		if err != nil {
 			return fmt.Errorf("redis-server is not installed (or set REDIS_URL): %w", err)
@@ -102,119 +156,138 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 			return err
 		}
 		defer srv.Stop()
-		redisURL = srv.URL()
+		b.redisURL = srv.URL()
 	} else {
-		prefix = "bench" + randomHex(3) + "_" // keep clear of the data already there
+		b.prefix = "bench" + randomHex(3) + "_" // keep clear of the data already there
 	}
-	opt, err := redis.ParseURL(redisURL)
+	opt, err := redis.ParseURL(b.redisURL)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	version, err := redistest.InfoField(ctx, rdb, "server", "redis_version")
+	b.rdb = redis.NewClient(opt)
+	defer b.rdb.Close()
+	version, err := redistest.InfoField(ctx, b.rdb, "server", "redis_version")
 	if err != nil {
 		return fmt.Errorf("reach Redis: %w", err)
 	}
+	if s.RedisURL != "" {
+		defer func() { _ = dropPrefix(context.Background(), b.rdb, b.prefix) }()
+	}
 
-	// The stack, in this process.
-	cfg, err := localstack.ReadConfig(config.MapLookup(map[string]string{
-		"LOCAL_ADDR": "127.0.0.1:0", "LOCAL_REST_ADDR": "127.0.0.1:0", "LOCAL_VECTOR_ADDR": "127.0.0.1:0", "DATA_DIR": tmp, "REDIS_URL": redisURL,
-		"KEY_PREFIX": prefix, "SWEEP_INTERVAL": "24h", "BACKUP_INTERVAL": "24h",
-	}))
-	if err != nil {
+	// The servers, each in its own process: the REST server over Redis, and
+	// the API (the local stack over that REST server) and the bare path
+	// beside it.
+	fmt.Fprintf(os.Stderr, "bench: building the servers (at %.1f s)\n", time.Since(began).Seconds())
+	serverBin, localBin := filepath.Join(tmp, "bin", "benchserve"), filepath.Join(tmp, "bin", "local")
+	if err := lambdatest.Build(ctx, filepath.Join(s.Root, "scripts", "tools"), serverBin, "./benchserve"); err != nil {
 		return err
 	}
-	logger, err := observe.NewLogger(os.Stderr, s.LogLevel)
-	if err != nil {
+	if err := lambdatest.Build(ctx, filepath.Join(s.Root, "functions"), localBin, "./local"); err != nil {
 		return err
 	}
-	stack, err := localstack.Start(ctx, cfg, io.Discard, logger)
-	if err != nil {
+	pprofAddr := ""
+	if s.CPUProfile != "" || s.MemProfile != "" {
+		pprofAddr = "127.0.0.1:0"
+	}
+	if b.rest, err = startProc(procREST, serverBin, []string{"REDIS_URL=" + b.redisURL, "REST_TOKEN=" + b.restToken, "BENCH_ADDR=127.0.0.1:0"}, "rest"); err != nil {
 		return err
 	}
-	defer func() {
-		_ = stack.Shutdown(context.Background()) // which flushes the last metrics
-		if s.RedisURL != "" {
-			_ = dropPrefix(context.Background(), rdb, prefix)
-		}
-	}()
-	api := newAPIClient(stack.APIURL, cfg.APIKey, max(s.Clients, s.LatencyClients))
+	defer b.rest.stop()
+	apiKey := randomHex(16)
+	if b.servers[procAPI], err = startProc(procAPI, localBin, []string{
+		"LOCAL_ADDR=127.0.0.1:0", "LOCAL_VECTOR_ADDR=127.0.0.1:0", "DATA_DIR=" + filepath.Join(tmp, "api"),
+		"UPSTASH_REDIS_REST_URL=" + b.rest.URL, "UPSTASH_REDIS_REST_TOKEN=" + b.restToken, "API_KEY=" + apiKey,
+		"KEY_PREFIX=" + b.prefix, "SWEEP_INTERVAL=24h", "BACKUP_INTERVAL=24h", "LOG_LEVEL=" + s.LogLevel, "LOCAL_PPROF_ADDR=" + pprofAddr,
+	}); err != nil {
+		return err
+	}
+	defer b.servers[procAPI].stop()
+	if b.servers[procBare], err = startProc(procBare, serverBin, []string{"UPSTASH_REDIS_REST_URL=" + b.rest.URL, "UPSTASH_REDIS_REST_TOKEN=" + b.restToken,
+		"KEY_PREFIX=" + b.prefix, "BENCH_ADDR=127.0.0.1:0", "BENCH_PPROF_ADDR=" + pprofAddr}, "bare"); err != nil {
+		return err
+	}
+	defer b.servers[procBare].stop()
+	conns := max(s.Clients, s.LatencyClients)
+	api := newAPIClient(b.servers[procAPI].URL, apiKey, conns)
+	bareAPI := newAPIClient(b.servers[procBare].URL, "", conns)
 
 	res := Results{
 		RunAt:   time.Now().UTC(),
 		Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
 		Redis:   version, Clients: s.Clients,
-		BootstrapBytes: map[string]int64{}, ColdStartMs: map[string]float64{},
-		Settings: map[string]any{"duration_s": s.Duration.Seconds(), "latency_clients": s.LatencyClients, "log_level": s.LogLevel,
-			"memory_workflows": s.MemoryWorkflows, "backup_keys": s.BackupKeys, "redis_given": s.RedisURL != ""},
+		BootstrapBytes: map[string]int64{}, ColdStartMs: map[string]float64{}, InitTrace: map[string]initTrace{},
+		Settings: map[string]any{"quick": s.Quick, "duration_s": s.Duration.Seconds(), "latency_clients": s.LatencyClients, "log_level": s.LogLevel,
+			"memory_workflows": s.MemoryWorkflows, "backup_keys": s.BackupKeys, "route_calls": s.RouteCalls, "redis_given": s.RedisURL != ""},
 	}
 	step := func(name string) bool {
 		if s.Skip[name] {
 			return false
 		}
-		fmt.Fprintf(os.Stderr, "bench: %s\n", name)
+		fmt.Fprintf(os.Stderr, "bench: %s (at %.1f s)\n", name, time.Since(began).Seconds())
 		return true
 	}
 
 	if step("memory") {
-		m, err := measureMemory(ctx, rdb, api, s.MemoryWorkflows)
+		m, err := measureMemory(ctx, b.rdb, api, s.MemoryWorkflows)
 		if err != nil {
 			return fmt.Errorf("memory: %w", err)
 		}
 		res.Memory = &m
 		res.RedisBytesPerWorkflow = float64(m.BytesDelta) / float64(m.Workflows)
+		res.IdempotencyBytesPerWrite = float64(m.KeyedBytesDelta-m.BytesDelta) / float64(m.Workflows)
 	}
 
 	w, err := seed(api)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	measure := func(prefix string, clients int, profile string) (*phaseResult, error) {
-		w.prefix = prefix
-		w.created.Store(0)
-		before, err := snap(ctx, stack, rdb)
-		if err != nil {
-			return nil, err
-		}
-		stopProfile, err := startCPUProfile(profile)
-		if err != nil {
-			return nil, err
-		}
-		r := w.phase(clients, s.Duration)
-		stopProfile()
-		used, err := before.since(ctx, stack, rdb)
-		if err != nil {
-			return nil, err
-		}
-		n := float64(r.Total)
-		r.RedisCPUPerCallUs = used.redisCPU * 1e6 / n
-		r.ProcessCPUPerCallUs = used.selfCPU * 1e6 / n
-		r.UpstashRequestsPerCall = float64(used.rest) / n
-		r.RedisCommandsPerCall = float64(used.commands) / n
-		return &r, nil
+	bw, err := seed(bareAPI)
+	if err != nil {
+		return fmt.Errorf("seed the bare path: %w", err)
 	}
 	if step("throughput") {
-		if res.Throughput, err = measure("NWA", s.Clients, s.CPUProfile); err != nil {
+		bt, err := b.measure(ctx, procBare, bw, "NWA", s.Clients, profileFor(s.CPUProfile, procBare))
+		if err != nil {
 			return err
 		}
-		if err := writeHeapProfile(s.MemProfile); err != nil {
+		if res.Throughput, err = b.measure(ctx, procAPI, w, "NWA", s.Clients, profileFor(s.CPUProfile, procAPI)); err != nil {
 			return err
 		}
-		res.APIOpsPerSec = res.Throughput.OpsPerSec
+		if err := b.fetchProfile(procAPI, "allocs", s.MemProfile); err != nil {
+			return err
+		}
+		res.Bare = &bareResult{Throughput: bt}
+		res.APIOpsPerSec, res.BareOpsPerSec = res.Throughput.OpsPerSec, bt.OpsPerSec
+		res.APICPUPerCallUs, res.BareCPUPerCallUs = res.Throughput.CPUPerCallUs[procAPI], bt.CPUPerCallUs[procBare]
 		res.Errors += res.Throughput.ErrorCount
 		res.UpstashRequestsPerCall = res.Throughput.UpstashRequestsPerCall
 		res.RedisCommandsPerCall = res.Throughput.RedisCommandsPerCall
+		res.Ratios = &ratios{APICPUPerCall: res.APICPUPerCallUs / res.BareCPUPerCallUs, OpsPerSec: res.APIOpsPerSec / res.BareOpsPerSec}
 	}
 	if step("latency") {
-		if res.Latency, err = measure("NWB", s.LatencyClients, ""); err != nil {
+		bl, err := b.measure(ctx, procBare, bw, "NWB", s.LatencyClients, "")
+		if err != nil {
 			return err
 		}
-		res.P50, res.P95, res.P99 = res.Latency.P50, res.Latency.P95, res.Latency.P99
+		if res.Latency, err = b.measure(ctx, procAPI, w, "NWB", s.LatencyClients, ""); err != nil {
+			return err
+		}
+		if res.Bare == nil {
+			res.Bare = &bareResult{}
+		}
+		res.Bare.Latency = bl
+		res.P50, res.P95, res.P99, res.BareP99 = res.Latency.P50, res.Latency.P95, res.Latency.P99, bl.P99
 		res.Errors += res.Latency.ErrorCount
+		if res.Ratios == nil {
+			res.Ratios = &ratios{}
+		}
+		res.Ratios.P99 = res.P99 / bl.P99
 	}
 	if step("baseline") {
-		if res.BaselineOpsPerSec, err = baseline(ctx, redisURL, s.Clients, s.BaselineDuration); err != nil {
+		if res.RedisBenchmark, err = redisBenchmark(ctx, b.rdb, opt, s.Clients, s.RedisBenchmarkRequests); err != nil {
+			return fmt.Errorf("redis-benchmark: %w", err)
+		}
+		if res.BaselineOpsPerSec, err = baseline(ctx, b.redisURL, s.Clients, s.BaselineDuration); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		if res.APIOpsPerSec > 0 {
@@ -222,7 +295,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		}
 	}
 	if step("routes") {
-		if res.Routes, err = measureRoutes(ctx, w, stack, rdb); err != nil {
+		if res.Routes, err = b.measureRoutes(ctx, w, s.RouteCalls); err != nil {
 			return fmt.Errorf("routes: %w", err)
 		}
 	}
@@ -230,7 +303,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	var bins map[string]string
 	var rie string
 	if !s.Skip["backup"] || !s.Skip["coldstart"] {
-		fmt.Fprintln(os.Stderr, "bench: building the functions")
+		fmt.Fprintf(os.Stderr, "bench: building the functions (at %.1f s)\n", time.Since(began).Seconds())
 		if bins, rie, err = buildFunctions(ctx, s.Root, filepath.Join(tmp, "bin")); err != nil {
 			return err
 		}
@@ -241,20 +314,20 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		}
 	}
 	if step("backup") {
-		if err := seedBackup(ctx, rdb, s.BackupKeys); err != nil {
+		if err := seedBackup(ctx, b.rdb, s.BackupKeys); err != nil {
 			return fmt.Errorf("backup seed: %w", err)
 		}
-		b, err := runBackup(ctx, bins["sweeper"], stack.RESTURL, cfg.RESTToken, filepath.Join(tmp, "backups"))
+		bk, err := runBackup(ctx, bins["sweeper"], b.rest.URL, b.restToken, filepath.Join(tmp, "backups"))
 		if err != nil {
 			return err
 		}
-		if b.Keys != int64(s.BackupKeys) {
-			return fmt.Errorf("the backup holds %d keys, want %d", b.Keys, s.BackupKeys)
+		if bk.Keys != int64(s.BackupKeys) {
+			return fmt.Errorf("the backup holds %d keys, want %d", bk.Keys, s.BackupKeys)
 		}
-		res.Backup = &b
-		res.Backup100kSeconds = b.Seconds * 100000 / float64(s.BackupKeys)
-		res.BackupPeakRSSMB = b.PeakRSSMB
-		if err := dropPrefix(ctx, rdb, backupPrefix); err != nil {
+		res.Backup = &bk
+		res.Backup100kSeconds = bk.Seconds * 100000 / float64(s.BackupKeys)
+		res.BackupPeakRSSMB = bk.PeakRSSMB
+		if err := dropPrefix(ctx, b.rdb, backupPrefix); err != nil {
 			return err
 		}
 	}
@@ -267,8 +340,8 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		env := []string{"UPSTASH_REDIS_REST_URL=" + stack.RESTURL, "UPSTASH_REDIS_REST_TOKEN=" + cfg.RESTToken,
-			"KEY_PREFIX=" + prefix, "API_KEY=sample-api-key", "WEBHOOK_SECRET=bench", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"} // no LOG_LEVEL: the emulator would take it, and hide its INIT REPORT
+		env := []string{"UPSTASH_REDIS_REST_URL=" + b.rest.URL, "UPSTASH_REDIS_REST_TOKEN=" + b.restToken,
+			"KEY_PREFIX=" + b.prefix, "API_KEY=sample-api-key", "WEBHOOK_SECRET=bench", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"} // no LOG_LEVEL: the emulator would take it, and hide its INIT REPORT
 		for _, fn := range functions {
 			ev := event
 			if fn == "sweeper" {
@@ -277,9 +350,13 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 			if res.ColdStartMs[fn], err = coldStart(rie, bins[fn], env, ev, s.ColdStarts); err != nil {
 				return fmt.Errorf("cold start of %s: %w", fn, err)
 			}
+			if res.InitTrace[fn], err = traceInit(ctx, bins[fn], env, s.ColdStarts); err != nil {
+				return fmt.Errorf("init trace of %s: %w", fn, err)
+			}
 		}
 	}
 
+	res.Settings["run_seconds"] = time.Since(began).Seconds()
 	if err := writeJSON(s.Out, res); err != nil {
 		return err
 	}
@@ -288,105 +365,76 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	return nil
 }
 
-// measureMemory creates n workflows through the API, each with its history
-// and index entries, and returns what they added to used_memory.
-func measureMemory(ctx context.Context, rdb *redis.Client, api *apiClient, n int) (memoryResult, error) {
-	before, err := redistest.UsedMemory(ctx, rdb)
-	if err != nil {
-		return memoryResult{}, err
+// profileFor is where a server's CPU profile goes: BENCH_CPUPROFILE for the
+// API, with ".bare" added for the bare path; nothing when it is not set.
+func profileFor(path, server string) string {
+	if path == "" || server == procAPI {
+		return path
 	}
-	err = parallel(n, 16, func(i int) error {
-		_, err := api.must("POST", "/api/workflow/state", fmt.Appendf(nil,
-			`{"workflow_id":"MEM-%06d","feature_description":"Add login to the admin panel","current_stage":"write_tests","metadata":{"pr":%d,"repo":"ai-rails/demo"}}`, i, i), http.StatusCreated)
-		return err
-	})
-	if err != nil {
-		return memoryResult{}, err
-	}
-	after, err := redistest.UsedMemory(ctx, rdb)
-	if err != nil {
-		return memoryResult{}, err
-	}
-	return memoryResult{Workflows: n, BytesDelta: after - before}, nil
+	return path + "." + server
 }
 
-// measureRoutes calls each route of the mix on its own and divides what the
-// store counted by the calls.
-func measureRoutes(ctx context.Context, w *workload, stack *localstack.Stack, rdb *redis.Client) ([]routeCost, error) {
-	const calls = 500
-	w.prefix = "RTE"
+// measure runs a load phase against a server and divides what each process
+// used by the calls.
+func (b *bench) measure(ctx context.Context, server string, w *workload, prefix string, clients int, profile string) (*phaseResult, error) {
+	w.prefix = prefix
 	w.created.Store(0)
-	wk := &worker{rng: newRand(), calls: map[string]int64{}, errs: map[string]int64{}}
-	var out []routeCost
-	for _, op := range ops() {
-		before, err := snap(ctx, stack, rdb)
-		if err != nil {
-			return nil, err
-		}
-		for range calls {
-			if !w.step(wk, op) {
-				return nil, fmt.Errorf("%s", wk.last)
-			}
-		}
-		used, err := before.since(ctx, stack, rdb)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, routeCost{Op: op, Route: routes[op], Calls: calls, RedisCPUUs: used.redisCPU * 1e6 / calls,
-			UpstashRequests: float64(used.rest) / calls, RedisCommands: float64(used.commands) / calls})
-	}
-	return out, nil
-}
-
-// usage is what the store side has counted: REST requests, Redis commands,
-// and CPU seconds of redis-server and of this process.
-type usage struct {
-	rest, commands    int64
-	redisCPU, selfCPU float64
-}
-
-func snap(ctx context.Context, stack *localstack.Stack, rdb *redis.Client) (usage, error) {
-	u := usage{rest: stack.RESTRequests(), selfCPU: selfCPU()}
-	var err error
-	if u.commands, err = redistest.CommandCalls(ctx, rdb); err != nil {
-		return u, err
-	}
-	u.redisCPU, err = redisCPU(ctx, rdb)
-	return u, err
-}
-
-// since is what was used from u to now.
-func (u usage) since(ctx context.Context, stack *localstack.Stack, rdb *redis.Client) (usage, error) {
-	now, err := snap(ctx, stack, rdb)
-	return usage{rest: now.rest - u.rest, commands: now.commands - u.commands,
-		redisCPU: now.redisCPU - u.redisCPU, selfCPU: now.selfCPU - u.selfCPU}, err
-}
-
-func startCPUProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
+	before, err := b.snap(ctx, server)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
+	profiled := make(chan error, 1)
+	if profile != "" {
+		go func() { profiled <- b.fetchProfile(server, fmt.Sprintf("profile?seconds=%d", max(1, int(b.s.Duration.Seconds())-1)), profile) }()
+	} else {
+		profiled <- nil
+	}
+	r := w.phase(clients, b.s.Duration)
+	used, err := b.since(ctx, server, before)
+	if err != nil {
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	if err := <-profiled; err != nil {
+		return nil, err
+	}
+	n := float64(r.Total)
+	r.Server = server
+	r.CPUPerCallUs = map[string]float64{}
+	for p, sec := range used.cpu {
+		r.CPUPerCallUs[p] = sec * 1e6 / n
+	}
+	r.UpstashRequestsPerCall = float64(used.rest) / n
+	r.RedisCommandsPerCall = float64(used.commands) / n
+	return &r, nil
 }
 
-func writeHeapProfile(path string) error {
+// fetchProfile writes a server's profile (as net/http/pprof names it) to
+// path; nothing when path is empty.
+func (b *bench) fetchProfile(server, name, path string) error {
 	if path == "" {
 		return nil
 	}
+	p := b.servers[server]
+	if p.Pprof == "" {
+		return fmt.Errorf("%s serves no profiles", server)
+	}
+	resp, err := http.Get(p.Pprof + "/debug/pprof/" + name)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s profile %s: %s", server, name, resp.Status)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func writeJSON(path string, v any) error {

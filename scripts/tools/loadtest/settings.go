@@ -22,6 +22,12 @@ type settings struct {
 	MemoryWorkflows  int           // BENCH_MEMORY_WORKFLOWS: workflows for the bytes figure
 	BackupKeys       int           // BENCH_BACKUP_KEYS: keys for the backup figure
 	ColdStarts       int           // BENCH_COLD_STARTS: emulator starts per function
+	RouteCalls       int           // BENCH_ROUTE_CALLS: calls per route for the per-route costs
+	// RedisBenchmarkRequests is redis-benchmark's -n (BENCH_REDIS_REQUESTS).
+	RedisBenchmarkRequests int
+	// Quick (BENCH_QUICK=1) scales every default down, for a run of at
+	// most 30 s; settings given still win.
+	Quick bool
 	Skip             map[string]bool
 	CPUProfile       string // BENCH_CPUPROFILE: a CPU profile of the throughput phase
 	MemProfile       string // BENCH_MEMPROFILE: an allocation profile after it
@@ -34,20 +40,31 @@ var parts = []string{"memory", "throughput", "latency", "baseline", "routes", "b
 
 func readSettings(lookup func(string) (string, bool)) (settings, error) {
 	e := config.NewEnv(lookup)
+	quick := e.Bool("BENCH_QUICK", false)
+	// pick is the full run's default, or the quick run's.
+	pick := func(full, fast int) int {
+		if quick {
+			return fast
+		}
+		return full
+	}
 	s := settings{
-		Duration:         e.Duration("BENCH_DURATION", 15*time.Second),
-		BaselineDuration: e.Duration("BENCH_BASELINE_DURATION", 5*time.Second),
-		Out:              e.String("BENCH_OUT", "bench/results.json"),
-		RedisURL:         e.String("REDIS_URL", ""),
-		Clients:          e.Int("BENCH_CLIENTS", 64, 1, 4096),
-		LatencyClients:   e.Int("BENCH_LATENCY_CLIENTS", 16, 1, 4096),
-		MemoryWorkflows:  e.Int("BENCH_MEMORY_WORKFLOWS", 10000, 1, 1000000),
-		BackupKeys:       e.Int("BENCH_BACKUP_KEYS", 100000, 1, 10000000),
-		ColdStarts:       e.Int("BENCH_COLD_STARTS", 3, 1, 100),
-		CPUProfile:       e.String("BENCH_CPUPROFILE", ""),
-		MemProfile:       e.String("BENCH_MEMPROFILE", ""),
-		LogLevel:         e.String("LOG_LEVEL", "warn"),
-		Skip:             map[string]bool{},
+		Quick:                  quick,
+		Duration:               e.Duration("BENCH_DURATION", time.Duration(pick(15, 2))*time.Second),
+		BaselineDuration:       e.Duration("BENCH_BASELINE_DURATION", time.Duration(pick(3, 1))*time.Second),
+		Out:                    e.String("BENCH_OUT", "bench/results.json"),
+		RedisURL:               e.String("REDIS_URL", ""),
+		Clients:                e.Int("BENCH_CLIENTS", 64, 1, 4096),
+		LatencyClients:         e.Int("BENCH_LATENCY_CLIENTS", 16, 1, 4096),
+		MemoryWorkflows:        e.Int("BENCH_MEMORY_WORKFLOWS", pick(10000, 1000), 1, 1000000),
+		BackupKeys:             e.Int("BENCH_BACKUP_KEYS", pick(100000, 10000), 1, 10000000),
+		ColdStarts:             e.Int("BENCH_COLD_STARTS", pick(3, 1), 1, 100),
+		RouteCalls:             e.Int("BENCH_ROUTE_CALLS", pick(2000, 400), 8, 1000000),
+		RedisBenchmarkRequests: e.Int("BENCH_REDIS_REQUESTS", pick(300000, 50000), 1000, 100000000),
+		CPUProfile:             e.String("BENCH_CPUPROFILE", ""),
+		MemProfile:             e.String("BENCH_MEMPROFILE", ""),
+		LogLevel:               e.String("LOG_LEVEL", "warn"),
+		Skip:                   map[string]bool{},
 	}
 	for _, p := range strings.Split(e.String("BENCH_SKIP", ""), ",") {
 		if p = strings.TrimSpace(p); p == "" {
