@@ -75,8 +75,8 @@ type Results struct {
 
 // ratios hold the service against the bare path, measured in the same run.
 type ratios struct {
-	APICPUPerCall float64 `json:"api_cpu_per_call"`     // API ÷ bare CPU per call, throughput phase; target ≤ 1.25
-	OpsPerSec     float64 `json:"ops_per_sec"`          // service ÷ bare ops/s, throughput phase; target ≥ 0.8
+	APICPUPerCall float64 `json:"api_cpu_per_call"`    // API ÷ bare CPU per call, throughput phase; target ≤ 1.25
+	OpsPerSec     float64 `json:"ops_per_sec"`         // service ÷ bare ops/s, throughput phase; target ≥ 0.8
 	P99           float64 `json:"p99_latency_clients"` // service ÷ bare p99, latency phase; target ≤ 2
 }
 
@@ -385,7 +385,9 @@ func (b *bench) measure(ctx context.Context, server string, w *workload, prefix 
 	}
 	profiled := make(chan error, 1)
 	if profile != "" {
-		go func() { profiled <- b.fetchProfile(server, fmt.Sprintf("profile?seconds=%d", max(1, int(b.s.Duration.Seconds())-1)), profile) }()
+		go func() {
+			profiled <- b.fetchProfile(server, fmt.Sprintf("profile?seconds=%d", max(1, int(b.s.Duration.Seconds())-1)), profile)
+		}()
 	} else {
 		profiled <- nil
 	}

@@ -27,12 +27,12 @@ type settings struct {
 	RedisBenchmarkRequests int
 	// Quick (BENCH_QUICK=1) scales every default down, for a run of at
 	// most 30 s; settings given still win.
-	Quick bool
-	Skip             map[string]bool
-	CPUProfile       string // BENCH_CPUPROFILE: a CPU profile of the throughput phase
-	MemProfile       string // BENCH_MEMPROFILE: an allocation profile after it
-	LogLevel         string // LOG_LEVEL of the stack, default warn
-	Root             string // the repository, found from the working folder
+	Quick      bool
+	Skip       map[string]bool
+	CPUProfile string // BENCH_CPUPROFILE: a CPU profile of the throughput phase
+	MemProfile string // BENCH_MEMPROFILE: an allocation profile after it
+	LogLevel   string // LOG_LEVEL of the stack, default warn
+	Root       string // the repository, found from the working folder
 }
 
 // parts are the steps that BENCH_SKIP may name.
