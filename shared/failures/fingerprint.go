@@ -3,7 +3,6 @@ package failures
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strings"
 )
 
@@ -13,9 +12,9 @@ const SignatureLines = 3
 var (
 	// Lines that say where, not what: stack frames of Java, JavaScript,
 	// Python and Go, code excerpts, and the headers around them.
-	frameRE = regexp.MustCompile(`^\s*(?:at\s+\S|File ".*", line \d+|Traceback \(most recent call last\)|During handling of the above exception|The above exception was the direct cause|goroutine \d+ \[|created by |\.\.\.\s*$|[>│|]?\s*\d+\s*[│|]|●|\.\.\. \d+ more|Caused by: |[\w./-]+\.go:\d+ \+0x[0-9a-f]+$)`)
+	frameRE = lazyRE(`^\s*(?:at\s+\S|File ".*", line \d+|Traceback \(most recent call last\)|During handling of the above exception|The above exception was the direct cause|goroutine \d+ \[|created by |\.\.\.\s*$|[>│|]?\s*\d+\s*[│|]|●|\.\.\. \d+ more|Caused by: |[\w./-]+\.go:\d+ \+0x[0-9a-f]+$)`)
 	// pytest marks the lines of the error itself with "E".
-	pytestE = regexp.MustCompile(`^E\s+(.*)$`)
+	pytestE = lazyRE(`^E\s+(.*)$`)
 )
 
 // Lines returns the lines of a failure that say what failed, normalised:
@@ -25,7 +24,7 @@ func Lines(msg string) []string {
 	raw := strings.Split(msg, "\n")
 	var eLines []string
 	for _, l := range raw {
-		if m := pytestE.FindStringSubmatch(strings.TrimRight(l, "\r")); m != nil {
+		if m := pytestE().FindStringSubmatch(strings.TrimRight(l, "\r")); m != nil {
 			eLines = append(eLines, m[1])
 		}
 	}
@@ -34,7 +33,7 @@ func Lines(msg string) []string {
 	}
 	var kept []string
 	for _, l := range raw {
-		if frameRE.MatchString(l) {
+		if frameRE().MatchString(l) {
 			continue
 		}
 		kept = append(kept, l)

@@ -8,6 +8,7 @@ package failures
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -23,17 +24,17 @@ const (
 )
 
 var (
-	uuidRE = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	uuidRE = lazyRE(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 	// An ISO 8601 date with an optional time and zone, or a bare clock time.
-	timeRE = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`)
+	timeRE = lazyRE(`\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`)
 	// Temporary directories: Unix /tmp and /var/tmp, macOS /var/folders,
 	// Windows' AppData\Local\Temp; the rest of the path goes with them.
-	tempRE = regexp.MustCompile(`(?i)(?:/private)?/(?:tmp|var/tmp|var/folders)/[^\s:'"()\[\],;]*|[a-z]:\\(?:users\\[^\\\s]+\\appdata\\local\\temp|windows\\temp)\\[^\s:'"()\[\],;]*`)
+	tempRE = lazyRE(`(?i)(?:/private)?/(?:tmp|var/tmp|var/folders)/[^\s:'"()\[\],;]*|[a-z]:\\(?:users\\[^\\\s]+\\appdata\\local\\temp|windows\\temp)\\[^\s:'"()\[\],;]*`)
 	// 0x addresses, and runs of at least 8 hex digits (hashes, object ids).
-	hexRE = regexp.MustCompile(`\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b`)
+	hexRE = lazyRE(`\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b`)
 	// A position after a file name or a colon: file.go:12:5, :12:5.
-	posRE = regexp.MustCompile(`(\.[A-Za-z]\w*):\d+(?::\d+)?\b|:\d+:\d+\b`)
-	space = regexp.MustCompile(`[ \t\f\v\r]+`)
+	posRE = lazyRE(`(\.[A-Za-z]\w*):\d+(?::\d+)?\b|:\d+:\d+\b`)
+	space = lazyRE(`[ \t\f\v\r]+`)
 )
 
 // MaxNormalised bounds what Normalise returns, in bytes.
@@ -54,16 +55,16 @@ func Normalise(msg string) string {
 			msg = msg[:len(msg)-1]
 		}
 	}
-	msg = uuidRE.ReplaceAllString(msg, PlaceUUID)
-	msg = timeRE.ReplaceAllString(msg, PlaceTime)
-	msg = tempRE.ReplaceAllString(msg, PlaceTemp)
-	msg = hexRE.ReplaceAllStringFunc(msg, func(s string) string {
+	msg = uuidRE().ReplaceAllString(msg, PlaceUUID)
+	msg = timeRE().ReplaceAllString(msg, PlaceTime)
+	msg = tempRE().ReplaceAllString(msg, PlaceTemp)
+	msg = hexRE().ReplaceAllStringFunc(msg, func(s string) string {
 		if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") || strings.ContainsAny(s, "0123456789") && strings.IndexFunc(s, isHexLetter) >= 0 {
 			return PlaceHex
 		}
 		return s
 	})
-	msg = posRE.ReplaceAllStringFunc(msg, func(s string) string {
+	msg = posRE().ReplaceAllStringFunc(msg, func(s string) string {
 		if s[0] == ':' {
 			return ":" + PlacePos
 		}
@@ -73,7 +74,7 @@ func Normalise(msg string) string {
 	lines := strings.Split(msg, "\n")
 	out := lines[:0]
 	for _, l := range lines {
-		if l = strings.TrimSpace(space.ReplaceAllString(l, " ")); l != "" {
+		if l = strings.TrimSpace(space().ReplaceAllString(l, " ")); l != "" {
 			out = append(out, l)
 		}
 	}
@@ -132,4 +133,11 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80
+}
+
+// lazyRE compiles expr on first use: the package's expressions serve only
+// result uploads with failures, and compiling them all cost every cold
+// start of every function.
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

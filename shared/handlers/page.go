@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
@@ -22,7 +23,9 @@ import (
 var (
 	//go:embed page.html
 	pageHTML string
-	page     = template.Must(template.New("page").Parse(pageHTML))
+	// page is parsed on first use, not at every cold start: only the
+	// approval function serves it.
+	page = sync.OnceValue(func() *template.Template { return template.Must(template.New("page").Parse(pageHTML)) })
 )
 
 // pageStyle is the page's only style, inline, allowed by its hash in the
@@ -38,11 +41,11 @@ textarea{width:100%;box-sizing:border-box;font:inherit}
 button{font:inherit;padding:.6rem 1.2rem;border:2px solid #111;background:#fff;color:#111;cursor:pointer}
 button:focus{outline:3px solid #0645ad;outline-offset:2px}`
 
-var pageCSP = func() string {
+var pageCSP = sync.OnceValue(func() string {
 	sum := sha256.Sum256([]byte(pageStyle))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-}()
+})
 
 // MaxVoteForm bounds a vote's form body.
 const MaxVoteForm = 16 << 10
@@ -82,12 +85,12 @@ type pageData struct {
 func render(w http.ResponseWriter, status int, d pageData) error {
 	d.Style = template.CSS(pageStyle)
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, d); err != nil {
+	if err := page().Execute(&buf, d); err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", pageCSP())
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

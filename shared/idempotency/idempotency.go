@@ -75,7 +75,8 @@ type Script struct {
 // Wrap returns s guarded. With a key, the guarded script is safe for the
 // client to retry, whatever s is: a retry replays.
 func Wrap(s *upstash.Script) *Script {
-	return &Script{plain: s, guarded: upstash.NewScript(strings.Replace(guardLua, "--SCRIPT--", s.Source(), 1)).RetrySafe()}
+	before, after, _ := strings.Cut(guardLua, "--SCRIPT--")
+	return &Script{plain: s, guarded: s.Within(before, after).RetrySafe()}
 }
 
 // Run runs the script. When ctx carries an idempotent request whose write

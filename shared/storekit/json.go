@@ -17,7 +17,7 @@ import (
 var lib string
 
 // Script returns an upstash.Script of the helpers followed by body.
-func Script(body string) *upstash.Script { return upstash.NewScript(lib + "\n" + body) }
+func Script(body string) *upstash.Script { return upstash.NewScript(lib, "\n", body) }
 
 // Args are a script's arguments by name: name, value pairs, which the
 // script reads into a table with named_args (lib.lua). Lists go as numbered

@@ -9,15 +9,12 @@ package wiring
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/awssecrets"
@@ -216,11 +213,10 @@ func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error 
 	if st.TokenSecretARN == "" && mem.VectorTokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "" && ap.LinkSecretARN == "") {
 		return nil
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	sm, err := awssecrets.FromEnv(os.LookupEnv)
 	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
+		return err
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg)
 	if st.TokenSecretARN != "" {
 		if st.Token, err = awssecrets.Fetch(ctx, sm, st.TokenSecretARN, "token"); err != nil {
 			return err

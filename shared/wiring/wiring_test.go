@@ -61,12 +61,7 @@ func TestBuildFetchesSecrets(t *testing.T) {
 	const tokenARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-token"
 	const hookARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook"
 	const linkARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:approval-links"
-	sm := secretstest.Start(t, map[string]string{tokenARN: `{"token":"` + upstashtest.Token + `"}`, hookARN: "whsec-from-aws", linkARN: "links-from-aws"})
-	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	secretstest.Start(t, map[string]string{tokenARN: `{"token":"` + upstashtest.Token + `"}`, hookARN: "whsec-from-aws", linkARN: "links-from-aws"})
 
 	cfg, err := config.Read(config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN_SECRET_ARN": tokenARN, "WEBHOOK_SECRET_SECRET_ARN": hookARN,
@@ -97,12 +92,7 @@ func TestBuildFetchesSecrets(t *testing.T) {
 func TestBuildFetchesTheVectorToken(t *testing.T) {
 	b := upstashtest.Mini(t)
 	const vectorARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-vector-token"
-	sm := secretstest.Start(t, map[string]string{vectorARN: `{"token":"vector-from-aws"}`})
-	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	secretstest.Start(t, map[string]string{vectorARN: `{"token":"vector-from-aws"}`})
 	vs, err := vectorserver.New(vectorserver.Options{Token: "vector-from-aws", Dimension: failures.Dimension})
 	require.NoError(t, err)
 	hs := httptest.NewServer(vs)
