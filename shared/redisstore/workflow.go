@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -298,12 +299,46 @@ func (s *Workflows) List(ctx context.Context, wq workflow.ListQuery) (workflow.P
 	return page, nil
 }
 
-// History reads a workflow's events, oldest first. It is not found only when
+// History reads a workflow's events, oldest first, in one pipeline: the
+// list and the document. A workflow that has had no write since it was made
+// has no list: its "created" event is made from its document, as the first
+// update stores it (history_push in lib.lua). It is not found only when
 // neither the history nor the state exists.
 func (s *Workflows) History(ctx context.Context, id keys.WorkflowID) (workflow.History, error) {
-	events, err := storekit.Trail[workflow.Event](ctx, s.c, s.keys.History(id), s.keys.Workflow(id), "history of workflow "+id.String())
-	if err != nil {
-		return workflow.History{}, err
+	what := "history of workflow " + id.String()
+	res, err := s.c.Pipeline(ctx, []any{"LRANGE", s.keys.History(id), 0, -1}, []any{"GET", s.keys.Workflow(id)})
+	if err == nil {
+		err = res[0].Err
+		if !errors.Is(res[1].Err, upstash.ErrNil) {
+			err = errors.Join(err, res[1].Err)
+		}
 	}
-	return workflow.History{WorkflowID: id.String(), Events: events}, nil
+	if err != nil {
+		return workflow.History{}, fmt.Errorf("read %s: %w", what, err)
+	}
+	raw, err := upstash.Strings(res[0].Value, nil)
+	if err != nil {
+		return workflow.History{}, fmt.Errorf("read %s: %w", what, err)
+	}
+	h := workflow.History{WorkflowID: id.String(), Events: make([]workflow.Event, len(raw))}
+	for i, r := range raw {
+		if err := json.Unmarshal([]byte(r), &h.Events[i]); err != nil {
+			return workflow.History{}, fmt.Errorf("read %s: event %d: %w", what, i, err)
+		}
+	}
+	if len(raw) > 0 {
+		return h, nil
+	}
+	doc, _ := res[1].Value.(string)
+	if doc == "" {
+		return workflow.History{}, apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	var st workflow.State
+	if err := json.Unmarshal([]byte(doc), &st); err != nil {
+		return workflow.History{}, fmt.Errorf("read %s: stored state does not parse: %w", what, err)
+	}
+	if st.Version == 1 {
+		h.Events = append(h.Events, workflow.Created(st))
+	}
+	return h, nil
 }

@@ -22,7 +22,7 @@ for s in string.gmatch(A.statuses, '[^,]+') do
   if s == status then redis.call('ZREM', KEYS[i], A.id) end
   i = i + 1
 end
-history_push(KEYS[2], tonumber(A.max_history), 'deleted', f['"version"'], status, nil, f['"current_stage"'], at)
+history_push(KEYS[2], tonumber(A.max_history), f, 'deleted', f['"version"'], status, nil, f['"current_stage"'], at)
 if redis.call('PTTL', KEYS[2]) < 0 and ttl_ms > 0 then
   redis.call('PEXPIRE', KEYS[2], ttl_ms)
 end

@@ -1,7 +1,7 @@
 -- Creates, replaces fields of, or merge-patches a workflow, in one atomic
 -- step: precondition, status transition, timestamps, TTL, indexes, history.
 --
--- KEYS: 1 state, 2 history, 3 index of all, 4.. one index per status, in the
+-- KEYS: 1 state, 2 history (from the first update on), 3 index of all, 4.. one index per status, in the
 --       order of the statuses argument.
 -- ARGV: named arguments, as name, value pairs (Go's writeArgs): mode ("save"
 --       or "patch"), id, now (nanoseconds since the epoch), now_text (now as
@@ -124,6 +124,18 @@ for s in string.gmatch(text('statuses'), '[^,]+') do
   i = i + 1
 end
 
-history_push(KEYS[2], tonumber(raw('max_history')), old and 'updated' or 'created', version, status_from, status, stage, last_updated)
-redis.call('PEXPIRE', KEYS[2], ttl_ms)
+-- The history. A new workflow's "created" event is stored only when a
+-- history is there already (from a workflow of that id, deleted): otherwise
+-- the document says all it would, until the first update (history_push).
+local max = tonumber(raw('max_history'))
+if old then
+  history_push(KEYS[2], max, old, 'updated', version, status_from, status, stage, last_updated)
+  redis.call('PEXPIRE', KEYS[2], ttl_ms)
+else
+  local last = redis.call('LINDEX', KEYS[2], -1)
+  if last then
+    history_push(KEYS[2], max, nil, 'created', version, nil, status, stage, last_updated, last)
+    redis.call('PEXPIRE', KEYS[2], ttl_ms)
+  end
+end
 return {'ok', doc, old and '0' or '1'}

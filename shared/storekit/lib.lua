@@ -171,12 +171,33 @@ local function event_push(key, max, fields, new)
   if len > max then redis.call('LTRIM', key, -max, -1) end
 end
 
--- history_push appends an event to a workflow's history. from and to are
+-- history_event is a workflow's history event with its id. from and to are
 -- statuses or nil; stage is raw JSON; at is a time in nanoseconds.
-local function history_push(key, max, typ, version, from, to, stage, at)
+local function history_event(id, typ, version, from, to, stage, at)
   local function str(v) if v then return '"' .. v .. '"' end return 'null' end
-  event_push(key, max, '"at":' .. at .. ',"type":"' .. typ .. '","version":' .. version ..
-    ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage)
+  return '{"id":"' .. id .. '","at":' .. at .. ',"type":"' .. typ .. '","version":' .. version ..
+    ',"status_from":' .. str(from) .. ',"status_to":' .. str(to) .. ',"stage":' .. stage .. '}'
+end
+
+-- history_push appends an event to a workflow's history, capped at max. A
+-- new workflow's "created" event is not stored: its document at version 1
+-- says all the event would, and a list of one event costs Redis more than
+-- the document. So when the list is missing and the document, f (its
+-- members before this write), is at version 1, the created event goes
+-- first, made from f. Reads make it from the document the same way.
+-- last is the list's last element when the caller has read it already.
+local function history_push(key, max, f, typ, version, from, to, stage, at, last)
+  last = last or redis.call('LINDEX', key, -1)
+  local seq, events = 1, {}
+  if last then
+    seq = (tonumber(string.match(last, '^{"id":"(%d+)"')) or 0) + 1
+  elseif f and tonumber(f['"version"']) == 1 then
+    events[1] = history_event(1, 'created', 1, nil, json_unquote(f['"status"']), f['"current_stage"'], f['"created_at"'])
+    seq = 2
+  end
+  events[#events + 1] = history_event(seq, typ, version, from, to, stage, at)
+  local len = redis.call('RPUSH', key, unpack(events))
+  if len > max then redis.call('LTRIM', key, -max, -1) end
 end
 
 -- audit_push appends an event to an approval's audit trail, which keeps its

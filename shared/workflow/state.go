@@ -100,6 +100,13 @@ type Event struct {
 	Stage      *string      `json:"stage"`
 }
 
+// Created is the "created" event of a workflow at version 1, made from its
+// state: the event a store does not keep until the first update.
+func Created(st State) Event {
+	status, stage := st.Status, st.CurrentStage
+	return Event{ID: "1", At: st.CreatedAt, Type: "created", Version: 1, StatusTo: &status, Stage: &stage}
+}
+
 // History is a workflow's events, oldest first.
 type History struct {
 	WorkflowID string  `json:"workflow_id"`

@@ -28,10 +28,23 @@ func TestTimesAreStoredAsIntegers(t *testing.T) {
 		assert.Equal(t, ns, stored["created_at"])
 		assert.Equal(t, ns, stored["last_updated"])
 		assert.NotContains(t, stored, "expires_at")
+		// A new workflow's created event is not stored apart: the history
+		// makes it from the document, and the first update stores it.
+		n, err := e.Client.Do(context.Background(), "EXISTS", e.Keys.History(mustID(id)))
+		require.NoError(t, err)
+		assert.Equal(t, int64(0), n)
+		hist := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		require.Equal(t, http.StatusOK, hist.Status, "%s", hist.Raw)
+		require.Len(t, hist.Body["events"], 1)
+		assert.Equal(t, jsondoc.FormatTime(servicetest.Start), hist.Body["events"].([]any)[0].(map[string]any)["at"])
+		e.Clock.Advance(time.Second)
+		patch := e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "test"}})
+		require.Equal(t, http.StatusOK, patch.Status, "%s", patch.Raw)
 		events, err := upstash.Strings(e.Client.Do(context.Background(), "LRANGE", e.Keys.History(mustID(id)), 0, -1))
 		require.NoError(t, err)
-		require.Len(t, events, 1)
+		require.Len(t, events, 2)
 		assert.Contains(t, events[0], `"at":`+jsondoc.Nanos(servicetest.Start)+`,`)
+		assert.Contains(t, events[1], `"at":`+jsondoc.Nanos(servicetest.Start.Add(time.Second))+`,`)
 	})
 }
 
@@ -93,8 +106,31 @@ func TestDeleteBehindATextTime(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusNoContent, e.Do(req{Method: "DELETE", Path: "/api/workflow/state/" + id}).Status)
 		hist := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		require.Equal(t, http.StatusOK, hist.Status, "%s", hist.Raw)
 		events := hist.Body["events"].([]any)
-		require.Len(t, events, 1)
-		assert.Equal(t, "2026-11-26T10:30:00.000000001Z", events[0].(map[string]any)["at"])
+		require.Len(t, events, 2, "the created event, made from the document at version 1, then the delete")
+		assert.Equal(t, "created", events[0].(map[string]any)["type"])
+		assert.Equal(t, "2026-11-26T10:30:00.000000000Z", events[0].(map[string]any)["at"])
+		assert.Equal(t, "2026-11-26T10:30:00.000000001Z", events[1].(map[string]any)["at"])
+	})
+}
+
+// A new workflow's created event, made from its document until the first
+// update stores it, reads the same before and after.
+func TestCreatedEventReadsTheSameOnceStored(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		create(t, e, id, map[string]any{"current_stage": "plan", "status": "in_progress"})
+		before := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		require.Equal(t, http.StatusOK, before.Status, "%s", before.Raw)
+		require.Len(t, before.Body["events"], 1)
+		e.Clock.Advance(time.Minute)
+		require.Equal(t, http.StatusOK, e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "test"}}).Status)
+		after := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		events := after.Body["events"].([]any)
+		require.Len(t, events, 2)
+		assert.Equal(t, before.Body["events"].([]any)[0], events[0])
+		assert.Equal(t, map[string]any{"id": "1", "at": jsondoc.FormatTime(servicetest.Start), "type": "created", "version": float64(1),
+			"status_from": nil, "status_to": "in_progress", "stage": "plan"}, events[0])
+		assert.Equal(t, "2", events[1].(map[string]any)["id"])
 	})
 }
