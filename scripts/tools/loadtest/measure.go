@@ -16,7 +16,8 @@ import (
 
 // measureMemory creates n workflows through the API, each with its history
 // and index entries, and returns what they added to used_memory; then as
-// many again under Idempotency-Keys, whose records the difference shows.
+// many again under Idempotency-Keys, whose records the difference shows;
+// then what one update of each of the first adds (its history's two events).
 func measureMemory(ctx context.Context, rdb *redis.Client, api *apiClient, n int) (memoryResult, error) {
 	create := func(prefix string, keyed bool) (int64, error) {
 		before, err := redistest.UsedMemory(ctx, rdb)
@@ -47,7 +48,23 @@ func measureMemory(ctx context.Context, rdb *redis.Client, api *apiClient, n int
 	if err != nil {
 		return memoryResult{}, err
 	}
-	return memoryResult{Workflows: n, BytesDelta: plain, KeyedBytesDelta: keyed}, nil
+	// One update each of the first ones: what a history of two events adds.
+	before, err := redistest.UsedMemory(ctx, rdb)
+	if err != nil {
+		return memoryResult{}, err
+	}
+	err = parallel(n, 16, func(i int) error {
+		_, err := api.must("PATCH", fmt.Sprintf("/api/workflow/state/MEM-%06d", i), []byte(`{"status":"in_progress","current_stage":"implement"}`), http.StatusOK)
+		return err
+	})
+	if err != nil {
+		return memoryResult{}, err
+	}
+	after, err := redistest.UsedMemory(ctx, rdb)
+	if err != nil {
+		return memoryResult{}, err
+	}
+	return memoryResult{Workflows: n, BytesDelta: plain, KeyedBytesDelta: keyed, UpdateBytesDelta: after - before}, nil
 }
 
 // measureRoutes calls each route of the mix on its own, calls times from

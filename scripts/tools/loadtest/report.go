@@ -51,6 +51,7 @@ func printTable(out io.Writer, r Results, s settings) {
 	}
 	if r.Memory != nil {
 		row(fmt.Sprintf("Redis bytes per workflow (%d workflows)", r.Memory.Workflows), fmt.Sprintf("%.0f", r.RedisBytesPerWorkflow), "", "", "≤ 1,000")
+		row("Redis bytes per workflow after its first update (its history stored)", fmt.Sprintf("%.0f", r.RedisBytesPerUpdatedWorkflow), "", "", "")
 		row("Idempotency-Key record, bytes per write (24 h)", fmt.Sprintf("%.0f", r.IdempotencyBytesPerWrite), "", "", "")
 	}
 	if len(r.RedisBenchmark) > 0 {

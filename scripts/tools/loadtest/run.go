@@ -50,6 +50,9 @@ type Results struct {
 	// IdempotencyBytesPerWrite is what a write's Idempotency-Key record
 	// adds (it lives 24 h), apart from the workflow's bytes.
 	IdempotencyBytesPerWrite float64 `json:"idempotency_bytes_per_write"`
+	// RedisBytesPerUpdatedWorkflow is a workflow's bytes after its first
+	// update, which stores its history.
+	RedisBytesPerUpdatedWorkflow float64 `json:"redis_bytes_per_updated_workflow"`
 
 	// RedisBenchmark is Redis's own ceiling: redis-benchmark -c Clients -t
 	// set,get, ops/s by command.
@@ -91,6 +94,9 @@ type memoryResult struct {
 	// KeyedBytesDelta is used_memory's growth for as many workflows made
 	// under Idempotency-Keys.
 	KeyedBytesDelta int64 `json:"keyed_used_memory_delta"`
+	// UpdateBytesDelta is used_memory's growth when each of the first
+	// workflows is updated once.
+	UpdateBytesDelta int64 `json:"update_used_memory_delta"`
 }
 
 // routeCost is what one call of a route costs the store and the processes.
@@ -235,6 +241,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		res.Memory = &m
 		res.RedisBytesPerWorkflow = float64(m.BytesDelta) / float64(m.Workflows)
 		res.IdempotencyBytesPerWrite = float64(m.KeyedBytesDelta-m.BytesDelta) / float64(m.Workflows)
+		res.RedisBytesPerUpdatedWorkflow = float64(m.BytesDelta+m.UpdateBytesDelta) / float64(m.Workflows)
 	}
 
 	w, err := seed(api)
