@@ -1,9 +1,7 @@
 package upstash
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -407,11 +405,33 @@ func binaryArg(cmd []string) int {
 // marshalArgs encodes a command or a batch of them as JSON, leaving HTML
 // characters as they are.
 func marshalArgs[T []string | [][]string](v T) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // strings always encode
-	return buf.Bytes()
+	switch v := any(v).(type) {
+	case []string:
+		return append(appendArgs(make([]byte, 0, argsSize(v)+2), v), '\n')
+	case [][]string:
+		n := 2
+		for _, c := range v {
+			n += argsSize(c) + 3
+		}
+		dst := append(make([]byte, 0, n), '[')
+		for i, c := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendArgs(dst, c)
+		}
+		return append(dst, ']', '\n')
+	}
+	panic("unreachable")
+}
+
+// argsSize is about what appendArgs writes for args with little escaping.
+func argsSize(args []string) int {
+	n := 2
+	for _, s := range args {
+		n += len(s) + 3
+	}
+	return n
 }
 
 // readOnly lists the commands that change nothing, so that a retry after an

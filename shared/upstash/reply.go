@@ -14,6 +14,9 @@ import (
 
 // parseJSON parses an answer body, keeping numbers exact.
 func parseJSON(body []byte) (any, error) {
+	if v, ok := parseFast(body); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
