@@ -43,7 +43,7 @@ func RequestID(base *slog.Logger) Middleware {
 				id = uuid.NewString()
 			}
 			w.Header().Set(RequestIDHeader, id)
-			ctx := observe.WithLogger(r.Context(), base.With("request_id", id))
+			ctx := observe.WithLoggerAttrs(r.Context(), base, "request_id", id)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -144,6 +144,9 @@ func AccessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &Recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		if !observe.Enabled(r.Context(), slog.LevelInfo) {
+			return // without boxing the attributes of a line nobody reads
+		}
 		path := r.URL.Path
 		if _, p, ok := strings.Cut(r.Pattern, " "); ok && strings.Contains(p, "{token}") {
 			path = p

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 )
 
 // NewLogger returns a JSON slog logger at the level named by level ("debug",
@@ -28,10 +29,44 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)
 }
 
+// WithLoggerAttrs returns a context carrying base.With(args...), made on
+// first use: most requests log nothing at the level set, and With formats
+// its attributes at once, on every request.
+func WithLoggerAttrs(ctx context.Context, base *slog.Logger, args ...any) context.Context {
+	return context.WithValue(ctx, loggerKey{}, &lazyLogger{base: base, args: args})
+}
+
+type lazyLogger struct {
+	once sync.Once
+	base *slog.Logger
+	args []any
+	l    *slog.Logger
+}
+
+func (z *lazyLogger) logger() *slog.Logger {
+	z.once.Do(func() { z.l = z.base.With(z.args...) })
+	return z.l
+}
+
 // Logger returns the context's logger, or slog.Default().
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+	switch l := ctx.Value(loggerKey{}).(type) {
+	case *slog.Logger:
 		return l
+	case *lazyLogger:
+		return l.logger()
 	}
 	return slog.Default()
+}
+
+// Enabled reports whether the context's logger logs at level, without
+// making a logger that WithLoggerAttrs left for later.
+func Enabled(ctx context.Context, level slog.Level) bool {
+	switch l := ctx.Value(loggerKey{}).(type) {
+	case *slog.Logger:
+		return l.Enabled(ctx, level)
+	case *lazyLogger:
+		return l.base.Enabled(ctx, level)
+	}
+	return slog.Default().Enabled(ctx, level)
 }
