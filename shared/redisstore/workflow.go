@@ -27,8 +27,8 @@ var (
 	//go:embed workflow_delete.lua
 	workflowDeleteLua string
 
-	workflowWrite  = idempotency.Wrap(storekit.Script(workflowWriteLua))
-	workflowDelete = idempotency.Wrap(storekit.Script(workflowDeleteLua))
+	workflowWrite  = idempotency.Wrap(storekit.ScriptWith(workflowWriteLua, workflowConsts))
+	workflowDelete = idempotency.Wrap(storekit.ScriptWith(workflowDeleteLua, workflowConsts))
 )
 
 // Workflows keeps workflow states, one round trip per call: the
@@ -45,6 +45,14 @@ func NewWorkflows(c *upstash.Client, k keys.Schema, now func() time.Time) *Workf
 		now = time.Now
 	}
 	return &Workflows{c: c, keys: k, now: now}
+}
+
+// workflowConsts are the workflow scripts' arguments that the workflow
+// package fixes: its fields, statuses, transitions and limits. They are
+// written into the scripts' source rather than sent with every call.
+func workflowConsts() storekit.Args {
+	return storekit.Args{"fields", stateFields, "statuses", statusList(), "transitions", transitionSpec(),
+		"default_ttl_hours", workflow.DefaultTTLHours, "max_metadata_bytes", workflow.MaxMetadataBytes, "max_history", workflow.MaxHistory}
 }
 
 // versionList is the condition's versions as workflow_write.lua reads them.
@@ -118,21 +126,20 @@ func statusList() string {
 	return strings.Join(s, ",")
 }
 
-// writeArgs are workflow_write.lua's arguments, sent by name as name, value pairs
-// (a Lua loop reads them into a table, cheaper than parsing JSON). A raw
-// JSON field left out keeps the stored value.
+// writeArgs are workflow_write.lua's arguments, sent by name as name, value
+// pairs (a Lua loop reads them into a table, cheaper than parsing JSON). A
+// raw JSON field left out keeps the stored value. The fixed ones are the
+// script's own (workflowConsts).
 type writeArgs struct {
-	Mode, ID, Now, NowText, CondKind, CondVersions, Statuses, Transitions, Status, Fields string
-	FeatureDescription, CurrentStage, Metadata                                            json.RawMessage
-	TTLHours                                                                              *int
-	DefaultTTLHours, MaxMetadataBytes, MaxHistory                                         int
+	Mode, ID, Now, NowText, CondKind, CondVersions, Status string
+	FeatureDescription, CurrentStage, Metadata             json.RawMessage
+	TTLHours                                               *int
 }
 
 // list is the arguments as the script reads them.
 func (a writeArgs) list() []any {
-	out := []any{"mode", a.Mode, "id", a.ID, "fields", a.Fields, "now", a.Now, "now_text", a.NowText, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
-		"statuses", a.Statuses, "transitions", a.Transitions, "status", a.Status,
-		"default_ttl_hours", a.DefaultTTLHours, "max_metadata_bytes", a.MaxMetadataBytes, "max_history", a.MaxHistory}
+	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "now_text", a.NowText, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
+		"status", a.Status}
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage
@@ -168,11 +175,9 @@ func (s *Workflows) runTimed(ctx context.Context, sc *idempotency.Script, id key
 func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) (workflow.State, bool, error) {
 	res, err := s.runTimed(ctx, workflowWrite, ch.ID, func(now time.Time) []any {
 		return writeArgs{
-			Mode: mode, ID: ch.ID.String(), Fields: stateFields, Now: jsondoc.Nanos(now), NowText: jsondoc.FormatTime(now),
-			CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond),
-			Statuses: statusList(), Transitions: transitionSpec(), Status: string(ch.Status),
+			Mode: mode, ID: ch.ID.String(), Now: jsondoc.Nanos(now), NowText: jsondoc.FormatTime(now),
+			CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond), Status: string(ch.Status),
 			FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
-			DefaultTTLHours: workflow.DefaultTTLHours, MaxMetadataBytes: workflow.MaxMetadataBytes, MaxHistory: workflow.MaxHistory,
 		}.list()
 	})
 	if err != nil {
@@ -226,8 +231,7 @@ func (s *Workflows) Get(ctx context.Context, id keys.WorkflowID) (workflow.State
 // Delete deletes a workflow and adds the delete to its history.
 func (s *Workflows) Delete(ctx context.Context, id keys.WorkflowID) error {
 	res, err := s.runTimed(ctx, workflowDelete, id, func(now time.Time) []any {
-		return storekit.Args{"id", id.String(), "now", jsondoc.Nanos(now), "now_text", jsondoc.FormatTime(now),
-			"statuses", statusList(), "max_history", workflow.MaxHistory}
+		return storekit.Args{"id", id.String(), "now", jsondoc.Nanos(now), "now_text", jsondoc.FormatTime(now)}
 	})
 	if err != nil {
 		return fmt.Errorf("delete workflow %s: %w", id, err)

@@ -188,3 +188,17 @@ func TestTimestamps(t *testing.T) {
 		})
 	}
 }
+
+// ScriptWith's constants read as sent arguments, a sent one wins, and a
+// constant that would not sit plainly in Lua source is refused.
+func TestScriptWith(t *testing.T) {
+	c := upstashtest.Mini(t).Client(t, upstash.Options{})
+	sc := storekit.ScriptWith(`local A = named_args() return A.a .. '|' .. A.b .. '|' .. A.c`, func() storekit.Args { return storekit.Args{"a", "fixed", "b", 42} })
+	got, err := upstash.String(sc.Run(context.Background(), c, nil, "c", "sent"))
+	require.NoError(t, err)
+	assert.Equal(t, "fixed|42|sent", got)
+	got, err = upstash.String(sc.Run(context.Background(), c, nil, "a", "over", "c", "x"))
+	require.NoError(t, err)
+	assert.Equal(t, "over|42|x", got)
+	assert.Panics(t, func() { storekit.ScriptWith("return 1", func() storekit.Args { return storekit.Args{"a", "it's"} }).Source() })
+}

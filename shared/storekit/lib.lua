@@ -7,10 +7,14 @@
 -- a member's raw text can be cut out and put back unchanged.
 
 -- named_args reads the script's arguments, which Go sends by name as name,
--- value pairs (storekit.Args), into a table: A.now, A['type.1']. A name
--- left out reads nil.
+-- value pairs (storekit.Args), into a table: A.now, A['type.1'], over its
+-- CONSTS. A name left out reads nil.
+-- CONSTS are arguments fixed for a script's every call, written into its
+-- source by Go (storekit.ScriptWith) rather than sent each time.
+local CONSTS = {}
 local function named_args()
   local a = {}
+  for k, v in pairs(CONSTS) do a[k] = v end
   for i = 1, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
   return a
 end

@@ -36,6 +36,11 @@ func NewScript(parts ...string) *Script {
 	return &Script{body: &body{source: func() string { return strings.Join(parts, "") }}}
 }
 
+// LazyScript returns a Script whose source source makes, on first use.
+func LazyScript(source func() string) *Script {
+	return &Script{body: &body{source: source}}
+}
+
 // Within returns a script whose source is before, s's source and after.
 func (s *Script) Within(before, after string) *Script {
 	return &Script{body: &body{source: func() string { return before + s.Source() + after }}}
