@@ -200,9 +200,8 @@ func (w *workload) phase(clients int, d time.Duration) phaseResult {
 	elapsed := time.Since(start)
 
 	r := phaseResult{Clients: clients, Seconds: elapsed.Seconds(), Calls: map[string]int64{}, Errors: map[string]int64{}}
-	var all []time.Duration
 	for _, wk := range workers {
-		all = append(all, wk.lat...)
+		r.lat = append(r.lat, wk.lat...)
 		for op, n := range wk.calls {
 			r.Calls[op] += n
 			r.Total += n
@@ -215,10 +214,34 @@ func (w *workload) phase(clients int, d time.Duration) phaseResult {
 			r.LastError = wk.last
 		}
 	}
-	slices.Sort(all)
-	r.OpsPerSec = float64(r.Total) / elapsed.Seconds()
-	r.P50, r.P95, r.P99, r.Max = pct(all, 50), pct(all, 95), pct(all, 99), pct(all, 100)
+	r.figures()
 	return r
+}
+
+// figures works out the rate and the percentiles from the counts and the
+// latencies.
+func (r *phaseResult) figures() {
+	slices.Sort(r.lat)
+	r.OpsPerSec = float64(r.Total) / r.Seconds
+	r.P50, r.P95, r.P99, r.Max = pct(r.lat, 50), pct(r.lat, 95), pct(r.lat, 99), pct(r.lat, 100)
+}
+
+// add adds another slice of the same phase to r.
+func (r *phaseResult) add(o phaseResult) {
+	r.Seconds += o.Seconds
+	r.Total += o.Total
+	r.ErrorCount += o.ErrorCount
+	for op, n := range o.Calls {
+		r.Calls[op] += n
+	}
+	for op, n := range o.Errors {
+		r.Errors[op] += n
+	}
+	if o.LastError != "" {
+		r.LastError = o.LastError
+	}
+	r.lat = append(r.lat, o.lat...)
+	r.figures()
 }
 
 // pct is the p-th percentile of sorted durations, in milliseconds.
@@ -255,4 +278,9 @@ type phaseResult struct {
 	// CPUPerCallUs is each process's CPU per call, in microseconds: the
 	// server's, "rest", "redis" and "load_generator".
 	CPUPerCallUs map[string]float64 `json:"cpu_us_per_call"`
+	// Slices is how many turns the phase took, alternating with the other
+	// server's.
+	Slices int `json:"slices"`
+
+	lat []time.Duration // every call's, sorted
 }

@@ -179,3 +179,26 @@ init: configuration: UPSTASH_REDIS_REST_URL is required
 	_, err = parseInitTrace([]byte("panic: boom\n"), 5)
 	assert.Error(t, err)
 }
+
+// Slices of a phase add up: counts and time summed, percentiles over every
+// call's latency.
+func TestPhaseSlicesAdd(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	a := phaseResult{Seconds: 1, Total: 2, Calls: map[string]int64{"workflow_get": 2}, Errors: map[string]int64{}, lat: ms(1, 2)}
+	a.figures()
+	a.add(phaseResult{Seconds: 1, Total: 2, ErrorCount: 1, Calls: map[string]int64{"workflow_get": 1, "results_post": 1},
+		Errors: map[string]int64{"results_post": 1}, LastError: "boom", lat: ms(100, 3)})
+	assert.Equal(t, int64(4), a.Total)
+	assert.Equal(t, 2.0, a.OpsPerSec)
+	assert.Equal(t, map[string]int64{"workflow_get": 3, "results_post": 1}, a.Calls)
+	assert.Equal(t, int64(1), a.ErrorCount)
+	assert.Equal(t, "boom", a.LastError)
+	assert.Equal(t, 2.0, a.P50)
+	assert.Equal(t, 100.0, a.P99)
+}

@@ -151,6 +151,15 @@ func (b *bench) since(ctx context.Context, server string, u usage) (usage, error
 	return d, err
 }
 
+// plus is u and v together.
+func (u usage) plus(v usage) usage {
+	out := usage{rest: u.rest + v.rest, commands: u.commands + v.commands, cpu: map[string]float64{}}
+	for p, x := range u.cpu {
+		out.cpu[p] = x + v.cpu[p]
+	}
+	return out
+}
+
 // restRequests asks the REST server how many requests it has served.
 func (b *bench) restRequests(ctx context.Context) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", b.rest.URL+"/__requests", nil)

@@ -252,12 +252,10 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("seed the bare path: %w", err)
 	}
+	ws := map[string]*workload{procAPI: w, procBare: bw}
 	if step("throughput") {
-		bt, err := b.measure(ctx, procBare, bw, "NWA", s.Clients, profileFor(s.CPUProfile, procBare))
-		if err != nil {
-			return err
-		}
-		if res.Throughput, err = b.measure(ctx, procAPI, w, "NWA", s.Clients, profileFor(s.CPUProfile, procAPI)); err != nil {
+		var bt *phaseResult
+		if res.Throughput, bt, err = b.measurePair(ctx, ws, "NWA", s.Clients, s.CPUProfile); err != nil {
 			return err
 		}
 		if err := b.fetchProfile(procAPI, "allocs", s.MemProfile); err != nil {
@@ -272,11 +270,8 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		res.Ratios = &ratios{APICPUPerCall: res.APICPUPerCallUs / res.BareCPUPerCallUs, OpsPerSec: res.APIOpsPerSec / res.BareOpsPerSec}
 	}
 	if step("latency") {
-		bl, err := b.measure(ctx, procBare, bw, "NWB", s.LatencyClients, "")
-		if err != nil {
-			return err
-		}
-		if res.Latency, err = b.measure(ctx, procAPI, w, "NWB", s.LatencyClients, ""); err != nil {
+		var bl *phaseResult
+		if res.Latency, bl, err = b.measurePair(ctx, ws, "NWB", s.LatencyClients, ""); err != nil {
 			return err
 		}
 		if res.Bare == nil {
@@ -381,40 +376,65 @@ func profileFor(path, server string) string {
 	return path + "." + server
 }
 
-// measure runs a load phase against a server and divides what each process
-// used by the calls.
-func (b *bench) measure(ctx context.Context, server string, w *workload, prefix string, clients int, profile string) (*phaseResult, error) {
-	w.prefix = prefix
-	w.created.Store(0)
-	before, err := b.snap(ctx, server)
-	if err != nil {
-		return nil, err
+// sliceLength is how long the service and the bare path each take a turn
+// in a phase: they alternate, so that both see the machine as it is then
+// (this one is shared, and its speed drifts by tens of percent in a minute).
+const sliceLength = 3 * time.Second
+
+// measurePair runs a load phase of BENCH_DURATION against the service and
+// against the bare path, alternating in slices, and divides what each
+// process used by the calls. With profile set, the servers' first slices
+// are profiled (the bare path's to profile.bare).
+func (b *bench) measurePair(ctx context.Context, ws map[string]*workload, prefix string, clients int, profile string) (api, bare *phaseResult, err error) {
+	out := map[string]*phaseResult{}
+	used := map[string]usage{}
+	rounds := max(1, int(b.s.Duration/sliceLength))
+	slice := b.s.Duration / time.Duration(rounds)
+	for _, w := range ws {
+		w.prefix = prefix
+		w.created.Store(0)
 	}
-	profiled := make(chan error, 1)
-	if profile != "" {
-		go func() {
-			profiled <- b.fetchProfile(server, fmt.Sprintf("profile?seconds=%d", max(1, int(b.s.Duration.Seconds())-1)), profile)
-		}()
-	} else {
-		profiled <- nil
+	for round := range rounds {
+		for _, server := range []string{procBare, procAPI} {
+			before, err := b.snap(ctx, server)
+			if err != nil {
+				return nil, nil, err
+			}
+			profiled := make(chan error, 1)
+			if path := profileFor(profile, server); path != "" && round == 0 {
+				go func() {
+					profiled <- b.fetchProfile(server, fmt.Sprintf("profile?seconds=%d", max(1, int(slice.Seconds())-1)), path)
+				}()
+			} else {
+				profiled <- nil
+			}
+			r := ws[server].phase(clients, slice)
+			d, err := b.since(ctx, server, before)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := <-profiled; err != nil {
+				return nil, nil, err
+			}
+			if out[server] == nil {
+				out[server], used[server] = &r, d
+			} else {
+				out[server].add(r)
+				used[server] = used[server].plus(d)
+			}
+		}
 	}
-	r := w.phase(clients, b.s.Duration)
-	used, err := b.since(ctx, server, before)
-	if err != nil {
-		return nil, err
+	for server, r := range out {
+		u, n := used[server], float64(r.Total)
+		r.Server, r.Slices = server, rounds
+		r.CPUPerCallUs = map[string]float64{}
+		for p, sec := range u.cpu {
+			r.CPUPerCallUs[p] = sec * 1e6 / n
+		}
+		r.UpstashRequestsPerCall = float64(u.rest) / n
+		r.RedisCommandsPerCall = float64(u.commands) / n
 	}
-	if err := <-profiled; err != nil {
-		return nil, err
-	}
-	n := float64(r.Total)
-	r.Server = server
-	r.CPUPerCallUs = map[string]float64{}
-	for p, sec := range used.cpu {
-		r.CPUPerCallUs[p] = sec * 1e6 / n
-	}
-	r.UpstashRequestsPerCall = float64(used.rest) / n
-	r.RedisCommandsPerCall = float64(used.commands) / n
-	return &r, nil
+	return out[procAPI], out[procBare], nil
 }
 
 // fetchProfile writes a server's profile (as net/http/pprof names it) to
