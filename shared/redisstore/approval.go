@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -70,7 +69,7 @@ func NewApprovals(c *upstash.Client, k keys.Schema, retention time.Duration, now
 
 func decodeApproval(doc string) (approval.Approval, error) {
 	var a approval.Approval
-	if err := json.Unmarshal([]byte(doc), &a); err != nil {
+	if err := jsondoc.Unmarshal([]byte(doc), &a); err != nil {
 		return approval.Approval{}, fmt.Errorf("stored approval does not parse: %w", err)
 	}
 	return a, nil

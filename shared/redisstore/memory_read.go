@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -327,7 +326,7 @@ func (s *Failures) Similar(ctx context.Context, q failures.SimilarQuery) (failur
 		var state struct {
 			Status string `json:"status"`
 		}
-		if row[2] != "" && json.Unmarshal([]byte(row[2]), &state) == nil && state.Status != "" {
+		if row[2] != "" && jsondoc.Unmarshal([]byte(row[2]), &state) == nil && state.Status != "" {
 			item.WorkflowStatus = state.Status
 		}
 		out.Items = append(out.Items, item)

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,7 +89,7 @@ func (s *Results) Create(ctx context.Context, in results.Input) (results.TestRes
 		return results.TestResults{}, apperr.New(apperr.Conflict, "a result with test_id %s already exists", in.TestID)
 	}
 	var out results.TestResults
-	if err := json.Unmarshal([]byte(res[1]), &out); err != nil {
+	if err := jsondoc.Unmarshal([]byte(res[1]), &out); err != nil {
 		return results.TestResults{}, fmt.Errorf("stored result %s does not parse: %w", in.TestID, err)
 	}
 	if fresh := res[2:]; len(fresh) > 0 && s.o.Index != nil {
@@ -148,7 +147,7 @@ func (s *Results) List(ctx context.Context, q results.ListQuery) (results.Page, 
 	page := results.Page{Items: make([]results.TestResults, 0, len(docs))}
 	for _, d := range docs {
 		var r results.TestResults
-		if err := json.Unmarshal([]byte(d), &r); err != nil {
+		if err := jsondoc.Unmarshal([]byte(d), &r); err != nil {
 			return results.Page{}, fmt.Errorf("list results of %s: stored result does not parse: %w", wf, err)
 		}
 		page.Items = append(page.Items, r)

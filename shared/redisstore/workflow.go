@@ -187,7 +187,7 @@ func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) 
 		return workflow.State{}, false, scriptError(ch.ID, res[1:])
 	}
 	var st workflow.State
-	if err := json.Unmarshal([]byte(res[1]), &st); err != nil {
+	if err := jsondoc.Unmarshal([]byte(res[1]), &st); err != nil {
 		return workflow.State{}, false, fmt.Errorf("%s workflow %s: stored state does not parse: %w", mode, ch.ID, err)
 	}
 	return st, res[2] == "1", nil
@@ -287,7 +287,7 @@ func (s *Workflows) List(ctx context.Context, wq workflow.ListQuery) (workflow.P
 	page := workflow.Page{Items: make([]workflow.State, 0, len(docs))}
 	for _, d := range docs {
 		var st workflow.State
-		if err := json.Unmarshal([]byte(d), &st); err != nil {
+		if err := jsondoc.Unmarshal([]byte(d), &st); err != nil {
 			return workflow.Page{}, fmt.Errorf("list workflows: stored state does not parse: %w", err)
 		}
 		page.Items = append(page.Items, st)
@@ -326,7 +326,7 @@ func (s *Workflows) History(ctx context.Context, id keys.WorkflowID) (workflow.H
 	}
 	h := workflow.History{WorkflowID: id.String(), Events: make([]workflow.Event, len(raw))}
 	for i, r := range raw {
-		if err := json.Unmarshal([]byte(r), &h.Events[i]); err != nil {
+		if err := jsondoc.Unmarshal([]byte(r), &h.Events[i]); err != nil {
 			return workflow.History{}, fmt.Errorf("read %s: event %d: %w", what, i, err)
 		}
 	}
@@ -338,7 +338,7 @@ func (s *Workflows) History(ctx context.Context, id keys.WorkflowID) (workflow.H
 		return workflow.History{}, apperr.New(apperr.NotFound, "%s not found", what)
 	}
 	var st workflow.State
-	if err := json.Unmarshal([]byte(doc), &st); err != nil {
+	if err := jsondoc.Unmarshal([]byte(doc), &st); err != nil {
 		return workflow.History{}, fmt.Errorf("read %s: stored state does not parse: %w", what, err)
 	}
 	if st.Version == 1 {

@@ -2,11 +2,11 @@ package storekit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/upstash"
 )
 
@@ -21,7 +21,7 @@ func Get[T any](ctx context.Context, c *upstash.Client, key, what string) (T, er
 	if err != nil {
 		return v, fmt.Errorf("get %s: %w", what, err)
 	}
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+	if err := jsondoc.Unmarshal([]byte(raw), &v); err != nil {
 		return v, fmt.Errorf("get %s: the stored document does not parse: %w", what, err)
 	}
 	return v, nil
@@ -48,7 +48,7 @@ func Trail[T any](ctx context.Context, c *upstash.Client, key, owner, what strin
 	}
 	out := make([]T, len(raw))
 	for i, r := range raw {
-		if err := json.Unmarshal([]byte(r), &out[i]); err != nil {
+		if err := jsondoc.Unmarshal([]byte(r), &out[i]); err != nil {
 			return nil, fmt.Errorf("read %s: element %d: %w", what, i, err)
 		}
 	}

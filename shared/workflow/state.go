@@ -82,7 +82,7 @@ type State struct {
 // stored: it is always last_updated plus ttl_hours (the sliding TTL).
 func (s *State) UnmarshalJSON(b []byte) error {
 	type plain State
-	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+	if err := jsondoc.Unmarshal(b, (*plain)(s)); err != nil {
 		return err
 	}
 	s.ExpiresAt = jsondoc.Time{Time: s.LastUpdated.Add(time.Duration(s.TTLHours) * time.Hour)}
