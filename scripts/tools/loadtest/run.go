@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -367,13 +368,21 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	return nil
 }
 
-// profileFor is where a server's CPU profile goes: BENCH_CPUPROFILE for the
-// API, with ".bare" added for the bare path; nothing when it is not set.
-func profileFor(path, server string) string {
-	if path == "" || server == procAPI {
-		return path
+// profileFor is where a server's CPU profile of a slice goes:
+// BENCH_CPUPROFILE for the API's first, with ".bare" added for the bare
+// path's, and ".2", ".3", ... for the next slices (go tool pprof merges the
+// files it is given); nothing when it is not set.
+func profileFor(path, server string, round int) string {
+	if path == "" {
+		return ""
 	}
-	return path + "." + server
+	if server != procAPI {
+		path += "." + server
+	}
+	if round > 0 {
+		path += "." + strconv.Itoa(round+1)
+	}
+	return path
 }
 
 // sliceLength is how long the service and the bare path each take a turn
@@ -383,8 +392,8 @@ const sliceLength = 3 * time.Second
 
 // measurePair runs a load phase of BENCH_DURATION against the service and
 // against the bare path, alternating in slices, and divides what each
-// process used by the calls. With profile set, the servers' first slices
-// are profiled (the bare path's to profile.bare).
+// process used by the calls. With profile set, every slice is profiled
+// (profileFor names the files).
 func (b *bench) measurePair(ctx context.Context, ws map[string]*workload, prefix string, clients int, profile string) (api, bare *phaseResult, err error) {
 	out := map[string]*phaseResult{}
 	used := map[string]usage{}
@@ -401,7 +410,7 @@ func (b *bench) measurePair(ctx context.Context, ws map[string]*workload, prefix
 				return nil, nil, err
 			}
 			profiled := make(chan error, 1)
-			if path := profileFor(profile, server); path != "" && round == 0 {
+			if path := profileFor(profile, server, round); path != "" {
 				go func() {
 					profiled <- b.fetchProfile(server, fmt.Sprintf("profile?seconds=%d", max(1, int(slice.Seconds())-1)), path)
 				}()
