@@ -200,5 +200,7 @@ func TestScriptWith(t *testing.T) {
 	got, err = upstash.String(sc.Run(context.Background(), c, nil, "a", "over", "c", "x"))
 	require.NoError(t, err)
 	assert.Equal(t, "over|42|x", got)
-	assert.Panics(t, func() { storekit.ScriptWith("return 1", func() storekit.Args { return storekit.Args{"a", "it's"} }).Source() })
+	assert.Panics(t, func() {
+		storekit.ScriptWith("return 1", func() storekit.Args { return storekit.Args{"a", "it's"} }).Source()
+	})
 }

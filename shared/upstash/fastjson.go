@@ -151,18 +151,8 @@ func (p *fastParser) value(depth int) (any, bool) {
 				return nil, false
 			}
 			m[k.(string)] = v
-			p.space()
-			if p.i >= len(p.b) {
-				return nil, false
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case '}':
-				p.i++
-				return m, true
-			default:
-				return nil, false
+			if done, ok := p.next('}'); !ok || done {
+				return m, ok
 			}
 		}
 	case c == '[':
@@ -180,18 +170,8 @@ func (p *fastParser) value(depth int) (any, bool) {
 				return nil, false
 			}
 			a = append(a, v)
-			p.space()
-			if p.i >= len(p.b) {
-				return nil, false
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
-				return a, true
-			default:
-				return nil, false
+			if done, ok := p.next(']'); !ok || done {
+				return a, ok
 			}
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -207,6 +187,24 @@ func (p *fastParser) value(depth int) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// next reads what follows a member or an element: a comma (done false), or
+// the closing bracket (done true); anything else is not ok.
+func (p *fastParser) next(closing byte) (done, ok bool) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, false
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return false, true
+	case closing:
+		p.i++
+		return true, true
+	}
+	return false, false
 }
 
 // str reads a string of printable ASCII without escapes.
