@@ -62,7 +62,10 @@ type Time struct{ time.Time }
 
 // MarshalJSON writes TimeLayout text.
 func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + FormatTime(t.Time) + `"`), nil
+	b := make([]byte, 0, len(TimeLayout)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimeLayout)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON reads nanoseconds since the epoch, or RFC 3339 text.
