@@ -326,7 +326,7 @@ func (s *Workflows) History(ctx context.Context, id keys.WorkflowID) (workflow.H
 	}
 	h := workflow.History{WorkflowID: id.String(), Events: make([]workflow.Event, len(raw))}
 	for i, r := range raw {
-		if err := jsondoc.Unmarshal([]byte(r), &h.Events[i]); err != nil {
+		if h.Events[i], err = decodeEvent(r); err != nil {
 			return workflow.History{}, fmt.Errorf("read %s: event %d: %w", what, i, err)
 		}
 	}
@@ -345,4 +345,53 @@ func (s *Workflows) History(ctx context.Context, id keys.WorkflowID) (workflow.H
 		h.Events = append(h.Events, workflow.Created(st))
 	}
 	return h, nil
+}
+
+// eventTypes are the compact event's type letters (history_event in
+// lib.lua).
+var eventTypes = map[string]string{"c": "created", "u": "updated", "d": "deleted"}
+
+// decodeEvent reads a history event as its list keeps it: compact,
+// "id|at|type|version|from|to|stage" (history_event in lib.lua), or JSON, as
+// lists written before hold.
+func decodeEvent(raw string) (workflow.Event, error) {
+	var ev workflow.Event
+	if strings.HasPrefix(raw, "{") {
+		return ev, jsondoc.Unmarshal([]byte(raw), &ev)
+	}
+	f := strings.SplitN(raw, "|", 7)
+	if len(f) != 7 {
+		return ev, errors.New("not an event")
+	}
+	if _, err := strconv.ParseUint(f[0], 10, 64); err != nil {
+		return ev, errors.New("the event's id is not a number")
+	}
+	ev.ID = f[0]
+	if err := ev.At.UnmarshalJSON([]byte(f[1])); err != nil {
+		return ev, err
+	}
+	ev.Type = eventTypes[f[2]]
+	if ev.Type == "" {
+		return ev, fmt.Errorf("unknown event type %q", f[2])
+	}
+	var err error
+	if ev.Version, err = strconv.ParseInt(f[3], 10, 64); err != nil {
+		return ev, errors.New("the event's version is not a number")
+	}
+	status := func(s string) *workflow.Status {
+		if s == "" {
+			return nil
+		}
+		st := workflow.Status(s)
+		return &st
+	}
+	ev.StatusFrom, ev.StatusTo = status(f[4]), status(f[5])
+	if f[6] != "null" {
+		var stage string
+		if err := jsondoc.Unmarshal([]byte(f[6]), &stage); err != nil {
+			return ev, fmt.Errorf("the event's stage: %w", err)
+		}
+		ev.Stage = &stage
+	}
+	return ev, nil
 }

@@ -43,8 +43,9 @@ func TestTimesAreStoredAsIntegers(t *testing.T) {
 		events, err := upstash.Strings(e.Client.Do(context.Background(), "LRANGE", e.Keys.History(mustID(id)), 0, -1))
 		require.NoError(t, err)
 		require.Len(t, events, 2)
-		assert.Contains(t, events[0], `"at":`+jsondoc.Nanos(servicetest.Start)+`,`)
-		assert.Contains(t, events[1], `"at":`+jsondoc.Nanos(servicetest.Start.Add(time.Second))+`,`)
+		// Compact: id|at|type|version|from|to|stage.
+		assert.Equal(t, "1|"+jsondoc.Nanos(servicetest.Start)+`|c|1||pending|"plan"`, events[0])
+		assert.Equal(t, "2|"+jsondoc.Nanos(servicetest.Start.Add(time.Second))+`|u|2|pending|pending|"test"`, events[1])
 	})
 }
 
@@ -132,5 +133,46 @@ func TestCreatedEventReadsTheSameOnceStored(t *testing.T) {
 		assert.Equal(t, map[string]any{"id": "1", "at": jsondoc.FormatTime(servicetest.Start), "type": "created", "version": float64(1),
 			"status_from": nil, "status_to": "in_progress", "stage": "plan"}, events[0])
 		assert.Equal(t, "2", events[1].(map[string]any)["id"])
+	})
+}
+
+// A history stored before events were compact (JSON events, id first)
+// reads as it did, and goes on with compact ones, its ids counting on.
+func TestHistoryOfJSONEventsGoesOn(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		create(t, e, id, map[string]any{"current_stage": "plan"})
+		e.Clock.Advance(time.Second)
+		require.Equal(t, http.StatusOK, e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "a|b"}}).Status)
+		before := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		require.Len(t, before.Body["events"], 2)
+
+		// The same two events as JSON, as an older version stored them:
+		// {"id":"1","at":<ns>,"type":...}.
+		ctx := context.Background()
+		key := e.Keys.History(mustID(id))
+		_, err := e.Client.Do(ctx, "DEL", key)
+		require.NoError(t, err)
+		for _, ev := range before.Body["events"].([]any) {
+			m := ev.(map[string]any)
+			at, err := time.Parse(time.RFC3339Nano, m["at"].(string))
+			require.NoError(t, err)
+			rest, err := json.Marshal(map[string]any{"type": m["type"], "version": m["version"], "status_from": m["status_from"],
+				"status_to": m["status_to"], "stage": m["stage"]})
+			require.NoError(t, err)
+			raw := `{"id":"` + m["id"].(string) + `","at":` + jsondoc.Nanos(at) + `,` + string(rest[1:])
+			_, err = e.Client.Do(ctx, "RPUSH", key, raw)
+			require.NoError(t, err)
+		}
+		again := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		assert.Equal(t, before.Body, again.Body)
+
+		e.Clock.Advance(time.Second)
+		require.Equal(t, http.StatusOK, e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"status": "in_progress"}}).Status)
+		after := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"})
+		events := after.Body["events"].([]any)
+		require.Len(t, events, 3)
+		assert.Equal(t, before.Body["events"], events[:2])
+		assert.Equal(t, map[string]any{"id": "3", "at": jsondoc.FormatTime(servicetest.Start.Add(2 * time.Second)), "type": "updated",
+			"version": float64(3), "status_from": "pending", "status_to": "in_progress", "stage": "a|b"}, events[2])
 	})
 }
