@@ -37,11 +37,7 @@ func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
 	})
 }
 
-func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
-	t.Helper()
-	require.Equal(t, status, a.Status, "%s", a.Raw)
-	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
-}
+var problem = servicetest.Problem
 
 func createBody(extra map[string]any) map[string]any {
 	b := map[string]any{"workflow_id": wf, "request_type": "deploy", "content": "Deploy build 42 to prod", "requester": "ci-bot"}

@@ -36,7 +36,6 @@ type Client struct {
 	endpoint string // "" for the region's own
 	http     *http.Client
 	signer   *v4.Signer
-	now      func() time.Time
 }
 
 // Attempts is how many times a call that failed in a way worth retrying
@@ -54,7 +53,6 @@ func FromEnv(lookup func(string) (string, bool)) (*Client, error) {
 		endpoint: get("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
 		http:     &http.Client{Timeout: 5 * time.Second},
 		signer:   v4.NewSigner(),
-		now:      time.Now,
 	}
 	if c.region == "" {
 		c.region = get("AWS_DEFAULT_REGION")
@@ -142,7 +140,7 @@ func (c *Client) get(ctx context.Context, region string, body []byte) (string, e
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
 	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), "secretsmanager", region, c.now().UTC()); err != nil {
+	if err := c.signer.SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), "secretsmanager", region, time.Now().UTC()); err != nil {
 		return "", err
 	}
 	resp, err := c.http.Do(req)

@@ -25,24 +25,7 @@ import (
 
 type req = servicetest.Req
 
-func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
-	t.Helper()
-	require.Equal(t, status, a.Status, "%s", a.Raw)
-	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
-}
-
-// run stores one run of suite unit for wf, with its cases.
-func run(t *testing.T, e *servicetest.Env, wf, commit string, cases ...map[string]any) map[string]any {
-	t.Helper()
-	body := map[string]any{"workflow_id": wf, "test_suite": "unit", "cases": cases}
-	if commit != "" {
-		body["commit"] = commit
-	}
-	a := e.Do(req{Method: "POST", Path: "/api/results", Body: body})
-	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
-	e.Clock.Advance(time.Minute)
-	return a.Body
-}
+var problem = servicetest.Problem
 
 func c(name, outcome string, msg ...string) map[string]any {
 	m := map[string]any{"name": name, "classname": "tests.login", "outcome": outcome, "duration_seconds": 0.25}
@@ -60,9 +43,9 @@ const (
 
 func TestHistoryAndGroups(t *testing.T) {
 	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
-		run(t, e, "ABC-000001", "abc1234", c("test_ok", "passed"), c("test_db", "failed", refused), c("test_sso", "skipped"))
-		run(t, e, "ABC-000001", "abc1234", c("test_ok", "failed", refused2), c("test_db", "failed", refused2), c("test_slow", "failed", timeout))
-		run(t, e, "ABC-000002", "", c("test_ok", "passed"))
+		e.StoreRun("ABC-000001", "abc1234", c("test_ok", "passed"), c("test_db", "failed", refused), c("test_sso", "skipped"))
+		e.StoreRun("ABC-000001", "abc1234", c("test_ok", "failed", refused2), c("test_db", "failed", refused2), c("test_slow", "failed", timeout))
+		e.StoreRun("ABC-000002", "", c("test_ok", "passed"))
 
 		h := e.Do(req{Method: "GET", Path: "/api/tests/history?test_suite=unit&test=tests.login.test_ok"})
 		require.Equal(t, http.StatusOK, h.Status, "%s", h.Raw)
@@ -156,8 +139,8 @@ func TestSimilarFailures(t *testing.T) {
 		st := e.Do(req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-000001",
 			"feature_description": "login", "status": "pending", "current_stage": "tests"}})
 		require.Equal(t, http.StatusCreated, st.Status, "%s", st.Raw)
-		run(t, e, "ABC-000001", "", c("test_db", "failed", refused))
-		run(t, e, "ABC-000002", "", c("test_db2", "failed", refused2), c("test_slow", "failed", timeout))
+		e.StoreRun("ABC-000001", "", c("test_db", "failed", refused))
+		e.StoreRun("ABC-000002", "", c("test_db2", "failed", refused2), c("test_slow", "failed", timeout))
 
 		a := e.Do(req{Method: "POST", Path: "/api/failures/similar", Body: map[string]any{
 			"text": "ConnectionRefusedError: [Errno 111] Connection refused to db:6543 after 2 tries", "k": 2}})
@@ -215,7 +198,7 @@ func TestVectorOutageLosesNothing(t *testing.T) {
 	}, func(t *testing.T, e *servicetest.Env) {
 		real = e.Vector
 		down.Store(true)
-		run(t, e, "ABC-000001", "", c("test_db", "failed", refused), c("test_slow", "failed", timeout))
+		e.StoreRun("ABC-000001", "", c("test_db", "failed", refused), c("test_slow", "failed", timeout))
 		fps, err := upstash.Strings(e.Client.Do(context.Background(), "ZRANGE", e.Keys.VectorOutbox(), 0, -1))
 		require.NoError(t, err)
 		assert.ElementsMatch(t, []string{failures.Fingerprint("", refused), failures.Fingerprint("", timeout)}, fps)
@@ -247,7 +230,7 @@ func TestVectorOutageLosesNothing(t *testing.T) {
 // and similar failures say why they cannot answer.
 func TestNoVectorIndex(t *testing.T) {
 	servicetest.ForEachBackendWith(t, func(c *config.Config, _ *wiring.Options) { c.Memory = config.Memory{} }, func(t *testing.T, e *servicetest.Env) {
-		run(t, e, "ABC-000001", "", c("test_db", "failed", refused))
+		e.StoreRun("ABC-000001", "", c("test_db", "failed", refused))
 		n, _ := upstash.Int64(e.Client.Do(context.Background(), "EXISTS", e.Keys.VectorOutbox()))
 		assert.Zero(t, n)
 		a := e.Do(req{Method: "POST", Path: "/api/failures/similar", Body: map[string]any{"text": refused}})
@@ -260,7 +243,7 @@ func TestNoVectorIndex(t *testing.T) {
 
 func TestUnknownFailureFindsNothing(t *testing.T) {
 	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
-		run(t, e, "ABC-000001", "", c("test_db", "failed", refused))
+		e.StoreRun("ABC-000001", "", c("test_db", "failed", refused))
 		a := e.Do(req{Method: "POST", Path: "/api/failures/similar", Body: map[string]any{"text": "NullPointerException in PaymentGateway.charge()"}})
 		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
 		assert.Equal(t, []any{}, a.Body["items"])
@@ -271,8 +254,8 @@ func TestUnknownFailureFindsNothing(t *testing.T) {
 // stays in the index; the next failures still fill k.
 func TestExpiredFailuresAreSkipped(t *testing.T) {
 	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
-		run(t, e, "ABC-000001", "", c("test_db", "failed", refused))
-		run(t, e, "ABC-000002", "", c("test_db", "failed", "E       ConnectionRefusedError: [Errno 111] Connection refused to cache:6379"))
+		e.StoreRun("ABC-000001", "", c("test_db", "failed", refused))
+		e.StoreRun("ABC-000002", "", c("test_db", "failed", "E       ConnectionRefusedError: [Errno 111] Connection refused to cache:6379"))
 		_, err := e.Client.Do(context.Background(), "DEL", e.Keys.Failure(failures.Fingerprint("", refused)))
 		require.NoError(t, err)
 		a := e.Do(req{Method: "POST", Path: "/api/failures/similar", Body: map[string]any{"text": refused, "k": 1}})

@@ -21,11 +21,7 @@ func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
 	servicetest.ForEachBackend(t, fn)
 }
 
-func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
-	t.Helper()
-	require.Equal(t, status, a.Status, "%s", a.Raw)
-	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
-}
+var problem = servicetest.Problem
 
 func TestLockLifecycle(t *testing.T) {
 	each(t, func(t *testing.T, e *servicetest.Env) {

@@ -72,6 +72,15 @@ func StartWith(tb testing.TB, args ...string) *Server {
 	return s
 }
 
+// LaunchInstalled is Launch of the redis-server on PATH.
+func LaunchInstalled(dir string, args ...string) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server is not installed: %w", err)
+	}
+	return Launch(bin, dir, args...)
+}
+
 // Launch starts bin (a redis-server) on a free loopback port with its files
 // in dir, for programs that are not tests, such as the load test. It tries
 // five ports before it gives up. The caller stops the server.

@@ -26,11 +26,7 @@ func each(t *testing.T, fn func(t *testing.T, e *servicetest.Env)) {
 	servicetest.ForEachBackend(t, fn)
 }
 
-func problem(t *testing.T, a servicetest.Answer, status int, slug string) {
-	t.Helper()
-	require.Equal(t, status, a.Status, "%s", a.Raw)
-	assert.Equal(t, "urn:ai-rails:problem:"+slug, a.Body["type"], "%s", a.Raw)
-}
+var problem = servicetest.Problem
 
 func run(extra map[string]any) map[string]any {
 	b := map[string]any{"workflow_id": wf, "test_suite": "unit", "passed": 10, "failed": 1, "skipped": 0, "duration_seconds": 3.2,

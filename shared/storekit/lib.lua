@@ -160,6 +160,10 @@ local function ns_millis(t)
   return string.format('%.0f', s * 1000 + math.floor(n / 1000000))
 end
 
+-- event_id is the id of a trail's event, compact or JSON.
+local function event_id(raw)
+  return tonumber(string.match(raw, '^(%d+)|') or string.match(raw, '^{"id":"(%d+)"')) or 0
+end
 
 -- event_push appends an event to a trail: a list of JSON events (a list,
 -- not a stream: a new stream preallocates a 4 KB node, ten times a
@@ -170,7 +174,7 @@ local function event_push(key, max, fields, new)
   local last = nil
   if not new then last = redis.call('LINDEX', key, -1) end
   local seq = 1
-  if last then seq = (tonumber(string.match(last, '^{"id":"(%d+)"')) or 0) + 1 end
+  if last then seq = event_id(last) + 1 end
   local len = redis.call('RPUSH', key, '{"id":"' .. seq .. '",' .. fields .. '}')
   if len > max then redis.call('LTRIM', key, -max, -1) end
 end
@@ -185,11 +189,6 @@ end
 local history_types = {created = 'c', updated = 'u', deleted = 'd'}
 local function history_event(id, typ, version, from, to, stage, at)
   return id .. '|' .. at .. '|' .. history_types[typ] .. '|' .. version .. '|' .. (from or '') .. '|' .. (to or '') .. '|' .. stage
-end
-
--- event_id is the id of a trail's event, compact or JSON.
-local function event_id(raw)
-  return tonumber(string.match(raw, '^(%d+)|') or string.match(raw, '^{"id":"(%d+)"')) or 0
 end
 
 -- history_push appends an event to a workflow's history, capped at max. A

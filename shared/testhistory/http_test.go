@@ -20,19 +20,12 @@ import (
 type req = servicetest.Req
 
 // ingest stores one run of suite unit with the outcomes by test name.
-func ingest(t *testing.T, e *servicetest.Env, wf, commit string, outcomes map[string]string) {
-	t.Helper()
+func ingest(e *servicetest.Env, wf, commit string, outcomes map[string]string) {
 	var cases []any
 	for name, o := range outcomes {
 		cases = append(cases, map[string]any{"name": name, "outcome": o, "message": "boom"})
 	}
-	body := map[string]any{"workflow_id": wf, "test_suite": "unit", "cases": cases}
-	if commit != "" {
-		body["commit"] = commit
-	}
-	a := e.Do(req{Method: "POST", Path: "/api/results", Body: body})
-	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
-	e.Clock.Advance(time.Minute)
+	e.StoreRun(wf, commit, cases...)
 }
 
 func TestFlakyTests(t *testing.T) {
@@ -49,7 +42,7 @@ func TestFlakyTests(t *testing.T) {
 			if commit == "c1c1c1c" {
 				broken, fixed = "passed", "failed"
 			}
-			ingest(t, e, "ABC-000001", commit, map[string]string{"racy": racy, "broken": broken, "fixed": fixed, "steady": "passed"})
+			ingest(e, "ABC-000001", commit, map[string]string{"racy": racy, "broken": broken, "fixed": fixed, "steady": "passed"})
 		}
 		// Without commits: "flip" alternates over 12 runs; "once" failed
 		// once in 12; "short" alternates over 4 runs only.
@@ -65,7 +58,7 @@ func TestFlakyTests(t *testing.T) {
 			if i < 4 {
 				o["short"] = flip
 			}
-			ingest(t, e, "ABC-000002", "", o)
+			ingest(e, "ABC-000002", "", o)
 		}
 
 		a := e.Do(req{Method: "GET", Path: "/api/tests/flaky?test_suite=unit"})
@@ -114,7 +107,7 @@ func TestFlakyThresholdsAreSettings(t *testing.T) {
 			if i == 2 {
 				o["twice"] = "failed"
 			}
-			ingest(t, e, "ABC-000001", "", o)
+			ingest(e, "ABC-000001", "", o)
 		}
 		a := e.Do(req{Method: "GET", Path: "/api/tests/flaky?test_suite=unit"})
 		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
@@ -127,9 +120,9 @@ func TestFlakyThresholdsAreSettings(t *testing.T) {
 // left the window: later runs prune it a few tests at a time.
 func TestTestsThatStopRunningArePruned(t *testing.T) {
 	servicetest.ForEachBackend(t, func(t *testing.T, e *servicetest.Env) {
-		ingest(t, e, "ABC-000001", "", map[string]string{"renamed": "passed", "kept": "passed"})
+		ingest(e, "ABC-000001", "", map[string]string{"renamed": "passed", "kept": "passed"})
 		e.Clock.Advance(31 * 24 * time.Hour)
-		ingest(t, e, "ABC-000001", "", map[string]string{"kept": "failed"})
+		ingest(e, "ABC-000001", "", map[string]string{"kept": "failed"})
 		fields, err := upstash.Strings(e.Client.Do(context.Background(), "HKEYS", e.Keys.TestHistories("unit")))
 		require.NoError(t, err)
 		assert.Equal(t, []string{"kept"}, fields)

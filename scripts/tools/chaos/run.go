@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"sync"
@@ -41,11 +40,7 @@ func run(ctx context.Context, s settings, progress io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("redis-server is not installed: %w", err)
-	}
-	rs, err := redistest.Launch(bin, tmp, redistest.Durable...)
+	rs, err := redistest.LaunchInstalled(tmp, redistest.Durable...)
 	if err != nil {
 		return nil, err
 	}

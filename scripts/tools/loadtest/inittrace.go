@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -44,7 +45,7 @@ func traceInit(ctx context.Context, bootstrap string, env []string, n int) (init
 		}
 		runs = append(runs, t)
 	}
-	slices.SortFunc(runs, func(a, b initTrace) int { return int((a.TotalMs - b.TotalMs) * 1000) })
+	slices.SortFunc(runs, func(a, b initTrace) int { return cmp.Compare(a.TotalMs, b.TotalMs) })
 	return runs[len(runs)/2], nil
 }
 
@@ -68,15 +69,7 @@ func parseInitTrace(raw []byte, top int) (initTrace, error) {
 	if len(all) == 0 {
 		return t, fmt.Errorf("no inittrace lines in %q", raw)
 	}
-	slices.SortStableFunc(all, func(a, b packageInit) int {
-		switch {
-		case a.Ms > b.Ms:
-			return -1
-		case a.Ms < b.Ms:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(all, func(a, b packageInit) int { return cmp.Compare(b.Ms, a.Ms) }) // costliest first
 	t.Top = all[:min(top, len(all))]
 	return t, nil
 }

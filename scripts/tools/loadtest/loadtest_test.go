@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,6 +27,12 @@ func TestLoadTestRuns(t *testing.T) {
 		t.Skip("builds the functions")
 	}
 	rs := redistest.Start(t) // fails under CI when redis-server is missing
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		if redistest.Required() {
+			t.Fatalf("redis-benchmark is not installed, and CI=true requires it: %v", err)
+		}
+		t.Skipf("redis-benchmark is not installed (apt-get install redis-tools; CI=true makes this a failure): %v", err)
+	}
 	out := filepath.Join(t.TempDir(), "results.json")
 	s, err := readSettings(config.MapLookup(map[string]string{
 		"BENCH_DURATION": "300ms", "BENCH_BASELINE_DURATION": "200ms", "BENCH_OUT": out,

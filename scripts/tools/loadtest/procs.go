@@ -10,8 +10,9 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/ai-rails/state-service/shared/lambdatest"
 )
 
 // proc is a server that the load test runs as a process of its own, so that
@@ -22,7 +23,7 @@ type proc struct {
 	URL    string // where it serves
 	Pprof  string // its net/http/pprof base URL, when it serves one
 	exited chan struct{}
-	stderr *tail
+	stderr *lambdatest.Logs
 }
 
 // startProc runs bin with args and env (added to this process's
@@ -32,7 +33,7 @@ type proc struct {
 func startProc(name, bin string, env []string, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{name: name, cmd: cmd, exited: make(chan struct{}), stderr: &tail{max: 8 << 10}}
+	p := &proc{name: name, cmd: cmd, exited: make(chan struct{}), stderr: &lambdatest.Logs{}}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -131,27 +132,4 @@ func parseStatCPU(raw []byte) (float64, error) {
 		ticks += float64(n)
 	}
 	return ticks / userHZ, nil
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = t.b[over:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

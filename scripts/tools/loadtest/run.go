@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -154,13 +153,9 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 	// The Redis: the one given, or our own.
 	b.redisURL = s.RedisURL
 	if b.redisURL == "" {
-		bin, err := exec.LookPath("redis-server")
+		srv, err := redistest.LaunchInstalled(tmp, redistest.NoPersistence...)
 		if err != nil {
-			return fmt.Errorf("redis-server is not installed (or set REDIS_URL): %w", err)
-		}
-		srv, err := redistest.Launch(bin, tmp, redistest.NoPersistence...)
-		if err != nil {
-			return err
+			return fmt.Errorf("%w (or set REDIS_URL)", err)
 		}
 		defer srv.Stop()
 		b.redisURL = srv.URL()

@@ -24,7 +24,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
@@ -116,11 +115,7 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return fmt.Errorf("redis-server is not installed: %w", err)
-	}
-	rs, err := redistest.Launch(bin, tmp, redistest.NoPersistence...)
+	rs, err := redistest.LaunchInstalled(tmp, redistest.NoPersistence...)
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -329,12 +330,7 @@ func (s *Server) route(endpoint, ns string, all bool, body []byte) (any, error) 
 	case "list-namespaces":
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		names := make([]string, 0, len(s.spaces))
-		for ns := range s.spaces {
-			names = append(names, ns)
-		}
-		sort.Strings(names)
-		return names, nil
+		return slices.Sorted(maps.Keys(s.spaces)), nil
 	case "delete-namespace":
 		s.mu.Lock()
 		defer s.mu.Unlock()
