@@ -45,14 +45,46 @@ const (
 	DefaultRetention = keys.ApprovalRetentionDefault
 	EventDecided     = "approval.decided"
 	EventExpired     = "approval.expired"
+	// EventRequested tells the operator's notification endpoint
+	// (APPROVAL_NOTIFY_URL) of a new approval that lists approvers, with
+	// each one's link.
+	EventRequested = "approval.requested"
+	// EventReminder is a reminder of a pending approval, at one of its
+	// remind_after_seconds.
+	EventReminder = "approval.reminder"
+	// MaxReminders bounds remind_after_seconds.
+	MaxReminders = 3
+)
+
+// Who decided an approval: a person (through the API or a link), or the
+// clock, when a pending approval ran out and its on_timeout was approved
+// or rejected.
+const (
+	ByApprover = "approver"
+	ByTimeout  = "timeout"
+)
+
+// OnTimeout is what a pending approval becomes when it runs out.
+type OnTimeout string
+
+// The outcomes on timeout: expired (the default), rejected or approved.
+const (
+	TimeoutExpired  OnTimeout = "expired"
+	TimeoutRejected OnTimeout = "rejected"
+	TimeoutApproved OnTimeout = "approved"
 )
 
 // Decision is a decided approval's decision.
 type Decision struct {
-	Decision  string  `json:"decision"`
-	Approver  string  `json:"approver"`
-	Comment   *string `json:"comment,omitempty"`
-	DecidedAt string  `json:"decided_at"`
+	Decision string `json:"decision"`
+	// Approver is who decided: null when the approval ran out (By is
+	// "timeout").
+	Approver *string `json:"approver"`
+	Comment  *string `json:"comment,omitempty"`
+	// By is "approver" or "timeout"; decisions stored before it existed
+	// read as "approver".
+	By        string `json:"by"`
+	DecidedAt string `json:"decided_at"`
 }
 
 // Approval is an approval as stored and answered. The field order is the
@@ -69,25 +101,54 @@ type Approval struct {
 	CallbackURL *string `json:"callback_url"`
 	// Approvers, MinApprovals and Votes are set on an approval decided
 	// through approvers' links.
-	Approvers    []string  `json:"approvers,omitzero"`
-	MinApprovals int       `json:"min_approvals,omitzero"`
-	Votes        []Vote    `json:"votes,omitzero"`
-	Decision     *Decision `json:"decision"`
+	Approvers    []string `json:"approvers,omitzero"`
+	MinApprovals int      `json:"min_approvals,omitzero"`
+	Votes        []Vote   `json:"votes,omitzero"`
+	// OnTimeout is what the approval becomes when it runs out pending;
+	// approvals stored before it existed read as "expired".
+	OnTimeout OnTimeout `json:"on_timeout"`
+	// RemindAfterSeconds are the reminders' offsets from created_at, and
+	// RemindersSent how many of them are behind (a late sweep sends only
+	// the last one due).
+	RemindAfterSeconds []int     `json:"remind_after_seconds,omitzero"`
+	RemindersSent      int       `json:"reminders_sent,omitzero"`
+	Decision           *Decision `json:"decision"`
 }
 
 // AsOf returns the approval as it reads at now: a pending approval whose
-// expires_at has passed reads as expired, whatever the sweeper has done.
+// expires_at has passed reads as its on_timeout outcome, whatever the
+// sweeper has done: expired, or decided "by": "timeout" at expires_at.
+// Approvals stored before on_timeout and "by" existed read with their
+// defaults.
 func (a Approval) AsOf(now time.Time) Approval {
+	if a.OnTimeout == "" {
+		a.OnTimeout = TimeoutExpired
+	}
+	if a.Decision != nil && a.Decision.By == "" {
+		d := *a.Decision
+		d.By = ByApprover
+		a.Decision = &d
+	}
 	if a.Status == Pending && a.ExpiresAt <= jsondoc.FormatTime(now) {
 		a.Status = Expired
+		if a.OnTimeout != TimeoutExpired {
+			a.Status = Status(a.OnTimeout)
+			a.Decision = &Decision{Decision: string(a.OnTimeout), By: ByTimeout, DecidedAt: a.ExpiresAt}
+		}
 	}
 	return a
 }
 
-// Payload is a webhook's body: the approval and the event.
+// Final reports whether the approval is decided or expired: nothing
+// changes it any more.
+func (a Approval) Final() bool { return a.Status != Pending }
+
+// Payload is a webhook's body: the approval and the event, and, only in
+// what goes to the operator's notification endpoint, the approvers' links.
 type Payload struct {
 	Approval
-	Event string `json:"event"`
+	Event string            `json:"event"`
+	Links map[string]string `json:"links,omitzero"`
 }
 
 // AuditEvent is one entry of an approval's audit trail.

@@ -22,6 +22,8 @@ func FuzzCreateBody(f *testing.F) {
 		`{"workflow_id":"ABC-123456","request_type":"test","content":"x","requester":"ci","expires_in_seconds":60,"callback_url":"https://n8n.example.com/w/1"}`,
 		`{"workflow_id":"ABC-123456","request_type":"code","content":"","requester":"ci","callback_url":"https://10.0.0.1/x"}`,
 		`{"callback_url":"https://2130706433/"}`, `{"expires_in_seconds":1e9}`, `[]`,
+		`{"workflow_id":"ABC-123456","request_type":"deploy","content":"x","requester":"ci","remind_after_seconds":[600,60],"on_timeout":"rejected"}`,
+		`{"workflow_id":"ABC-123456","request_type":"deploy","content":"x","requester":"ci","remind_after_seconds":[3600,0,-1,7],"on_timeout":"approved"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -49,6 +51,17 @@ func FuzzCreateBody(f *testing.F) {
 		}
 		if r.CallbackURL != nil && (*r.CallbackURL)[:8] != "https://" {
 			t.Fatalf("callback %q passed", *r.CallbackURL)
+		}
+		if len(r.RemindAfterSeconds) > MaxReminders {
+			t.Fatalf("%d reminders passed", len(r.RemindAfterSeconds))
+		}
+		for i, o := range r.RemindAfterSeconds {
+			if o < 1 || o >= r.ExpiresInSeconds || (i > 0 && o <= r.RemindAfterSeconds[i-1]) {
+				t.Fatalf("reminders %v passed for an expiry of %d s", r.RemindAfterSeconds, r.ExpiresInSeconds)
+			}
+		}
+		if r.OnTimeout != "" && r.OnTimeout != TimeoutRejected && r.OnTimeout != TimeoutApproved {
+			t.Fatalf("on_timeout %q passed", r.OnTimeout)
 		}
 	})
 }

@@ -74,7 +74,7 @@ func TestCreateAndRead(t *testing.T) {
 		assert.Equal(t, map[string]any{
 			"approval_id": aid.String(), "workflow_id": wf, "request_type": "deploy", "content": "Deploy build 42 to prod",
 			"requester": "ci-bot", "created_at": "2026-11-26T10:00:00.000000000Z", "expires_at": "2026-11-26T10:10:00.000000000Z",
-			"status": "pending", "callback_url": nil, "decision": nil,
+			"status": "pending", "callback_url": nil, "on_timeout": "expired", "decision": nil,
 		}, a.Body)
 		assert.InDelta(t, (600*time.Second + approval.DefaultRetention).Seconds(), e.PTTL(e.Keys.Approval(aid)).Seconds(), 2)
 		assert.InDelta(t, (600*time.Second + approval.DefaultRetention).Seconds(), e.PTTL(e.Keys.Audit(aid)).Seconds(), 2)
@@ -202,7 +202,7 @@ func TestDecisionRules(t *testing.T) {
 		a := decide(e, aid, map[string]any{"decision": "approved", "approver": "alice", "comment": "ship it"})
 		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
 		assert.Equal(t, "approved", a.Body["status"])
-		want := map[string]any{"decision": "approved", "approver": "alice", "comment": "ship it", "decided_at": "2026-11-26T10:01:00.000000000Z"}
+		want := map[string]any{"decision": "approved", "approver": "alice", "comment": "ship it", "by": "approver", "decided_at": "2026-11-26T10:01:00.000000000Z"}
 		assert.Equal(t, want, a.Body["decision"])
 		assert.InDelta(t, approval.DefaultRetention.Seconds(), e.PTTL(e.Keys.Approval(aid)).Seconds(), 2, "kept for the retention period")
 		assert.InDelta(t, approval.DefaultRetention.Seconds(), e.PTTL(e.Keys.Audit(aid)).Seconds(), 2)

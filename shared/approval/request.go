@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/ai-rails/state-service/shared/apperr"
@@ -19,6 +20,10 @@ type CreateBody struct {
 	CallbackURL      *string  `json:"callback_url"`
 	Approvers        []string `json:"approvers"`
 	MinApprovals     *int     `json:"min_approvals"`
+	// RemindAfterSeconds are up to MaxReminders offsets from creation,
+	// each before the expiry; OnTimeout is expired, rejected or approved.
+	RemindAfterSeconds []int   `json:"remind_after_seconds"`
+	OnTimeout          *string `json:"on_timeout"`
 }
 
 // CreateRequest is a validated create. Its canonical JSON is the request's
@@ -35,6 +40,14 @@ type CreateRequest struct {
 	// them (see Outcome).
 	Approvers    []string `json:"approvers,omitzero"`
 	MinApprovals int      `json:"min_approvals,omitzero"`
+	// RemindAfterSeconds are sorted; OnTimeout is "" for the default,
+	// expired, so that a request that names the default has the same
+	// fingerprint as one that does not.
+	RemindAfterSeconds []int     `json:"remind_after_seconds,omitzero"`
+	OnTimeout          OnTimeout `json:"on_timeout,omitzero"`
+	// Notify queues the approval.requested event for the operator's
+	// notification endpoint; the Service sets it.
+	Notify bool `json:"-"`
 }
 
 func textField(errs *apperr.Collector, v *string, field string, min, max int) string {
@@ -87,6 +100,16 @@ func ParseCreate(ctx context.Context, b CreateBody, guard CallbackChecker) (Crea
 		}
 		r.ExpiresInSeconds = *b.ExpiresInSeconds
 	}
+	r.RemindAfterSeconds = checkReminders(&errs, b.RemindAfterSeconds, r.ExpiresInSeconds)
+	if b.OnTimeout != nil {
+		switch t := OnTimeout(*b.OnTimeout); t {
+		case TimeoutExpired:
+		case TimeoutRejected, TimeoutApproved:
+			r.OnTimeout = t
+		default:
+			errs.Add("on_timeout", "must be one of expired, rejected, approved")
+		}
+	}
 	if b.Approvers != nil {
 		r.Approvers, r.MinApprovals = checkApprovers(&errs, r.Requester, b.Approvers, b.MinApprovals)
 	} else if b.MinApprovals != nil {
@@ -107,6 +130,32 @@ func ParseCreate(ctx context.Context, b CreateBody, guard CallbackChecker) (Crea
 		r.CallbackURL = &s
 	}
 	return r, nil
+}
+
+// checkReminders validates remind_after_seconds, adding what is wrong to
+// errs: at most MaxReminders distinct offsets, each from 1 second to
+// before the expiry. It returns them sorted.
+func checkReminders(errs *apperr.Collector, offsets []int, expiresIn int) []int {
+	if offsets == nil {
+		return nil
+	}
+	if len(offsets) == 0 || len(offsets) > MaxReminders {
+		errs.Add("remind_after_seconds", "must list 1 to %d offsets", MaxReminders)
+		return nil
+	}
+	out := slices.Clone(offsets)
+	slices.Sort(out)
+	for i, o := range out {
+		if o < 1 || o >= expiresIn {
+			errs.Add("remind_after_seconds", "must be offsets from 1 to %d seconds: each before the expiry", expiresIn-1)
+			return nil
+		}
+		if i > 0 && out[i-1] == o {
+			errs.Add("remind_after_seconds", "lists %d twice", o)
+			return nil
+		}
+	}
+	return out
 }
 
 // DecideBody is the body of POST /api/approval/{approval_id}/decision.

@@ -19,8 +19,11 @@ import (
 // Approvals is the one in use. It only persists: the Service decides what
 // to deliver, and its Sender delivers it.
 type Store interface {
-	// Create stores a new approval for a workflow that exists.
-	Create(ctx context.Context, in CreateRequest) (Approval, error)
+	// Create stores a new approval for a workflow that exists. With
+	// in.Notify, it also queues the approval.requested event for the
+	// notification endpoint in the same step, and returns the Entry for
+	// delivery; a replayed request (Idempotency-Key) returns none.
+	Create(ctx context.Context, in CreateRequest) (Approval, *Entry, error)
 	// Get reads one approval, as it reads now.
 	Get(ctx context.Context, id keys.ApprovalID) (Approval, error)
 	// Decide records the first decision. A decision on an approval with a
@@ -41,10 +44,16 @@ type Store interface {
 	// takes the Entry out of the outbox when one was delivered, or moves its
 	// next try to retryAt. It reports whether it was delivered.
 	RecordDelivery(ctx context.Context, e Entry, attempts []Attempt, retryAt time.Time) (bool, error)
-	// ExpireDue expires up to limit pending approvals that are due, and
-	// queues their approval.expired webhooks. It returns how many it
-	// expired, and whether more may be due.
+	// ExpireDue applies the on_timeout outcome of up to limit pending
+	// approvals that are due, and queues their webhooks (approval.expired,
+	// or approval.decided for a timeout decision). It returns how many it
+	// ran out, and whether more may be due.
 	ExpireDue(ctx context.Context, limit int) (int, bool, error)
+	// QueueReminders queues up to limit reminders that are due, each once:
+	// approval.reminder to the callback, and with notify, to the
+	// notification endpoint. It returns how many it queued, and whether
+	// more may be due.
+	QueueReminders(ctx context.Context, limit int, notify bool) (int, bool, error)
 	// DueEntries reads up to limit outbox entries whose next try is due.
 	DueEntries(ctx context.Context, limit int) ([]string, error)
 	// DropEntry takes an entry out of the outbox without a trace.
@@ -100,20 +109,27 @@ type Page struct {
 	NextCursor *string    `json:"next_cursor"`
 }
 
-// Entry is an outbox entry: "delivery id|approval id|event|first attempt ms".
+// Entry is an outbox entry: "delivery id|approval id|event|first attempt
+// ms", and "|notify" for one that goes to the notification endpoint rather
+// than the approval's callback.
 type Entry struct {
 	Delivery, Event string
 	Approval        keys.ApprovalID
 	// First is when the webhook was first queued, in Unix milliseconds.
 	First int64
+	// Notify is true for an entry for the notification endpoint.
+	Notify bool
 	// Member is the entry as the outbox holds it.
 	Member string
 }
 
+// notifyTarget marks an outbox entry for the notification endpoint.
+const notifyTarget = "notify"
+
 // ParseEntry reads an outbox entry.
 func ParseEntry(member string) (Entry, error) {
 	p := strings.Split(member, "|")
-	if len(p) != 4 {
+	if len(p) != 4 && (len(p) != 5 || p[4] != notifyTarget) {
 		return Entry{}, fmt.Errorf("outbox Entry %q is malformed", member)
 	}
 	id, err := keys.ParseApprovalID(p[1])
@@ -124,7 +140,7 @@ func ParseEntry(member string) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("outbox Entry %q is malformed", member)
 	}
-	return Entry{Delivery: p[0], Approval: id, Event: p[2], First: first, Member: member}, nil
+	return Entry{Delivery: p[0], Approval: id, Event: p[2], First: first, Notify: len(p) == 5, Member: member}, nil
 }
 
 // RetryDelay is how long an undelivered webhook waits in the outbox before
@@ -156,6 +172,14 @@ type Options struct {
 	Callbacks CallbackChecker
 	// AllowSelfApproval lets a requester decide their own approval.
 	AllowSelfApproval bool
+	// AllowApproveOnTimeout allows on_timeout "approved"
+	// (ALLOW_APPROVE_ON_TIMEOUT): off, an agent's request cannot pass by
+	// silence.
+	AllowApproveOnTimeout bool
+	// NotifyURL is the operator's notification endpoint
+	// (APPROVAL_NOTIFY_URL), which gets approval.requested and reminders
+	// with the approvers' links; "" sends none.
+	NotifyURL string
 	// LinkSecret keys the approvers' link tokens; PublicBaseURL is where
 	// their links point ({PublicBaseURL}/approve/{token}).
 	LinkSecret    []byte
@@ -192,7 +216,28 @@ func (s *Service) ParseCreate(ctx context.Context, b CreateBody) (CreateRequest,
 	if err == nil && len(in.Approvers) > 0 && len(s.o.LinkSecret) == 0 {
 		return CreateRequest{}, apperr.Invalid(apperr.Field("approvers", "cannot be given: this service has no APPROVAL_LINK_SECRET to make their links with"))
 	}
+	if err == nil && in.OnTimeout == TimeoutApproved && !s.o.AllowApproveOnTimeout {
+		return CreateRequest{}, apperr.Invalid(apperr.Field("on_timeout", "cannot be approved: the operator has not set ALLOW_APPROVE_ON_TIMEOUT=true"))
+	}
+	in.Notify = s.o.NotifyURL != "" && len(in.Approvers) > 0
 	return in, err
+}
+
+// Notifies reports whether approvals with approvers are announced to a
+// notification endpoint (APPROVAL_NOTIFY_URL).
+func (s *Service) Notifies() bool { return s.o.NotifyURL != "" }
+
+// Create stores a new approval, then, for one announced to the
+// notification endpoint, delivers its approval.requested event within the
+// sender's budget, as Decide does.
+func (s *Service) Create(ctx context.Context, in CreateRequest) (Approval, error) {
+	return s.settle(ctx, func() (Approval, *Entry, error) { return s.Store.Create(ctx, in) })
+}
+
+// QueueReminders queues the reminders that are due (see Store), to the
+// notification endpoint too when there is one.
+func (s *Service) QueueReminders(ctx context.Context, limit int) (int, bool, error) {
+	return s.Store.QueueReminders(ctx, limit, s.o.NotifyURL != "")
 }
 
 // Decide records the first decision, then delivers its webhook, if it has
@@ -231,12 +276,31 @@ func (s *Service) Vote(ctx context.Context, id keys.ApprovalID, index int, in Vo
 // attempts, taking the Entry out of the outbox or moving its next try to
 // retryAt. It reports whether it was delivered.
 func (s *Service) Deliver(ctx context.Context, e Entry, a Approval, retryAt time.Time) (bool, error) {
-	if s.o.Sender == nil || a.CallbackURL == nil {
+	url, p := s.target(e, a)
+	if s.o.Sender == nil || url == "" {
 		return false, nil
 	}
-	body := jsondoc.Canonical(Payload{Approval: a, Event: e.Event})
-	attempts := s.o.Sender.Deliver(ctx, Delivery{ID: e.Delivery, Event: e.Event, URL: *a.CallbackURL, Body: body})
+	attempts := s.o.Sender.Deliver(ctx, Delivery{ID: e.Delivery, Event: e.Event, URL: url, Body: jsondoc.Canonical(p)})
 	return s.RecordDelivery(ctx, e, attempts, retryAt)
+}
+
+// target is where an outbox Entry goes and what it says: the callback gets
+// the approval and the event; the notification endpoint gets them with the
+// links of the approvers who have not voted, which no other answer or
+// webhook carries.
+func (s *Service) target(e Entry, a Approval) (string, Payload) {
+	p := Payload{Approval: a, Event: e.Event}
+	if e.Notify {
+		p.Links = s.Links(a)
+		for _, v := range a.Votes {
+			delete(p.Links, v.Approver)
+		}
+		return s.o.NotifyURL, p
+	}
+	if a.CallbackURL == nil {
+		return "", p
+	}
+	return *a.CallbackURL, p
 }
 
 // DeliverDue tries up to limit outbox entries that are due, with backoff,

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -175,6 +176,15 @@ type Approvals struct {
 	// ({PUBLIC_BASE_URL}/approve/{token}); the CDK stack sets it, and the
 	// local stack defaults it to its API's address.
 	PublicBaseURL string
+	// NotifyURL is APPROVAL_NOTIFY_URL: the operator's endpoint that gets
+	// approval.requested and approval.reminder, signed, with the
+	// approvers' links, which it passes on to them (by e-mail, chat...).
+	// Unset, no links leave the service but in the REST create answer, and
+	// the MCP tool approval_request is refused.
+	NotifyURL string
+	// AllowApproveOnTimeout is ALLOW_APPROVE_ON_TIMEOUT, default false:
+	// whether an approval may ask for on_timeout "approved".
+	AllowApproveOnTimeout bool
 }
 
 // ReadApprovals reads the approval settings. insecureDefault is the default
@@ -190,6 +200,13 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 		LinkSecret:             e.String("APPROVAL_LINK_SECRET", ""),
 		LinkSecretARN:          e.String("APPROVAL_LINK_SECRET_ARN", ""),
 		PublicBaseURL:          strings.TrimSuffix(e.String("PUBLIC_BASE_URL", ""), "/"),
+		NotifyURL:              e.String("APPROVAL_NOTIFY_URL", ""),
+		AllowApproveOnTimeout:  e.Bool("ALLOW_APPROVE_ON_TIMEOUT", false),
+	}
+	if a.NotifyURL != "" {
+		if u, err := url.Parse(a.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			e.Fail(fmt.Errorf("APPROVAL_NOTIFY_URL=%q: want an absolute http(s) URL", a.NotifyURL))
+		}
 	}
 	for _, h := range strings.Split(e.String("CALLBACK_HOST_ALLOWLIST", ""), ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -201,9 +218,9 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 
 // String describes the settings without the secret.
 func (a Approvals) String() string {
-	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s, LinkSecret: %s, LinkSecretARN: %q, PublicBaseURL: %q}",
+	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s, LinkSecret: %s, LinkSecretARN: %q, PublicBaseURL: %q, NotifyURL: %q, AllowApproveOnTimeout: %t}",
 		a.AllowSelfApproval, a.RetentionHours, redact(a.WebhookSecret), a.WebhookSecretARN, a.AllowInsecureCallbacks, a.CallbackHostAllowlist, a.WebhookBudget,
-		redact(a.LinkSecret), a.LinkSecretARN, a.PublicBaseURL)
+		redact(a.LinkSecret), a.LinkSecretARN, a.PublicBaseURL, a.NotifyURL, a.AllowApproveOnTimeout)
 }
 
 // GoString is String.

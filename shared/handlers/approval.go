@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/idempotency"
@@ -57,13 +59,44 @@ func (h approvals) create(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// get answers an approval; with ?wait=N (1 to 25 seconds), as soon as it
+// is final, or after N seconds with it pending and Retry-After.
 func (h approvals) get(w http.ResponseWriter, r *http.Request) error {
 	id, err := approvalID(r)
 	if err != nil {
 		return err
 	}
-	a, err := h.svc.Get(r.Context(), id)
-	return answer(w, r, a, err)
+	wait, err := waitParam(r)
+	if err != nil {
+		return err
+	}
+	if wait == 0 {
+		a, err := h.svc.Get(r.Context(), id)
+		return answer(w, r, a, err)
+	}
+	a, final, err := h.svc.Wait(r.Context(), id, wait)
+	if err != nil {
+		return err
+	}
+	if !final {
+		w.Header().Set("Retry-After", strconv.Itoa(int(approval.PollAfter/time.Second)))
+	}
+	httpkit.WriteJSON(w, r, http.StatusOK, a)
+	return nil
+}
+
+// waitParam reads ?wait: 0 when absent, else 1 to 25 seconds.
+func waitParam(r *http.Request) (time.Duration, error) {
+	q := r.URL.Query()
+	if !q.Has("wait") {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q.Get("wait"))
+	d := time.Duration(n) * time.Second
+	if err != nil || d < approval.MinWait || d > approval.MaxWait {
+		return 0, apperr.Invalid(apperr.Field("wait", "must be an integer from %d to %d (seconds)", int(approval.MinWait/time.Second), int(approval.MaxWait/time.Second)))
+	}
+	return d, nil
 }
 
 func (h approvals) decide(w http.ResponseWriter, r *http.Request) error {

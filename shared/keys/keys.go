@@ -151,6 +151,11 @@ func (s Schema) WorkflowKeyPrefix() string { return s.prefix + "workflow_" }
 // (unix ms), which the sweeper reads to expire them.
 func (s Schema) PendingApprovals() string { return s.prefix + "index_approvals_pending" }
 
+// ApprovalReminders is the sorted set of approvals' reminders still to
+// send, "<approval id>|<n>" (the nth of its remind_after_seconds) by when
+// each falls due (unix ms), which the sweeper reads.
+func (s Schema) ApprovalReminders() string { return s.prefix + "index_approvals_reminders" }
+
 // ApprovalIndex is the sorted set of every approval id by created_at
 // (unix ms), for listing without a workflow.
 func (s Schema) ApprovalIndex() string { return s.prefix + "index_approvals" }
@@ -256,6 +261,7 @@ func (s Schema) Families() []Family {
 		{"workflow index", s.WorkflowIndex(), "sorted set", "none; pruned by the sweeper"},
 		{"workflow status index", s.WorkflowStatusIndex("pending"), "sorted set", "none; pruned by the sweeper"},
 		{"pending approvals", s.PendingApprovals(), "sorted set", "none; pruned by the sweeper"},
+		{"approval reminders", s.ApprovalReminders(), "sorted set", "none; entries leave when they fall due"},
 		{"approval index", s.ApprovalIndex(), "sorted set", "none; pruned by the sweeper"},
 		{"workflow approvals", s.WorkflowApprovals(wf), "sorted set", "none; pruned by the sweeper"},
 		{"workflow results", s.WorkflowResults(wf), "sorted set", "none; pruned by the sweeper"},

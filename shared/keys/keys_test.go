@@ -166,7 +166,7 @@ func TestKeysNeverCollide(t *testing.T) {
 		tid, _ := keys.ParseTestID(rapid.StringMatching(keys.TestIDPattern).Draw(t, "test"))
 		rid, _ := keys.ParseResourceID(rapid.StringMatching(keys.ResourceIDPattern).Draw(t, "res"))
 		all := []string{s.Workflow(wf), s.History(wf), s.Approval(ap), s.Audit(ap), s.TestResult(tid),
-			s.Lock(rid), s.WorkflowIndex(), s.PendingApprovals(), s.ApprovalIndex(), s.WorkflowApprovals(wf), s.WorkflowResults(wf), s.Outbox()}
+			s.Lock(rid), s.WorkflowIndex(), s.PendingApprovals(), s.ApprovalIndex(), s.WorkflowApprovals(wf), s.WorkflowResults(wf), s.Outbox(), s.ApprovalReminders()}
 		seen := map[string]bool{}
 		for _, k := range all {
 			if seen[k] {
@@ -182,7 +182,7 @@ func TestKeysNeverCollide(t *testing.T) {
 
 func TestFamiliesListEveryKey(t *testing.T) {
 	fams := keys.Default().Families()
-	assert.Len(t, fams, 22)
+	assert.Len(t, fams, 23)
 	for _, f := range fams {
 		assert.True(t, strings.HasPrefix(f.Example, keys.DefaultPrefix), f.Name)
 		assert.NotEmpty(t, f.TTL, f.Name)

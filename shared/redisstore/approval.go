@@ -4,7 +4,9 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,7 +24,16 @@ import (
 // approvalStatuses gives the scripts the statuses by name, from the Go
 // constants: they are stated once.
 var approvalStatuses = fmt.Sprintf("local PENDING, APPROVED, REJECTED, EXPIRED = '%s', '%s', '%s', '%s'\n",
-	approval.Pending, approval.Approved, approval.Rejected, approval.Expired)
+	approval.Pending, approval.Approved, approval.Rejected, approval.Expired) + approvalTimeoutLua
+
+// approvalTimeoutLua tells the scripts whether an approval's on_timeout
+// decides it (approved or rejected) rather than expiring it; f is the
+// document's members (json_members).
+const approvalTimeoutLua = `local function timed_out_decided(f)
+  local t = f['"on_timeout"']
+  return t == '"' .. APPROVED .. '"' or t == '"' .. REJECTED .. '"'
+end
+`
 
 var (
 	//go:embed approval_create.lua
@@ -35,12 +46,15 @@ var (
 	approvalExpireLua string
 	//go:embed approval_vote.lua
 	approvalVoteLua string
+	//go:embed approval_remind.lua
+	approvalRemindLua string
 
 	approvalCreate = idempotency.Wrap(storekit.Script(approvalCreateLua))
 	approvalDecide = idempotency.Wrap(storekit.Script(approvalStatuses + approvalDecideLua))
 	approvalRecord = storekit.Script(approvalRecordLua)
 	approvalExpire = storekit.Script(approvalStatuses + approvalExpireLua)
 	approvalVote   = idempotency.Wrap(storekit.Script(approvalStatuses + approvalVoteLua))
+	approvalRemind = storekit.Script(approvalStatuses + approvalRemindLua)
 )
 
 // Approvals keeps approvals, one round trip per call: the approval.Store.
@@ -84,17 +98,24 @@ type storedApproval struct {
 	Voters map[string]string `json:"voters,omitzero"`
 }
 
-// Create stores a new approval for a workflow that exists. Under an
-// Idempotency-Key (see package idempotency), a repeat of the request
-// answers the first answer.
-func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (approval.Approval, error) {
+// Create stores a new approval for a workflow that exists, and with
+// in.Notify, queues its approval.requested event for the notification
+// endpoint in the same step. Under an Idempotency-Key (see package
+// idempotency), a repeat of the request answers the first answer, and
+// queues nothing.
+func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (approval.Approval, *approval.Entry, error) {
 	now := s.now()
 	id := keys.NewApprovalID()
 	expires := now.Add(time.Duration(in.ExpiresInSeconds) * time.Second)
+	onTimeout := in.OnTimeout
+	if onTimeout == "" {
+		onTimeout = approval.TimeoutExpired
+	}
 	a := approval.Approval{
 		ApprovalID: id.String(), WorkflowID: in.WorkflowID.String(), RequestType: in.RequestType,
 		Content: in.Content, Requester: in.Requester, CreatedAt: jsondoc.FormatTime(now),
 		ExpiresAt: jsondoc.FormatTime(expires), Status: approval.Pending, CallbackURL: in.CallbackURL,
+		OnTimeout: onTimeout, RemindAfterSeconds: in.RemindAfterSeconds,
 	}
 	st := storedApproval{Approval: a, RequesterKey: identity.Canonical(a.Requester)}
 	if len(in.Approvers) > 0 {
@@ -110,20 +131,39 @@ func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (appr
 	// both out.
 	doc := jsondoc.Canonical(st)
 	ttl := time.Duration(in.ExpiresInSeconds)*time.Second + s.retention
-	detail := jsondoc.Canonical(map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt})
+	detail := map[string]any{"request_type": a.RequestType, "expires_at": a.ExpiresAt}
+	if in.OnTimeout != "" {
+		detail["on_timeout"] = in.OnTimeout
+	}
+	notify := ""
+	if in.Notify {
+		notify = uuid.NewString() + "|" + id.String() + "|" + approval.EventRequested + "|" + strconv.FormatInt(now.UnixMilli(), 10) + "|notify"
+	}
+	args := storekit.Args{"doc", doc, "id", id.String(), "ttl_ms", ttl.Milliseconds(), "expires_ms", expires.UnixMilli(),
+		"created_ms", now.UnixMilli(), "requester", string(jsondoc.Canonical(a.Requester)), "detail", jsondoc.Canonical(detail),
+		"created_at", a.CreatedAt, "reminders", len(in.RemindAfterSeconds), "notify", notify}
+	for i, off := range in.RemindAfterSeconds {
+		args = args.Add("remind_ms."+strconv.Itoa(i+1), now.Add(time.Duration(off)*time.Second).UnixMilli())
+	}
 	res, err := upstash.Strings(approvalCreate.Run(ctx, s.c,
 		[]string{s.keys.Workflow(in.WorkflowID), s.keys.Approval(id), s.keys.Audit(id), s.keys.PendingApprovals(),
-			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex()},
-		storekit.Args{"doc", doc, "id", id.String(), "ttl_ms", ttl.Milliseconds(), "expires_ms", expires.UnixMilli(),
-			"created_ms", now.UnixMilli(), "requester", string(jsondoc.Canonical(a.Requester)), "detail", detail,
-			"created_at", a.CreatedAt}...))
+			s.keys.WorkflowApprovals(in.WorkflowID), s.keys.ApprovalIndex(), s.keys.ApprovalReminders(), s.keys.Outbox()},
+		args...))
 	if err != nil {
-		return approval.Approval{}, fmt.Errorf("create approval: %w", err)
+		return approval.Approval{}, nil, fmt.Errorf("create approval: %w", err)
 	}
 	if res[0] == "no_workflow" {
-		return approval.Approval{}, apperr.New(apperr.NotFound, "workflow %s not found", in.WorkflowID)
+		return approval.Approval{}, nil, apperr.New(apperr.NotFound, "workflow %s not found", in.WorkflowID)
 	}
-	return decodeApproval(res[1])
+	a, err = decodeApproval(res[1])
+	if err != nil {
+		return a, nil, err
+	}
+	member := ""
+	if len(res) > 2 {
+		member = res[2]
+	}
+	return queued(ctx, a.AsOf(now), member)
 }
 
 // Get reads one approval, as it reads now.
@@ -159,7 +199,7 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 	case "not_found":
 		return approval.Approval{}, nil, apperr.New(apperr.NotFound, "approval %s not found", id)
 	case "decided":
-		return approval.Approval{}, nil, apperr.New(apperr.Conflict, "approval %s was already %s by %s", id, a.Decision.Decision, a.Decision.Approver).With("approval", a)
+		return approval.Approval{}, nil, apperr.New(apperr.Conflict, "approval %s was already %s by %s", id, a.Decision.Decision, decider(a.Decision)).With("approval", a)
 	case "gone":
 		return approval.Approval{}, nil, apperr.New(apperr.Gone, "approval %s expired at %s", id, a.ExpiresAt)
 	case "self":
@@ -170,6 +210,14 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 		return queued(ctx, a, res[2])
 	}
 	return a, nil, nil
+}
+
+// decider names who made a decision: the approver, or "timeout".
+func decider(d *approval.Decision) string {
+	if d.Approver == nil {
+		return d.By
+	}
+	return *d.Approver
 }
 
 // optionalJSON is a comment as the scripts take it: a JSON string, or "".
@@ -292,6 +340,45 @@ func (s *Approvals) ExpireDue(ctx context.Context, limit int) (int, bool, error)
 		return 0, false, fmt.Errorf("expire approvals: %w", err)
 	}
 	return int(n), len(ids) == limit, nil
+}
+
+// QueueReminders queues up to limit reminders that are due, each once; see
+// approval_remind.lua. It returns how many it sent, and whether more may
+// be due.
+func (s *Approvals) QueueReminders(ctx context.Context, limit int, notify bool) (int, bool, error) {
+	now := s.now()
+	members, err := upstash.Strings(s.c.Do(ctx, "ZRANGEBYSCORE", s.keys.ApprovalReminders(), "-inf", now.UnixMilli(), "LIMIT", 0, limit))
+	if err != nil || len(members) == 0 {
+		return 0, false, err
+	}
+	flag := "0"
+	if notify {
+		flag = "1"
+	}
+	ks := []string{s.keys.ApprovalReminders(), s.keys.Outbox()}
+	args := storekit.Args{"now", jsondoc.FormatTime(now), "now_ms", now.UnixMilli(), "notify", flag}
+	// An approval's last reminder due goes first, so that the script sends
+	// it and drops the earlier ones.
+	slices.SortStableFunc(members, func(a, b string) int { return strings.Compare(b, a) })
+	for _, m := range members {
+		raw, nth, _ := strings.Cut(m, "|")
+		id, err := keys.ParseApprovalID(raw)
+		n, nerr := strconv.Atoi(nth)
+		if err != nil || nerr != nil || n < 1 || n > approval.MaxReminders {
+			// Not a reminder this service wrote: drop it from the index.
+			_, _ = s.c.Do(ctx, "ZREM", s.keys.ApprovalReminders(), m)
+			continue
+		}
+		ks = append(ks, s.keys.Approval(id), s.keys.Audit(id))
+		i := strconv.Itoa(len(ks)/2 - 1)
+		args = args.Add("member."+i, m).Add("id."+i, id.String()).Add("n."+i, n).
+			Add("delivery."+i, uuid.NewString()).Add("notify_delivery."+i, uuid.NewString())
+	}
+	sent, err := upstash.Int64(approvalRemind.Run(ctx, s.c, ks, args...))
+	if err != nil {
+		return 0, false, fmt.Errorf("queue reminders: %w", err)
+	}
+	return int(sent), len(members) == limit, nil
 }
 
 // DueEntries reads up to limit outbox entries whose next try is due.

@@ -1,6 +1,8 @@
 -- Decides an approval, once: the first decision wins, the same decision by
 -- the same approver again is answered as it was, and an expired approval
--- cannot be decided. The decision, the retention TTL, leaving the pending
+-- cannot be decided: once past its expires_at, an approval whose
+-- on_timeout is approved or rejected is decided by the timeout (an answer of
+-- "decided"), and any other is "gone". The decision, the retention TTL, leaving the pending
 -- index, the audit event and, for a callback, the webhook's outbox entry
 -- are written together, so no decision can lose its webhook.
 --
@@ -25,7 +27,10 @@ if status == APPROVED or status == REJECTED then
   if json_unquote(d['"decision"']) == A.decision and d['"approver"'] == A.approver then return {'same', cur} end
   return {'decided', cur}
 end
-if status ~= PENDING or json_unquote(f['"expires_at"']) <= A.now then return {'gone', cur} end
+if status ~= PENDING or json_unquote(f['"expires_at"']) <= A.now then
+  if timed_out_decided(f) then return {'decided', cur} end
+  return {'gone', cur}
+end
 if A.allow_self ~= '1' then
   local rk = f['"requester_key"']
   if (rk and rk == A.approver_key) or (not rk and f['"requester"'] == A.approver) then return {'self'} end
@@ -33,7 +38,7 @@ end
 
 local decision = '{"decision":"' .. A.decision .. '","approver":' .. A.approver
 if A.comment ~= '' then decision = decision .. ',"comment":' .. A.comment end
-decision = decision .. ',"decided_at":"' .. A.now .. '"}'
+decision = decision .. ',"by":"approver","decided_at":"' .. A.now .. '"}'
 f['"status"'] = '"' .. A.decision .. '"'
 f['"decision"'] = decision
 local doc = json_object(keys, f)

@@ -33,7 +33,10 @@ if at then
   return {'conflict', cur}
 end
 if json_unquote(f['"status"']) ~= PENDING then return {'final', cur} end
-if json_unquote(f['"expires_at"']) <= A.now then return {'gone', cur} end
+if json_unquote(f['"expires_at"']) <= A.now then
+  if timed_out_decided(f) then return {'final', cur} end
+  return {'gone', cur}
+end
 
 local vote = head .. A.decision .. '"'
 if A.comment ~= '' then vote = vote .. ',"comment":' .. A.comment end
@@ -65,7 +68,7 @@ end
 local id = json_unquote(f['"approval_id"'])
 local decision = '{"decision":"' .. outcome .. '","approver":' .. approver
 if A.comment ~= '' then decision = decision .. ',"comment":' .. A.comment end
-decision = decision .. ',"decided_at":"' .. A.now .. '"}'
+decision = decision .. ',"by":"approver","decided_at":"' .. A.now .. '"}'
 f['"status"'] = '"' .. outcome .. '"'
 f['"decision"'] = decision
 doc = json_object(keys, f)

@@ -1,5 +1,5 @@
-// Package sweep is the scheduled cleanup: under a lock, it expires due
-// approvals (queueing their webhooks), retries the webhook outbox with
+// Package sweep is the scheduled cleanup: under a lock, it runs out due
+// approvals (queueing their webhooks), queues due reminders, retries the webhook outbox with
 // backoff, upserts the failure memory's vectors that ingests could not,
 // and prunes index entries whose keys have expired. Each step is
 // idempotent, so a run cut short is finished by the next.
@@ -40,6 +40,7 @@ const LockTTL = keys.LockMaxTTL
 type Report struct {
 	Skipped  bool                    `json:"skipped"` // another run held the lock
 	Expired  int                     `json:"expired"`
+	Reminded int                     `json:"reminded"`
 	Webhooks approval.DeliveryReport `json:"webhooks"`
 	Vectors  failures.VectorReport   `json:"vectors"`
 	Pruned   int                     `json:"pruned"`
@@ -94,13 +95,23 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	return rep, err
 }
 
-// Steps runs the steps without the lock: expire, deliver, upsert vectors,
-// prune.
+// Steps runs the steps without the lock: run out, remind, deliver, upsert
+// vectors, prune.
 func (s *Sweeper) Steps(ctx context.Context) (Report, error) {
 	var rep Report
 	for {
 		n, more, err := s.approvals.ExpireDue(ctx, Batch)
 		rep.Expired += n
+		if err != nil {
+			return rep, err
+		}
+		if !more {
+			break
+		}
+	}
+	for {
+		n, more, err := s.approvals.QueueReminders(ctx, Batch)
+		rep.Reminded += n
 		if err != nil {
 			return rep, err
 		}
@@ -250,7 +261,7 @@ func (s *Sweeper) Prune(ctx context.Context) (int, error) {
 }
 
 func (s *Sweeper) report(rep Report, err error) {
-	attrs := []any{"expired", rep.Expired, "delivered", rep.Webhooks.Delivered, "failed", rep.Webhooks.Failed,
+	attrs := []any{"expired", rep.Expired, "reminded", rep.Reminded, "delivered", rep.Webhooks.Delivered, "failed", rep.Webhooks.Failed,
 		"gave_up", rep.Webhooks.GaveUp, "dropped", rep.Webhooks.Dropped, "vectors_upserted", rep.Vectors.Upserted,
 		"vectors_failed", rep.Vectors.Failed, "pruned", rep.Pruned,
 		"duration_ms", rep.Duration.Milliseconds()}
@@ -274,6 +285,7 @@ func (s *Sweeper) report(rep Report, err error) {
 				"Dimensions": [][]string{{"Function"}},
 				"Metrics": []any{
 					map[string]string{"Name": "ApprovalsExpired", "Unit": "Count"},
+					map[string]string{"Name": "RemindersSent", "Unit": "Count"},
 					map[string]string{"Name": "WebhooksDelivered", "Unit": "Count"},
 					map[string]string{"Name": "WebhooksFailed", "Unit": "Count"},
 					map[string]string{"Name": "WebhooksGaveUp", "Unit": "Count"},
@@ -285,7 +297,7 @@ func (s *Sweeper) report(rep Report, err error) {
 				},
 			}},
 		},
-		"Function": "sweeper", "ApprovalsExpired": rep.Expired, "WebhooksDelivered": rep.Webhooks.Delivered,
+		"Function": "sweeper", "ApprovalsExpired": rep.Expired, "RemindersSent": rep.Reminded, "WebhooksDelivered": rep.Webhooks.Delivered,
 		"WebhooksFailed": rep.Webhooks.Failed, "WebhooksGaveUp": rep.Webhooks.GaveUp, "IndexEntriesPruned": rep.Pruned,
 		"VectorsUpserted": rep.Vectors.Upserted, "VectorsFailed": rep.Vectors.Failed,
 		"SweepErrors": errs, "SweepDuration": rep.Duration.Milliseconds(),

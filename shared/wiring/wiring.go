@@ -139,6 +139,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	approvals := approval.NewService(redisstore.NewApprovals(client, schema, retention, o.Now), approval.Options{
 		Sender: sender{deliverer}, Callbacks: guard,
 		LinkSecret: []byte(cfg.Approvals.LinkSecret), PublicBaseURL: cfg.Approvals.PublicBaseURL, AllowSelfApproval: cfg.Approvals.AllowSelfApproval, Now: o.Now, Logger: logger,
+		AllowApproveOnTimeout: cfg.Approvals.AllowApproveOnTimeout, NotifyURL: cfg.Approvals.NotifyURL,
 	})
 	function := o.Function
 	if cfg.FunctionName != "" {

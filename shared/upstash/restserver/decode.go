@@ -205,7 +205,10 @@ func appendQuery(cmd []string, rawQuery string) ([]string, error) {
 }
 
 // refused lists the commands Upstash does not serve over REST: blocking
-// commands, optimistic locking, transactions outside /multi-exec, pub/sub
+// commands (Upstash's REST API page, "REST - Redis API Compatibility": no
+// BLPOP, BRPOP, BRPOPLPUSH, BZPOPMAX, BZPOPMIN, nor XREAD or XREADGROUP
+// with BLOCK; its per-command pages say only that @upstash/redis does not
+// wrap them), optimistic locking, transactions outside /multi-exec, pub/sub
 // outside the SSE routes, and connection and cluster commands other than
 // PING and ECHO.
 var refused = map[string]bool{
