@@ -278,7 +278,9 @@ func TestVoteRacingTheTimeout(t *testing.T) {
 				e.Clock.Advance(60*time.Second - time.Millisecond)
 				late := redisstore.NewApprovals(e.Client, e.Keys, 0, func() time.Time { return e.Clock.Now().Add(2 * time.Millisecond) })
 				ctx := context.Background()
-				vote := func() { _, _, _ = e.Service.Approvals.Store.Vote(ctx, aid, 0, approval.VoteRequest{Decision: "approved"}) }
+				vote := func() {
+					_, _, _ = e.Service.Approvals.Store.Vote(ctx, aid, 0, approval.VoteRequest{Decision: "approved"})
+				}
 				expire := func() { _, _, err := late.ExpireDue(ctx, 10); assert.NoError(t, err) }
 				switch order {
 				case "vote first":
