@@ -19,6 +19,7 @@ import (
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
+	"github.com/ai-rails/state-service/shared/mcpserver"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/routes"
@@ -78,12 +79,24 @@ func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
 		resultRoutes{svc: s.Results, now: c.Now}.routes(),
 		memoryRoutes{tests: s.TestHistory, failures: s.Failures}.routes(),
 		approvalPage{svc: s.Approvals, results: s.Results, origin: originOf(c.PublicBaseURL)}.routes(),
+		{"mcp.serve": serveMCP(s, c)},
 	} {
 		for name, h := range group {
 			all[name] = h
 		}
 	}
 	return all
+}
+
+// serveMCP is POST /mcp: the MCP server, whose tools call the services
+// the REST routes call.
+func serveMCP(s Services, c Config) httpkit.HandlerFunc {
+	h := mcpserver.Handler(mcpserver.Services{Workflows: s.Workflows, Approvals: s.Approvals, Results: s.Results,
+		TestHistory: s.TestHistory, Failures: s.Failures, Now: c.Now}, mcpserver.Options{Version: health.Version, Logger: c.Logger})
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
 }
 
 // Names returns the names of every handler there is, for the tests that

@@ -32,29 +32,17 @@ func (h resultRoutes) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := h.now()
 	var in results.Input
-	switch mediaType {
-	case "application/json":
+	if mediaType == "application/json" {
 		var b results.JSONBody
 		if err = httpkit.Unmarshal(body, &b); err == nil {
-			in, err = results.ParseJSON(b, now)
+			in, err = results.ParseJSON(b, h.now())
 		}
-	default:
-		if in, err = results.ParseQuery(r.URL.Query(), now); err != nil {
-			break
+		if err == nil {
+			err = in.Check()
 		}
-		var rep results.Report
-		if mediaType == "application/x-ndjson" {
-			rep, err = results.ParseGoTest(bytes.NewReader(body))
-		} else {
-			rep, err = results.ParseJUnit(bytes.NewReader(body))
-		}
-		in.Result.Passed, in.Result.Failed, in.Result.Skipped = rep.Passed, rep.Failed, rep.Skipped
-		in.Result.DurationSeconds, in.Result.FailureDetails, in.Cases = rep.DurationSeconds, rep.Failures, rep.Cases
-	}
-	if err == nil {
-		err = in.Check()
+	} else {
+		in, err = results.ParseReport(mediaType == "application/x-ndjson", bytes.NewReader(body), r.URL.Query(), h.now())
 	}
 	if err != nil {
 		return err

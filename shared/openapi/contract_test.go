@@ -23,7 +23,7 @@ func TestAPIReferenceMatchesTheDocument(t *testing.T) {
 	page := string(raw)
 
 	var inPage []string
-	row := regexp.MustCompile("(?m)^\\| `(GET|POST|PUT|PATCH|DELETE) (/(?:api|approve)/[^` ?]*)")
+	row := regexp.MustCompile("(?m)^\\| `(GET|POST|PUT|PATCH|DELETE) (/(?:api/|approve/|mcp)[^` ?]*)")
 	for _, m := range row.FindAllStringSubmatch(page, -1) {
 		inPage = append(inPage, m[1]+" "+m[2])
 	}

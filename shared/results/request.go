@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -264,4 +265,26 @@ func (in *Input) Finish() {
 	if in.Result.FailureDetails == nil {
 		in.Result.FailureDetails = []FailureDetail{}
 	}
+}
+
+// ParseReport validates an uploaded report of POST /api/results: go test
+// -json output when goTestJSON, else a JUnit XML report, with the run's
+// fields (workflow_id, test_suite, commit, ...) in q.
+func ParseReport(goTestJSON bool, report io.Reader, q url.Values, now time.Time) (Input, error) {
+	in, err := ParseQuery(q, now)
+	if err != nil {
+		return in, err
+	}
+	var rep Report
+	if goTestJSON {
+		rep, err = ParseGoTest(report)
+	} else {
+		rep, err = ParseJUnit(report)
+	}
+	if err != nil {
+		return in, err
+	}
+	in.Result.Passed, in.Result.Failed, in.Result.Skipped = rep.Passed, rep.Failed, rep.Skipped
+	in.Result.DurationSeconds, in.Result.FailureDetails, in.Cases = rep.DurationSeconds, rep.Failures, rep.Cases
+	return in, in.Check()
 }

@@ -11,6 +11,7 @@ const (
 	Workflow = "workflow"
 	Approval = "approval"
 	Results  = "results"
+	MCP      = "mcp"
 )
 
 // Route is one route. Every route needs the x-api-key header.
@@ -60,4 +61,30 @@ var Table = []Route{
 	{"GET", "/api/metrics", "metrics.get", Workflow, true, false, false},
 	{"GET", "/approve/{token}", "approve.page", Approval, false, false, true},
 	{"POST", "/approve/{token}", "approve.vote", Approval, false, false, true},
+	{"POST", "/mcp", "mcp.serve", MCP, false, false, false},
+}
+
+// Tool is one tool of the MCP server at POST /mcp: it calls the service of
+// one route of Table, and costs what that route costs.
+type Tool struct {
+	Name string
+	// Route is the name of the route in Table whose service it calls.
+	Route string
+	// ReadOnly, Idempotent and Destructive are its MCP annotations
+	// (readOnlyHint, idempotentHint, destructiveHint). No tool decides an
+	// approval or deletes anything.
+	ReadOnly, Idempotent, Destructive bool
+}
+
+// Tools is every tool of the MCP server.
+var Tools = []Tool{
+	{"workflow_get", "workflow.get", true, true, false},
+	{"workflow_update", "workflow.patch", false, false, true}, // it can overwrite status, stage and metadata
+	{"workflow_history", "workflow.history", true, true, false},
+	{"approval_request", "approval.create", false, false, false},
+	{"approval_get", "approval.get", true, true, false},
+	{"approval_wait", "approval.get", true, true, false},
+	{"results_record", "results.create", false, false, false},
+	{"tests_flaky", "tests.flaky", true, true, false},
+	{"failures_similar", "failures.similar", true, true, false},
 }

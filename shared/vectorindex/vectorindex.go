@@ -109,7 +109,9 @@ func (x *Index) Query(ctx context.Context, q string, k int) ([]failures.Match, e
 	out := make([]failures.Match, 0, len(hits))
 	for _, h := range hits {
 		if failures.IsFingerprint(h.ID) {
-			out = append(out, failures.Match{Fingerprint: h.ID, Score: h.Score})
+			// The index's (1 + cos) / 2 of float32 vectors can overshoot 1
+			// by a rounding error (1.00000006 for the same text).
+			out = append(out, failures.Match{Fingerprint: h.ID, Score: min(max(h.Score, 0), 1)})
 		}
 	}
 	return out, nil

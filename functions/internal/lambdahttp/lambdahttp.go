@@ -34,6 +34,7 @@ var Functions = map[string]Function{
 	routes.Workflow: {Name: routes.Workflow},
 	routes.Approval: {Name: routes.Approval, Webhooks: true},
 	routes.Results:  {Name: routes.Results},
+	routes.MCP:      {Name: routes.MCP, Webhooks: true},
 }
 
 // Handler builds the function's API from the environment. Logs and EMF

@@ -1,0 +1,9 @@
+// Command mcp is the MCP Lambda function: the MCP server at POST /mcp
+// (API.md, "MCP"), stateless with JSON answers, plus GET /api/health and
+// GET /api/metrics. Its approval tools send approval.requested through the
+// outbox, so it signs webhooks as the approval function does.
+package main
+
+import "github.com/ai-rails/state-service/functions/internal/lambdahttp"
+
+func main() { lambdahttp.Start(lambdahttp.Functions["mcp"]) }
