@@ -22,6 +22,7 @@ import (
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/mcpserver"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/sweep"
@@ -164,7 +165,7 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	}
 
 	// The service is wired as every entry point wires it.
-	svc, err := wiring.Build(ctx, svcCfg, wiring.Options{Function: "local", Logger: logger,
+	svc, err := wiring.Build(ctx, svcCfg, wiring.Options{Function: "local", Logger: logger, MCP: mcpserver.FromHandlers,
 		Backend: map[string]string{"embedded": health.BackendLocal, "redis": health.BackendRedis, "upstash": health.BackendUpstash}[s.Store]})
 	if err != nil {
 		return err

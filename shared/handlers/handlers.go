@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/health"
@@ -19,7 +20,6 @@ import (
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/keys"
 	"github.com/ai-rails/state-service/shared/lock"
-	"github.com/ai-rails/state-service/shared/mcpserver"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/routes"
@@ -41,6 +41,10 @@ type Services struct {
 	Health health.Store
 	// Metrics reads the hourly counters.
 	Metrics *metrics.Reader
+	// MCP is the MCP endpoint (package mcpserver), where it is served:
+	// the mcp function, the local stack and the tests. The other
+	// functions leave it nil, and do not link the MCP SDK.
+	MCP http.Handler
 }
 
 // Config are the HTTP settings.
@@ -79,7 +83,7 @@ func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
 		resultRoutes{svc: s.Results, now: c.Now}.routes(),
 		memoryRoutes{tests: s.TestHistory, failures: s.Failures}.routes(),
 		approvalPage{svc: s.Approvals, results: s.Results, origin: originOf(c.PublicBaseURL)}.routes(),
-		{"mcp.serve": serveMCP(s, c)},
+		{"mcp.serve": serveMCP(s.MCP)},
 	} {
 		for name, h := range group {
 			all[name] = h
@@ -89,11 +93,12 @@ func (s Services) byName(c Config) map[string]httpkit.HandlerFunc {
 }
 
 // serveMCP is POST /mcp: the MCP server, whose tools call the services
-// the REST routes call.
-func serveMCP(s Services, c Config) httpkit.HandlerFunc {
-	h := mcpserver.Handler(mcpserver.Services{Workflows: s.Workflows, Approvals: s.Approvals, Results: s.Results,
-		TestHistory: s.TestHistory, Failures: s.Failures, Now: c.Now}, mcpserver.Options{Version: health.Version, Logger: c.Logger})
+// the REST routes call; not found where there is none.
+func serveMCP(h http.Handler) httpkit.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if h == nil {
+			return apperr.New(apperr.NotFound, "this function does not serve MCP")
+		}
 		h.ServeHTTP(w, r)
 		return nil
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/failures"
+	"github.com/ai-rails/state-service/shared/handlers"
+	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/observe"
 	"github.com/ai-rails/state-service/shared/results"
@@ -73,6 +75,13 @@ Before treating a failing test as real, check tests_flaky; to learn whether a fa
 // maxRequest bounds a request to /mcp: a report of MaxBodyBytes, escaped
 // as a JSON string, and its envelope.
 const maxRequest = 2*httpkit.MaxBodyBytes + 64<<10
+
+// FromHandlers is the MCP endpoint over the services the REST handlers
+// call: wiring.Options.MCP.
+func FromHandlers(s handlers.Services, c handlers.Config) http.Handler {
+	return Handler(Services{Workflows: s.Workflows, Approvals: s.Approvals, Results: s.Results,
+		TestHistory: s.TestHistory, Failures: s.Failures, Now: c.Now}, Options{Version: health.Version, Logger: c.Logger})
+}
 
 // Handler returns the MCP endpoint over the services.
 func Handler(s Services, o Options) http.Handler {

@@ -25,6 +25,7 @@ import (
 	"github.com/ai-rails/state-service/shared/failures"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/keys"
+	"github.com/ai-rails/state-service/shared/mcpserver"
 	"github.com/ai-rails/state-service/shared/metrics"
 	"github.com/ai-rails/state-service/shared/openapi"
 	"github.com/ai-rails/state-service/shared/upstash"
@@ -119,7 +120,7 @@ func NewWith(tb testing.TB, b *upstashtest.Backend, configure func(*config.Confi
 		Approvals: config.Approvals{AllowInsecureCallbacks: true, WebhookSecret: WebhookSecret, WebhookBudget: time.Second,
 			LinkSecret: "test-link-secret"},
 	}
-	opts := wiring.Options{
+	opts := wiring.Options{MCP: mcpserver.FromHandlers,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Backend: health.BackendLocal, Now: e.Clock.Now,
 		WebhookBackoff: 10 * time.Millisecond,
 	}

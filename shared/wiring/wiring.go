@@ -66,6 +66,9 @@ type Options struct {
 	Client func(*upstash.Options)
 	// Vector edits the vector client's options before it is made.
 	Vector func(*upstashvector.Options)
+	// MCP makes the MCP endpoint over the services (mcpserver.FromHandlers),
+	// where it is served; nil serves none, and links no MCP SDK.
+	MCP func(handlers.Services, handlers.Config) http.Handler
 }
 
 // Service is the wired service.
@@ -181,6 +184,9 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 			Counters: counters, Function: function, EMF: emf, PublicBaseURL: cfg.Approvals.PublicBaseURL,
 		},
 		Approvals: approvals, Guard: guard,
+	}
+	if o.MCP != nil {
+		s.Services.MCP = o.MCP(s.Services, s.HTTP)
 	}
 	var outbox failures.Outbox
 	if index != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/ai-rails/state-service/shared/config"
+	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/routes"
 	"github.com/ai-rails/state-service/shared/wiring"
 )
@@ -26,6 +27,9 @@ type Function struct {
 	// Webhooks is true for a function that sends approval webhooks, which
 	// then needs WEBHOOK_SECRET_SECRET_ARN (or WEBHOOK_SECRET under sam local).
 	Webhooks bool
+	// MCP makes the MCP endpoint: the mcp function's main sets it
+	// (mcpserver.FromHandlers), so that no other function links the SDK.
+	MCP func(handlers.Services, handlers.Config) http.Handler
 }
 
 // Functions are the HTTP functions, by name. Each serves the routes the
@@ -56,7 +60,7 @@ func Wire(ctx context.Context, lookup func(string) (string, bool), out io.Writer
 	if err != nil {
 		return nil, err
 	}
-	return wiring.Build(ctx, cfg, wiring.Options{Function: fn.Name, Webhooks: fn.Webhooks, Out: out, EMF: true})
+	return wiring.Build(ctx, cfg, wiring.Options{Function: fn.Name, Webhooks: fn.Webhooks, Out: out, EMF: true, MCP: fn.MCP})
 }
 
 // Start builds the handler and serves Lambda invocations; it does not

@@ -88,7 +88,7 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 	require.NoError(t, err)
 	b := upstashtest.Mini(t)
 
-	for _, fn := range []string{"workflow", "approval", "results"} {
+	for _, fn := range []string{"workflow", "approval", "results", "mcp"} {
 		t.Run(fn, func(t *testing.T) {
 			dir := filepath.Join(bin, fn)
 			require.NoError(t, os.MkdirAll(dir, 0o755))
@@ -98,10 +98,15 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 				"UPSTASH_REDIS_REST_URL=" + b.URL, "UPSTASH_REDIS_REST_TOKEN=" + upstashtest.Token,
 				"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "WEBHOOK_SECRET=" + servicetest.WebhookSecret, "ALLOW_INSECURE_CALLBACKS=true", "WEBHOOK_BUDGET=300ms",
 			}
-			if fn == "results" {
+			if fn == "results" || fn == "mcp" {
 				for k, v := range vectorEnv(t) {
 					env = append(env, k+"="+v)
 				}
+			}
+			var notify *notifyReceiver
+			if fn == "mcp" {
+				notify = newNotifyReceiver(t)
+				env = append(env, "APPROVAL_NOTIFY_URL="+notify.URL, "APPROVAL_LINK_SECRET=test-link-secret", "PUBLIC_BASE_URL=https://api.example.com")
 			}
 			url, logs := startRIE(t, rie, bootstrap, env)
 			out := invoke(t, url, event)
@@ -122,6 +127,10 @@ func TestBuiltBinariesUnderRIE(t *testing.T) {
 			case "approval":
 				seedWorkflow(t, b)
 				runApprovalEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) })
+			case "mcp":
+				seedWorkflow(t, b)
+				runMCPEvents(t, func(raw []byte) events.APIGatewayProxyResponse { return invoke(t, url, raw) })
+				runMCPClient(t, gateway(t, url), notify)
 			}
 		})
 	}
