@@ -55,6 +55,15 @@ type StateStackProps struct {
 	KeyPrefix string
 	// CallbackHostAllowlist is CALLBACK_HOST_ALLOWLIST.
 	CallbackHostAllowlist string
+	// ApprovalNotifyURL is APPROVAL_NOTIFY_URL (context approvalNotifyUrl),
+	// https: the operator's endpoint that gets approval.requested and
+	// reminders with the approvers' links. Optional: without it, the MCP
+	// tool approval_request is refused.
+	ApprovalNotifyURL string
+	// AllowApproveOnTimeout is ALLOW_APPROVE_ON_TIMEOUT (context
+	// allowApproveOnTimeout "true"): approvals may ask for on_timeout
+	// approved. Off by default: an agent's deploy would pass by silence.
+	AllowApproveOnTimeout bool
 	// BackupRetentionDays is how long backups are kept. Default 30.
 	BackupRetentionDays float64
 	// SweepRate and BackupRate are the schedules. Defaults 5 minutes and
@@ -70,20 +79,36 @@ type StateStackProps struct {
 
 // Function describes one Lambda function of the stack.
 type Function struct {
-	Name     string // "workflow", "approval", "results", "sweeper"
+	Name     string // "workflow", "approval", "results", "mcp", "sweeper"
 	Memory   float64
 	Timeout  float64 // seconds
 	Webhooks bool
 	// Vector functions reach the failure memory's vector index.
 	Vector bool
+	// Links functions make approvers' links: they get the link secret and
+	// PUBLIC_BASE_URL. The sweeper sends them with approval.requested
+	// retries and reminders to APPROVAL_NOTIFY_URL.
+	Links bool
+	// Creates functions create approvals: they get
+	// ALLOW_APPROVE_ON_TIMEOUT when the stack allows it.
+	Creates bool
+	// Waits functions hold requests up to 25 s (GET
+	// /api/approval/{id}?wait=N, the approval_wait tool): their timeout
+	// covers it under API Gateway's 29 s, and their p99 duration alarm
+	// counts from the longest wait.
+	Waits bool
 }
 
-// Functions lists the four functions.
+// MaxWaitSeconds is the longest wait a request may hold (approval.MaxWait).
+const MaxWaitSeconds = 25
+
+// Functions lists the five functions.
 var Functions = []Function{
 	{Name: "workflow", Memory: 256, Timeout: 10},
-	{Name: "approval", Memory: 256, Timeout: 15, Webhooks: true},
+	{Name: "approval", Memory: 256, Timeout: 28, Webhooks: true, Links: true, Creates: true, Waits: true},
 	{Name: "results", Memory: 512, Timeout: 15, Vector: true},
-	{Name: "sweeper", Memory: 512, Timeout: 300, Webhooks: true, Vector: true},
+	{Name: "mcp", Memory: 256, Timeout: 28, Webhooks: true, Vector: true, Links: true, Creates: true, Waits: true},
+	{Name: "sweeper", Memory: 512, Timeout: 300, Webhooks: true, Vector: true, Links: true},
 }
 
 func (p *StateStackProps) fill(scope constructs.Construct) error {
@@ -111,6 +136,10 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	str(&p.CodeDir, "codeDir", filepath.Join("..", "build"))
 	str(&p.KeyPrefix, "keyPrefix", "ai_rails_")
 	str(&p.CallbackHostAllowlist, "callbackHostAllowlist", "")
+	str(&p.ApprovalNotifyURL, "approvalNotifyUrl", "")
+	if !p.AllowApproveOnTimeout {
+		p.AllowApproveOnTimeout = ctx("allowApproveOnTimeout") == "true"
+	}
 	num := func(dst *float64, def float64) {
 		if *dst == 0 {
 			*dst = def
@@ -135,6 +164,9 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	}
 	if p.VectorURL != "" && !strings.HasPrefix(p.VectorURL, "https://") {
 		return fmt.Errorf("the Upstash Vector URL (props.VectorURL or context upstashVectorUrl) must be https://...: got %q", p.VectorURL)
+	}
+	if p.ApprovalNotifyURL != "" && !strings.HasPrefix(p.ApprovalNotifyURL, "https://") {
+		return fmt.Errorf("the approval notification URL (props.ApprovalNotifyURL or context approvalNotifyUrl) must be https://...: got %q", p.ApprovalNotifyURL)
 	}
 	if p.VectorEmbedding != "local" && p.VectorEmbedding != "upstash" {
 		return fmt.Errorf("vectorEmbedding must be local or upstash: got %q", p.VectorEmbedding)
@@ -254,8 +286,14 @@ func (b *builder) function(f Function) {
 			env["CALLBACK_HOST_ALLOWLIST"] = &b.p.CallbackHostAllowlist
 		}
 	}
-	if f.Name == routes.Approval {
+	if f.Links {
 		env["APPROVAL_LINK_SECRET_ARN"] = b.links.SecretArn()
+		if b.p.ApprovalNotifyURL != "" {
+			env["APPROVAL_NOTIFY_URL"] = &b.p.ApprovalNotifyURL
+		}
+	}
+	if f.Creates && b.p.AllowApproveOnTimeout {
+		env["ALLOW_APPROVE_ON_TIMEOUT"] = jsii.String("true")
 	}
 	if f.Vector && b.vector != nil {
 		env["UPSTASH_VECTOR_REST_URL"] = &b.p.VectorURL
@@ -283,7 +321,7 @@ func (b *builder) function(f Function) {
 	if f.Webhooks {
 		b.webhook.GrantRead(fn, nil)
 	}
-	if f.Name == routes.Approval {
+	if f.Links {
 		b.links.GrantRead(fn, nil)
 	}
 	if f.Vector && b.vector != nil {
@@ -377,11 +415,15 @@ func (b *builder) api() {
 	plan.AddApiKey(b.apiKey, nil)
 	plan.AddApiStage(&awsapigateway.UsagePlanPerApiStage{Api: b.restAPI, Stage: b.restAPI.DeploymentStage()})
 	// Approvers' links point at the stage. The URL is built from the API's
-	// id, not its stage URL, which would depend on this function (a cycle).
-	b.fns[routes.Approval].AddEnvironment(jsii.String("PUBLIC_BASE_URL"), awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String("https://"), b.restAPI.RestApiId(), jsii.String(".execute-api."), b.stack.Region(),
-		jsii.String("."), b.stack.UrlSuffix(), jsii.String("/" + b.p.Stage),
-	}), nil)
+	// id, not its stage URL, which would depend on these functions (a cycle).
+	for _, f := range Functions {
+		if f.Links {
+			b.fns[f.Name].AddEnvironment(jsii.String("PUBLIC_BASE_URL"), awscdk.Fn_Join(jsii.String(""), &[]*string{
+				jsii.String("https://"), b.restAPI.RestApiId(), jsii.String(".execute-api."), b.stack.Region(),
+				jsii.String("."), b.stack.UrlSuffix(), jsii.String("/" + b.p.Stage),
+			}), nil)
+		}
+	}
 }
 
 func (b *builder) schedules() {
@@ -421,7 +463,14 @@ func (b *builder) alarms() {
 		p99 := fn.MetricDuration(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99")})
 		alarm(id+"Errors", errs, b.p.ErrorThreshold, f.Name+" returned errors")
 		alarm(id+"Throttles", throttles, b.p.ThrottleThreshold, f.Name+" was throttled")
-		alarm(id+"P99Duration", p99, b.p.P99DurationMillis, f.Name+"'s p99 duration is high")
+		p99Threshold, desc := b.p.P99DurationMillis, f.Name+"'s p99 duration is high"
+		if f.Waits {
+			// Its requests may wait up to 25 s by design: the alarm is for
+			// one that runs on past the longest wait.
+			p99Threshold += MaxWaitSeconds * 1000
+			desc = f.Name + "'s p99 duration is high: past the longest wait (25 s)"
+		}
+		alarm(id+"P99Duration", p99, p99Threshold, desc)
 		dash.AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String(f.Name), Width: jsii.Number(12),
 			Left:  &[]awscloudwatch.IMetric{fn.MetricInvocations(&awscloudwatch.MetricOptions{Period: five}), errs, throttles},

@@ -67,7 +67,7 @@ func TestFunctions(t *testing.T) {
 	p := base
 	tp := synth(t, &p)
 	fns := tp.resources("AWS::Lambda::Function")
-	require.Len(t, fns, 4)
+	require.Len(t, fns, 5)
 	byName := map[string]map[string]any{}
 	for _, r := range fns {
 		pr := props(r)
@@ -91,17 +91,20 @@ func TestFunctions(t *testing.T) {
 		}
 		_, hasWebhook := env["WEBHOOK_SECRET_SECRET_ARN"]
 		assert.Equal(t, f.Webhooks, hasWebhook, f.Name)
+		links := f.Name == "approval" || f.Name == "mcp" || f.Name == "sweeper"
 		_, hasLinks := env["APPROVAL_LINK_SECRET_ARN"]
-		assert.Equal(t, f.Name == "approval", hasLinks, f.Name)
+		assert.Equal(t, links, hasLinks, f.Name)
 		_, hasBase := env["PUBLIC_BASE_URL"]
-		assert.Equal(t, f.Name == "approval", hasBase, "%s: links point at the stage", f.Name)
+		assert.Equal(t, links, hasBase, "%s: links point at the stage", f.Name)
+		assert.NotContains(t, env, "APPROVAL_NOTIFY_URL", "none unless one is given")
+		assert.NotContains(t, env, "ALLOW_APPROVE_ON_TIMEOUT", "off unless allowed")
 		_, hasBucket := env["BACKUP_BUCKET"]
 		assert.Equal(t, f.Name == "sweeper", hasBucket, f.Name)
 		assert.NotContains(t, env, "UPSTASH_VECTOR_REST_URL", "no vector index unless one is given")
 		assert.Contains(t, mustJSON(pr["LoggingConfig"]), "LogGroup", "its own log group")
 	}
 	logs := tp.resources("AWS::Logs::LogGroup")
-	assert.Len(t, logs, 5, "four functions and the API's access log")
+	assert.Len(t, logs, 6, "five functions and the API's access log")
 	for _, r := range logs {
 		assert.Equal(t, float64(30), props(r)["RetentionInDays"])
 	}
@@ -224,8 +227,9 @@ func TestSecrets(t *testing.T) {
 		assert.Contains(t, doc, "secretsmanager:GetSecretValue", id)
 		assert.Contains(t, doc, "UpstashToken", id)
 		webhook := strings.Contains(doc, "WebhookSecret")
-		assert.Equal(t, strings.Contains(id, "Approval") || strings.Contains(id, "Sweeper"), webhook, id)
-		assert.Equal(t, strings.HasPrefix(id, "Approval"), strings.Contains(doc, "ApprovalLinkSecret"), id)
+		signs := strings.HasPrefix(id, "Approval") || strings.HasPrefix(id, "Mcp") || strings.HasPrefix(id, "Sweeper")
+		assert.Equal(t, signs, webhook, id)
+		assert.Equal(t, signs, strings.Contains(doc, "ApprovalLinkSecret"), "%s: the functions that make links", id)
 	}
 
 	existing := base
@@ -251,10 +255,15 @@ func TestAlarmsAndDashboard(t *testing.T) {
 		metrics[name]++
 		if ext, ok := pr["ExtendedStatistic"]; ok {
 			assert.Equal(t, "p99", ext)
-			assert.Equal(t, float64(3000), pr["Threshold"])
+			waits := strings.Contains(mustJSON(pr["Dimensions"]), "Approval") || strings.Contains(mustJSON(pr["Dimensions"]), "Mcp")
+			if waits {
+				assert.Equal(t, float64(28000), pr["Threshold"], "the longest wait, and 3 s")
+			} else {
+				assert.Equal(t, float64(3000), pr["Threshold"])
+			}
 		}
 	}
-	assert.Equal(t, map[string]int{"Errors": 4, "Throttles": 4, "Duration": 4, "5XXError": 1}, metrics)
+	assert.Equal(t, map[string]int{"Errors": 5, "Throttles": 5, "Duration": 5, "5XXError": 1}, metrics)
 	tp.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
 }
 
@@ -272,6 +281,63 @@ func TestContextAndValidation(t *testing.T) {
 	}, "the Upstash URL is required")
 }
 
+// The waits (GET /api/approval/{id}?wait=25, approval_wait) fit: the
+// approval and mcp functions time out after 28 s, past the longest wait
+// and under API Gateway's 29 s; POST /mcp goes to the mcp function, with
+// the API key; the notification URL and ALLOW_APPROVE_ON_TIMEOUT reach the
+// functions that need them.
+func TestMCPAndWaits(t *testing.T) {
+	p := base
+	p.ApprovalNotifyURL = "https://ops.example.com/approvals"
+	p.AllowApproveOnTimeout = true
+	tp := synth(t, &p)
+	byName := map[string]map[string]any{}
+	for _, r := range tp.resources("AWS::Lambda::Function") {
+		pr := props(r)
+		byName[pr["FunctionName"].(string)] = pr
+	}
+	for _, name := range []string{"approval", "mcp"} {
+		pr := byName["ai-rails-test-"+name]
+		require.NotNil(t, pr, name)
+		assert.Equal(t, float64(28), pr["Timeout"], name)
+		assert.Greater(t, pr["Timeout"].(float64), float64(statestack.MaxWaitSeconds), name)
+		assert.Less(t, pr["Timeout"].(float64), float64(29), "%s: under API Gateway's integration limit", name)
+	}
+	for name, pr := range byName {
+		env := pr["Environment"].(map[string]any)["Variables"].(map[string]any)
+		fn := strings.TrimPrefix(name, "ai-rails-test-")
+		notify := fn == "approval" || fn == "mcp" || fn == "sweeper"
+		if notify {
+			assert.Equal(t, p.ApprovalNotifyURL, env["APPROVAL_NOTIFY_URL"], fn)
+		} else {
+			assert.NotContains(t, env, "APPROVAL_NOTIFY_URL", fn)
+		}
+		creates := fn == "approval" || fn == "mcp"
+		_, allows := env["ALLOW_APPROVE_ON_TIMEOUT"]
+		assert.Equal(t, creates, allows, fn)
+	}
+	mcp := byName["ai-rails-test-mcp"]
+	assert.Equal(t, "bootstrap", mcp["Handler"])
+	assert.Contains(t, mustJSON(mcp["Code"]), "S3Key", "its own asset (mcp.zip)")
+
+	var found bool
+	for _, r := range tp.resources("AWS::ApiGateway::Method") {
+		pr := props(r)
+		uri := mustJSON(pr["Integration"])
+		if pr["HttpMethod"] == "POST" && strings.Contains(uri, "Mcp") && !strings.Contains(uri, "Approval") {
+			found = true
+			assert.Equal(t, true, pr["ApiKeyRequired"], "the same API key as the REST routes")
+		}
+	}
+	assert.True(t, found, "POST /mcp is integrated with the mcp function")
+	tp.tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Resource"), map[string]any{"PathPart": "mcp"})
+
+	bad := base
+	bad.ApprovalNotifyURL = "http://ops.example.com"
+	bad.CodeDir = codeDir(t)
+	assert.Panics(t, func() { statestack.NewStateStack(awscdk.NewApp(nil), "BadNotify", &bad) }, "the notification URL must be https")
+}
+
 // With an Upstash Vector index, the results function and the sweeper get
 // its URL and its token's secret, as every function gets the store's; the
 // others get neither, and no token is in a plain variable.
@@ -283,7 +349,7 @@ func TestVectorIndex(t *testing.T) {
 	for _, r := range tp.resources("AWS::Lambda::Function") {
 		pr := props(r)
 		name := pr["FunctionName"].(string)
-		vector := name == "ai-rails-test-results" || name == "ai-rails-test-sweeper"
+		vector := name == "ai-rails-test-results" || name == "ai-rails-test-sweeper" || name == "ai-rails-test-mcp"
 		env := pr["Environment"].(map[string]any)["Variables"].(map[string]any)
 		_, hasURL := env["UPSTASH_VECTOR_REST_URL"]
 		_, hasARN := env["UPSTASH_VECTOR_REST_TOKEN_SECRET_ARN"]
@@ -298,7 +364,7 @@ func TestVectorIndex(t *testing.T) {
 	}
 	for id, r := range tp.resources("AWS::IAM::Policy") {
 		reads := strings.Contains(mustJSON(props(r)["PolicyDocument"]), "UpstashVectorToken")
-		assert.Equal(t, strings.HasPrefix(id, "Results") || strings.HasPrefix(id, "Sweeper"), reads, id)
+		assert.Equal(t, strings.HasPrefix(id, "Results") || strings.HasPrefix(id, "Sweeper") || strings.HasPrefix(id, "Mcp"), reads, id)
 	}
 	tp.tpl.HasOutput(jsii.String("UpstashVectorTokenSecretArn"), map[string]any{})
 
