@@ -112,6 +112,11 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 	}
 
 	svcCfg := cfg.Service
+	if svcCfg.Approvals.PublicBaseURL == "http://"+cfg.Addr {
+		// The default: the API's own address, as bound (LOCAL_ADDR may
+		// name port 0).
+		svcCfg.Approvals.PublicBaseURL = "http://" + apiL.Addr().String()
+	}
 	switch {
 	case cfg.Remote():
 		s.Store = "upstash"
