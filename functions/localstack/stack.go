@@ -310,6 +310,7 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "AI Rails state service, local stack\n\n")
 	fmt.Fprintf(&b, "  API            %s\n", s.APIURL)
+	fmt.Fprintf(&b, "  MCP            %s/mcp (claude mcp add --transport http ai-rails %s/mcp --header \"x-api-key: <key>\")\n", s.APIURL, s.APIURL)
 	fmt.Fprintf(&b, "  x-api-key      %s\n", cfg.APIKey)
 	switch s.Store {
 	case "upstash":

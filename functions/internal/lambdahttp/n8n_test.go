@@ -71,3 +71,56 @@ func checkN8nFlow(t *testing.T, name string) {
 	assert.Contains(t, runKey, "Math.random()", "the run key is random")
 	assert.False(t, strings.Contains(runKey, "$execution.id"))
 }
+
+// The agent flow gives n8n's AI Agent the service's MCP server through the
+// MCP Client Tool (Streamable HTTP, the API key as a header credential),
+// and receives approval.requested and reminders on a webhook that checks
+// each signature before it mails an approver their link.
+func TestN8nAgentMCPFlow(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "events", "n8n", "agent-mcp-flow.json"))
+	require.NoError(t, err)
+	var flow struct {
+		ID    string `json:"id"`
+		Nodes []struct {
+			Name        string                    `json:"name"`
+			Type        string                    `json:"type"`
+			Parameters  map[string]any            `json:"parameters"`
+			Credentials map[string]map[string]any `json:"credentials"`
+		} `json:"nodes"`
+		Connections map[string]map[string][][]struct {
+			Node string `json:"node"`
+			Type string `json:"type"`
+		} `json:"connections"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &flow))
+	assert.NotEmpty(t, flow.ID, "n8n import:workflow needs an id")
+	byType := map[string]int{}
+	for _, n := range flow.Nodes {
+		byType[n.Type]++
+		switch n.Type {
+		case "@n8n/n8n-nodes-langchain.mcpClientTool":
+			assert.True(t, strings.HasSuffix(n.Parameters["endpointUrl"].(string), "/mcp"))
+			assert.Equal(t, "httpStreamable", n.Parameters["serverTransport"])
+			assert.Equal(t, "headerAuth", n.Parameters["authentication"])
+			assert.Equal(t, "AI Rails API key", n.Credentials["httpHeaderAuth"]["name"])
+			tools := flow.Connections[n.Name]["ai_tool"]
+			require.Len(t, tools, 1)
+			assert.Equal(t, "AI Agent", tools[0][0].Node)
+		case "n8n-nodes-base.webhook":
+			assert.Equal(t, "POST", n.Parameters["httpMethod"])
+			assert.Equal(t, true, n.Parameters["options"].(map[string]any)["rawBody"], "the signature covers the raw body")
+		case "n8n-nodes-base.code":
+			code := n.Parameters["jsCode"].(string)
+			for _, want := range []string{"x-airails-signature-256", "createHmac('sha256'", "timingSafeEqual", "approval.requested", "approval.reminder"} {
+				assert.Contains(t, code, want)
+			}
+		case "n8n-nodes-base.emailSend":
+			assert.Contains(t, n.Credentials["smtp"]["name"], "placeholder")
+			assert.Contains(t, n.Parameters["text"], "$json.link")
+		}
+	}
+	for _, typ := range []string{"@n8n/n8n-nodes-langchain.agent", "@n8n/n8n-nodes-langchain.mcpClientTool", "@n8n/n8n-nodes-langchain.chatTrigger",
+		"n8n-nodes-base.webhook", "n8n-nodes-base.code", "n8n-nodes-base.emailSend"} {
+		assert.Equal(t, 1, byType[typ], typ)
+	}
+}
