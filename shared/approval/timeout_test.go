@@ -158,10 +158,16 @@ func TestReminderAndTimeoutRefusals(t *testing.T) {
 	})
 }
 
-// notified configures a notification endpoint: the hook's server.
+// notified configures a notification endpoint: the hook's server, which
+// forgets what it got each time a backend's API is built.
 func notified(h *hook) (func(*config.Config, *wiring.Options), func()) {
 	srv := httptest.NewServer(h)
-	return func(c *config.Config, _ *wiring.Options) { c.Approvals.NotifyURL = srv.URL + "/notify" }, srv.Close
+	return func(c *config.Config, _ *wiring.Options) {
+		h.mu.Lock()
+		h.reqs, h.bodies = nil, nil
+		h.mu.Unlock()
+		c.Approvals.NotifyURL = srv.URL + "/notify"
+	}, srv.Close
 }
 
 func TestRequestedGoesToTheNotificationEndpoint(t *testing.T) {
@@ -169,9 +175,6 @@ func TestRequestedGoesToTheNotificationEndpoint(t *testing.T) {
 	configure, done := notified(n)
 	defer done()
 	eachWith(t, configure, func(t *testing.T, e *servicetest.Env) {
-		n.mu.Lock()
-		n.reqs, n.bodies = nil, nil
-		n.mu.Unlock()
 		cb := &hook{}
 		srv := httptest.NewServer(cb)
 		defer srv.Close()
@@ -201,9 +204,6 @@ func TestRemindersAreSentOnce(t *testing.T) {
 	configure, done := notified(n)
 	defer done()
 	eachWith(t, configure, func(t *testing.T, e *servicetest.Env) {
-		n.mu.Lock()
-		n.reqs, n.bodies = nil, nil
-		n.mu.Unlock()
 		cb := &hook{}
 		srv := httptest.NewServer(cb)
 		defer srv.Close()

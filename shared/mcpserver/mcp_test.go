@@ -311,6 +311,7 @@ func TestApprovalTools(t *testing.T) {
 			{"approval_request", map[string]any{"workflow_id": wf, "request_type": "deploy", "content": "x", "requester": "a", "approvers": []string{"b"}, "callback_url": "https://x.example"}, "validation"},
 			{"approval_request", map[string]any{"workflow_id": "ZZZ-000000", "request_type": "deploy", "content": "x", "requester": "a", "approvers": []string{"b"}}, "not-found"},
 			{"approval_get", map[string]any{"approval_id": "nope"}, "validation"},
+			{"approval_get", map[string]any{"approval_id": id, "timeout_seconds": 5}, "validation"},
 			{"approval_get", map[string]any{"approval_id": "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"}, "not-found"},
 			{"approval_wait", map[string]any{"approval_id": id, "timeout_seconds": 26}, "validation"},
 			{"approval_wait", map[string]any{"approval_id": "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c", "timeout_seconds": 25}, "not-found"},

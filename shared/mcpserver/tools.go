@@ -80,31 +80,30 @@ func approvalID(errs *apperr.Collector, v *string) keys.ApprovalID {
 	return id
 }
 
-type workflowArgs struct {
-	WorkflowID *string `json:"workflow_id"`
-}
-
-func workflowGet(ctx context.Context, s Services, args []byte) (any, error) {
-	var a workflowArgs
+// workflowArg reads arguments that name a workflow and nothing else.
+func workflowArg(args []byte) (keys.WorkflowID, error) {
+	var a struct {
+		WorkflowID *string `json:"workflow_id"`
+	}
 	if err := decode(args, &a); err != nil {
-		return nil, err
+		return keys.WorkflowID{}, err
 	}
 	var errs apperr.Collector
 	id := workflowID(&errs, "workflow_id", a.WorkflowID)
-	if err := errs.Err(); err != nil {
+	return id, errs.Err()
+}
+
+func workflowGet(ctx context.Context, s Services, args []byte) (any, error) {
+	id, err := workflowArg(args)
+	if err != nil {
 		return nil, err
 	}
 	return s.Workflows.Get(ctx, id)
 }
 
 func workflowHistory(ctx context.Context, s Services, args []byte) (any, error) {
-	var a workflowArgs
-	if err := decode(args, &a); err != nil {
-		return nil, err
-	}
-	var errs apperr.Collector
-	id := workflowID(&errs, "workflow_id", a.WorkflowID)
-	if err := errs.Err(); err != nil {
+	id, err := workflowArg(args)
+	if err != nil {
 		return nil, err
 	}
 	return s.Workflows.History(ctx, id)
@@ -193,16 +192,32 @@ type approvalArgs struct {
 	TimeoutSeconds *int    `json:"timeout_seconds"`
 }
 
-func approvalGet(ctx context.Context, s Services, args []byte) (any, error) {
-	var a struct {
-		ApprovalID *string `json:"approval_id"`
-	}
+// approvalArg reads arguments that name an approval, and for a wait, its
+// timeout (withWait); a timeout anywhere else is an unknown member.
+func approvalArg(args []byte, withWait bool) (keys.ApprovalID, time.Duration, error) {
+	var a approvalArgs
 	if err := decode(args, &a); err != nil {
-		return nil, err
+		return keys.ApprovalID{}, 0, err
 	}
 	var errs apperr.Collector
 	id := approvalID(&errs, a.ApprovalID)
-	if err := errs.Err(); err != nil {
+	wait := approval.DefaultWait
+	switch {
+	case a.TimeoutSeconds == nil:
+	case !withWait:
+		errs.Add("timeout_seconds", "is not an argument of approval_get; use approval_wait")
+	default:
+		wait = time.Duration(*a.TimeoutSeconds) * time.Second
+		if wait < approval.MinWait || wait > approval.MaxWait {
+			errs.Add("timeout_seconds", "must be an integer from %d to %d", int(approval.MinWait/time.Second), int(approval.MaxWait/time.Second))
+		}
+	}
+	return id, wait, errs.Err()
+}
+
+func approvalGet(ctx context.Context, s Services, args []byte) (any, error) {
+	id, _, err := approvalArg(args, false)
+	if err != nil {
 		return nil, err
 	}
 	return s.Approvals.Get(ctx, id)
@@ -218,20 +233,8 @@ type Wait struct {
 
 // approvalWait is GET /api/approval/{id}?wait=N.
 func approvalWait(ctx context.Context, s Services, args []byte) (any, error) {
-	var a approvalArgs
-	if err := decode(args, &a); err != nil {
-		return nil, err
-	}
-	var errs apperr.Collector
-	id := approvalID(&errs, a.ApprovalID)
-	wait := approval.DefaultWait
-	if a.TimeoutSeconds != nil {
-		wait = time.Duration(*a.TimeoutSeconds) * time.Second
-		if wait < approval.MinWait || wait > approval.MaxWait {
-			errs.Add("timeout_seconds", "must be an integer from %d to %d", int(approval.MinWait/time.Second), int(approval.MaxWait/time.Second))
-		}
-	}
-	if err := errs.Err(); err != nil {
+	id, wait, err := approvalArg(args, true)
+	if err != nil {
 		return nil, err
 	}
 	ap, final, err := s.Approvals.Wait(ctx, id, wait)

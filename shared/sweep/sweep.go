@@ -99,24 +99,19 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 // vectors, prune.
 func (s *Sweeper) Steps(ctx context.Context) (Report, error) {
 	var rep Report
-	for {
-		n, more, err := s.approvals.ExpireDue(ctx, Batch)
-		rep.Expired += n
-		if err != nil {
-			return rep, err
-		}
-		if !more {
-			break
-		}
-	}
-	for {
-		n, more, err := s.approvals.QueueReminders(ctx, Batch)
-		rep.Reminded += n
-		if err != nil {
-			return rep, err
-		}
-		if !more {
-			break
+	for _, step := range []struct {
+		run   func(context.Context, int) (int, bool, error)
+		count *int
+	}{{s.approvals.ExpireDue, &rep.Expired}, {s.approvals.QueueReminders, &rep.Reminded}} {
+		for {
+			n, more, err := step.run(ctx, Batch)
+			*step.count += n
+			if err != nil {
+				return rep, err
+			}
+			if !more {
+				break
+			}
 		}
 	}
 	for {
