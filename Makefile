@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 FUZZTIME    ?= 30s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-race cover bench bench-memory bench-micro chaos build lint fuzz backup restore synth deploy sam-invoke clean
+.PHONY: help run test test-race cover bench bench-memory bench-wait bench-micro chaos build lint fuzz backup restore synth deploy sam-invoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ chaos: ## kill -9 Redis and inject REST faults under load; checks nothing acknow
 
 bench-memory: ## the failure memory: similar-failure accuracy, flaky precision and recall, cost per ingest, vector query latency; figures in bench/memory.json
 	$(GO) run ./scripts/tools/memorybench
+
+bench-wait: ## approval waits: REST requests and Redis commands per second of waiting, and decision-to-answer latency (about 4 minutes)
+	cd shared && $(GO) test -run '^$$' -bench 'BenchmarkWaitCost|BenchmarkDecisionToAnswer' -benchtime 6x ./approval/
 
 bench-micro: ## the go test benchmarks (BENCH selects, default all), with allocations
 	cd shared && $(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -benchtime 2s ./...
