@@ -457,3 +457,56 @@ func TestOutage(t *testing.T) {
 	assert.Equal(t, "urn:ai-rails:problem:store-unavailable", p["type"])
 	assert.NotNil(t, p["retry_after_seconds"])
 }
+
+// TestToolsCostWhatTheirRoutesCost counts the Upstash round trips of each
+// tool call and of its REST route, made the same way, once the scripts are
+// loaded: they are equal, one each (two for a create that also records the
+// delivery of its approval.requested).
+func TestToolsCostWhatTheirRoutesCost(t *testing.T) {
+	eachEnv(t, true, func(t *testing.T, e *env) {
+		trips := func(do func()) uint64 {
+			before := e.Client.Stats().RoundTrips
+			do()
+			return e.Client.Stats().RoundTrips - before
+		}
+		tool := func(name string, args map[string]any) func() {
+			return func() { _, ok := e.call(t, name, args); require.True(t, ok, name) }
+		}
+		rest := func(method, path string, body any) func() {
+			return func() {
+				a := e.Do(servicetest.Req{Method: method, Path: path, Body: body})
+				require.Less(t, a.Status, 300, "%s %s: %s", method, path, a.Raw)
+			}
+		}
+		create := map[string]any{"workflow_id": wf, "request_type": "deploy", "content": "x", "requester": "agent-7", "approvers": []string{"alice"}}
+		report := `{"passed":1,"failed":0,"skipped":0,"duration_seconds":1}`
+		// Warm up: load every script once.
+		tool("approval_request", create)()
+		rest("POST", "/api/approval", create)()
+		tool("results_record", map[string]any{"workflow_id": wf, "test_suite": "unit", "format": "json", "report": report})()
+		tool("workflow_update", map[string]any{"workflow_id": wf, "current_stage": "warm"})()
+
+		a, _ := e.call(t, "approval_request", create)
+		id := a["approval_id"].(string)
+		for _, c := range []struct {
+			name     string
+			tool, rt func()
+			want     uint64
+		}{
+			{"workflow_get", tool("workflow_get", map[string]any{"workflow_id": wf}), rest("GET", "/api/workflow/state/"+wf, nil), 1},
+			{"workflow_update", tool("workflow_update", map[string]any{"workflow_id": wf, "current_stage": "a"}),
+				rest("PATCH", "/api/workflow/state/"+wf, map[string]any{"current_stage": "b"}), 1},
+			{"workflow_history", tool("workflow_history", map[string]any{"workflow_id": wf}), rest("GET", "/api/workflow/state/"+wf+"/history", nil), 1},
+			{"approval_request", tool("approval_request", create), rest("POST", "/api/approval", create), 2},
+			{"approval_get", tool("approval_get", map[string]any{"approval_id": id}), rest("GET", "/api/approval/"+id, nil), 1},
+			{"results_record", tool("results_record", map[string]any{"workflow_id": wf, "test_suite": "unit", "format": "json", "report": report}),
+				rest("POST", "/api/results", map[string]any{"workflow_id": wf, "test_suite": "unit", "passed": 1, "failed": 0, "skipped": 0, "duration_seconds": 1}), 1},
+			{"tests_flaky", tool("tests_flaky", map[string]any{"test_suite": "unit"}), rest("GET", "/api/tests/flaky?test_suite=unit", nil), 1},
+		} {
+			assert.Equal(t, c.want, trips(c.tool), "%s: the tool", c.name)
+			assert.Equal(t, c.want, trips(c.rt), "%s: its route", c.name)
+		}
+		similar := map[string]any{"text": "expected 1, got 2"}
+		assert.Equal(t, trips(rest("POST", "/api/failures/similar", similar)), trips(tool("failures_similar", similar)), "failures_similar")
+	})
+}
