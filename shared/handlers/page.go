@@ -129,6 +129,10 @@ func (h approvalPage) get(w http.ResponseWriter, r *http.Request) error {
 	d := pageData{Title: "Approval requested", Approval: &a, Approver: a.Approvers[i], Form: a.Status == approval.Pending}
 	if !d.Form {
 		d.Title = "This request is " + string(a.Status)
+		if a.Decision != nil && a.Decision.By == approval.ByTimeout {
+			d.Title += ": nobody decided in time"
+			d.Message = "It ran out at " + a.ExpiresAt + ", and its requester had asked that silence mean " + string(a.Status) + "."
+		}
 	}
 	if wid, err := keys.ParseWorkflowID(a.WorkflowID); err == nil && h.results != nil {
 		if p, err := h.results.List(r.Context(), results.ListQuery{Workflow: wid, Limit: 1}); err == nil && p.Summary.Runs > 0 {

@@ -246,3 +246,21 @@ func TestPageDetails(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.Contains(t, string(r.Raw), "APPROVAL_LINK_SECRET")
 }
+
+// An approval whose on_timeout decided it shows the outcome, says why, and
+// has no form; a vote on it is refused.
+func TestPageAfterATimeoutOutcome(t *testing.T) {
+	e := servicetest.New(t, upstashtest.Mini(t))
+	a := newApproval(t, e, map[string]any{"on_timeout": "rejected", "expires_in_seconds": 60})
+	alice := linkPath(t, a, "alice")
+	e.Clock.Advance(time.Minute)
+	p := open(e, alice)
+	require.Equal(t, http.StatusOK, p.Status)
+	page := string(p.Raw)
+	assert.Contains(t, page, "This request is rejected: nobody decided in time")
+	assert.NotContains(t, page, "<form")
+	before := e.Snapshot()
+	v := vote(e, alice, "approved", "", nil)
+	assert.Equal(t, http.StatusConflict, v.Status)
+	assert.Equal(t, before, e.Snapshot())
+}
