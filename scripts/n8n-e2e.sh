@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end run of events/n8n/approval-flow.json, approval-links-flow.json
-# and failure-triage-flow.json in a real n8n (1.123.x, the newest line that runs on Node 20): the local
+# End-to-end run of events/n8n/approval-flow.json, approval-links-flow.json,
+# failure-triage-flow.json and agent-mcp-flow.json in a real n8n (1.123.x, the newest line that runs on Node 20): the local
 # stack, n8n importing the workflows and their credentials, one run approved
 # and one rejected through the API, and one decided by two of three
 # approvers through the links n8n emailed them (to a local SMTP sink).
@@ -24,7 +24,8 @@ cleanup() { kill "${stack_pid:-}" "${n8n_pid:-}" "${sink_pid:-}" 2>/dev/null || 
 trap cleanup EXIT
 
 go build -o "$work/local" ./functions/local
-DATA_DIR=$work/data LOG_LEVEL=warn "$work/local" > "$work/stack.out" 2>&1 &
+DATA_DIR=$work/data LOG_LEVEL=warn APPROVAL_NOTIFY_URL=http://127.0.0.1:5678/webhook/ai-rails-approval-notify \
+  "$work/local" > "$work/stack.out" 2>&1 &
 stack_pid=$!
 for _ in $(seq 50); do [[ -f $work/data/secrets.json ]] && curl -sf -o /dev/null "$api/api/openapi.json" -H "x-api-key: $(jq -r .api_key "$work/data/secrets.json")" && break; sleep 0.2; done
 key=$(jq -r .api_key "$work/data/secrets.json")
@@ -57,7 +58,30 @@ curl -sf -o /dev/null -H "x-api-key: $key" -H 'Content-Type: application/json' "
 seen=$(jq -r '.data.resultData.runData.Triage[0].data.main[0][0].json.seen_in' "$work/triage.json")
 [[ $seen == "XYZ-000001 (completed)" ]] || { echo "FAIL: the triage flow says the failure was seen in '$seen'"; exit 1; }
 echo "ok   the triage flow stored a run and found its failure seen before in $seen"
-"$n8n" start > "$work/n8n.log" 2>&1 &
+# n8n's own MCP client (the MCP Client node) calls workflow_get on /mcp
+# with the API key credential.
+cat > "$work/mcp-client.json" <<JSON
+{"id":"AiRailsMcpClient1","name":"MCP client check","active":false,"settings":{"executionOrder":"v1"},
+ "connections":{"Run":{"main":[[{"node":"MCP","type":"main","index":0}]]}},
+ "nodes":[{"parameters":{},"id":"run","name":"Run","type":"n8n-nodes-base.manualTrigger","typeVersion":1,"position":[0,0]},
+  {"parameters":{"endpointUrl":"$api/mcp","serverTransport":"httpStreamable","authentication":"headerAuth",
+    "tool":{"__rl":true,"mode":"id","value":"workflow_get"},"inputMode":"json","jsonInput":"{\"workflow_id\":\"XYZ-000001\"}","options":{}},
+   "id":"mcp","name":"MCP","type":"@n8n/n8n-nodes-langchain.mcpClient","typeVersion":1,"position":[220,0],
+   "credentials":{"httpHeaderAuth":{"id":"airails-api-key","name":"AI Rails API key"}}}]}
+JSON
+"$n8n" import:workflow --input="$work/mcp-client.json" >/dev/null
+"$n8n" execute --id=AiRailsMcpClient1 2>/dev/null | sed -n '/^{/,$p' > "$work/mcp-client.out"
+status=$(jq -r '.data.resultData.runData.MCP[0].data.main[0][0].json.content[0].text.status // empty' "$work/mcp-client.out")
+[[ $status == completed ]] || { echo "FAIL: n8n's MCP Client node did not read XYZ-000001 through /mcp"; head -c 2000 "$work/mcp-client.out"; exit 1; }
+echo "ok   n8n's MCP Client node called workflow_get on /mcp: XYZ-000001 is $status"
+
+# The agent flow: its notification webhook mails approvers their links.
+printf '[{"id":"anthropic-placeholder","name":"Anthropic (placeholder: set your key)","type":"anthropicApi","data":{"apiKey":"placeholder"}}]' > "$work/anthropic.json"
+"$n8n" import:credentials --input="$work/anthropic.json" >/dev/null
+"$n8n" import:workflow --input=events/n8n/agent-mcp-flow.json >/dev/null
+"$n8n" update:workflow --id=AiRailsAgentMcp1 --active=true >/dev/null 2>&1
+NODE_FUNCTION_ALLOW_BUILTIN=crypto AI_RAILS_WEBHOOK_SECRET=$(jq -r .webhook_secret "$work/data/secrets.json") \
+  "$n8n" start > "$work/n8n.log" 2>&1 &
 n8n_pid=$!
 for _ in $(seq 90); do curl -sf -o /dev/null http://localhost:5678/healthz && break; sleep 1; done
 
@@ -104,7 +128,7 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.eml")):
     part = next((p for p in m.walk() if p.get_content_type() == "text/plain"), m)
     body = part.get_payload(decode=True).decode()
     print(m["To"], re.search(r"http://\S+/approve/[A-Za-z0-9_-]+", body).group(0))
-' "$work/mail" 2>/dev/null || true)
+' "$work/mail" 2>/dev/null | grep -E '^(alice|bob|carol)@' | sort -u || true)
   [[ $(wc -l <<< "$links") -ge 3 ]] && break; sleep 0.2
 done
 [[ -n $links && $(wc -l <<< "$links") -eq 3 ]] || { echo "FAIL: n8n mailed no three links: '$links'"; ls "$work/mail" 2>&1; tail -40 "$work/n8n.log"; exit 1; }
@@ -128,3 +152,24 @@ rest=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/stack.out" | sed -n 2p)
 records=$(curl -s -H "Authorization: Bearer $(jq -r .rest_token "$work/data/secrets.json")" "$rest/keys/ai_rails_idempotency_*" | jq '.result | length')
 [[ $records -ge 9 ]] || { echo "FAIL: $records idempotency records, want at least 9 (3 writes a run, 3 runs)"; exit 1; }
 echo "ok   $records writes were made with an Idempotency-Key"
+
+# An agent asks for approval through MCP; the service sends the signed
+# approval.requested to the agent flow's webhook, which checks the signature
+# and mails each approver their link. A forged request mails nothing.
+curl -sf -o /dev/null -H "x-api-key: $key" -H 'Content-Type: application/json' "$api/api/workflow/state" \
+  -d '{"workflow_id":"NEN-000004","feature_description":"agent deploy"}'
+mcp_call=$(curl -s -H "x-api-key: $key" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' "$api/mcp" \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"approval_request","arguments":{"workflow_id":"NEN-000004","request_type":"deploy","content":"Deploy NEN-000004","requester":"agent-7","approvers":["dave@example.com","erin@example.com"]}}}')
+jq -e '.result.isError != true' <<< "$mcp_call" >/dev/null || { echo "FAIL: approval_request: $mcp_call"; exit 1; }
+! grep -q '/approve/' <<< "$mcp_call" || { echo "FAIL: the agent saw a link"; exit 1; }
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H 'X-AIRails-Signature-256: sha256=00' \
+  -d '{"event":"approval.requested","approval_id":"x","links":{"mallory@example.com":"http://evil.example/approve/x"}}' \
+  http://localhost:5678/webhook/ai-rails-approval-notify
+agent_links=""
+for _ in $(seq 100); do
+  agent_links=$(grep -lE '^To: (dave|erin)@example.com' "$work"/mail/*.eml 2>/dev/null | wc -l)
+  [[ $agent_links -ge 2 ]] && break; sleep 0.2
+done
+[[ $agent_links -eq 2 ]] || { echo "FAIL: the agent flow mailed $agent_links links, want 2"; tail -40 "$work/n8n.log"; exit 1; }
+! grep -lq 'mallory@example.com' "$work"/mail/*.eml || { echo "FAIL: a forged approval.requested was mailed"; exit 1; }
+echo "ok   an agent's approval_request: the agent flow checked the signature and mailed dave and erin their links; a forged one mailed nothing"
