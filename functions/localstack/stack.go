@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/backup"
 	"github.com/ai-rails/state-service/shared/embedded"
 	"github.com/ai-rails/state-service/shared/failures"
@@ -44,6 +45,9 @@ type Stack struct {
 	PprofURL string
 	Store    string // "embedded", "redis" or "upstash"
 	Client   *upstash.Client
+	// Clients are the API's clients (API_KEY's default, and API_KEYS's),
+	// with their scopes.
+	Clients []access.Client
 
 	apiSrv   *http.Server
 	restSrv  *http.Server
@@ -176,6 +180,9 @@ func (s *Stack) start(ctx context.Context, cfg Config, logger *slog.Logger) erro
 		return err
 	}
 	s.Client, s.counters, s.keys, s.sweeper = svc.Client, svc.Metrics, svc.Keys, svc.Sweeper
+	if svc.Keyring != nil {
+		s.Clients = svc.Keyring.Clients()
+	}
 	// Callbacks may not reach the stack's own listeners.
 	svc.Guard.Own = own
 	if s.embedded != nil {
@@ -311,7 +318,13 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 	fmt.Fprintf(&b, "AI Rails state service, local stack\n\n")
 	fmt.Fprintf(&b, "  API            %s\n", s.APIURL)
 	fmt.Fprintf(&b, "  MCP            %s/mcp (claude mcp add --transport http ai-rails %s/mcp --header \"x-api-key: <key>\")\n", s.APIURL, s.APIURL)
-	fmt.Fprintf(&b, "  x-api-key      %s\n", cfg.APIKey)
+	fmt.Fprintf(&b, "  x-api-key      %s (client default, every scope)\n", cfg.APIKey)
+	for _, c := range s.Clients {
+		if c.Name != access.Default {
+			// Never their keys: API_KEYS holds them.
+			fmt.Fprintf(&b, "  client         %s: %s (key in API_KEYS)\n", c.Name, scopeList(c.Scopes))
+		}
+	}
 	switch s.Store {
 	case "upstash":
 		fmt.Fprintf(&b, "  store          Upstash at %s\n", cfg.Service.Store.URL)
@@ -350,4 +363,13 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 	}
 	fmt.Fprintf(&b, "\nCtrl-C stops it.\n")
 	_, _ = io.WriteString(out, b.String())
+}
+
+// scopeList is scopes as the banner prints them.
+func scopeList(scopes []access.Scope) string {
+	out := make([]string, len(scopes))
+	for i, sc := range scopes {
+		out[i] = string(sc)
+	}
+	return strings.Join(out, ", ")
 }

@@ -628,3 +628,37 @@ func TestPprof(t *testing.T) {
 	assert.Empty(t, plain.PprofURL)
 	assert.NotContains(t, banner, "pprof")
 }
+
+// API_KEYS adds clients: the banner names each with its scopes and never
+// its key, and each key reaches only its scopes.
+func TestClientsFromAPIKeys(t *testing.T) {
+	keys := `[{"name":"agent","key":"agent-key-0123456789","scopes":["read","write","mcp"]},{"name":"n8n","keys":["n8n-old-0123456789","n8n-new-0123456789"],"scopes":["*"]}]`
+	s, _, banner := startStack(t, testEnv(t, map[string]string{"API_KEYS": keys}))
+	assert.Contains(t, banner, "client         agent: read, write, mcp (key in API_KEYS)")
+	assert.Contains(t, banner, "client         n8n: * (key in API_KEYS)")
+	for _, k := range []string{"agent-key-0123456789", "n8n-old-0123456789", "n8n-new-0123456789"} {
+		assert.NotContains(t, banner, k)
+	}
+	call := func(key, method, path, body string) int {
+		req, err := http.NewRequest(method, s.APIURL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("x-api-key", key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusCreated, call("agent-key-0123456789", "POST", "/api/workflow/state", `{"workflow_id":"ABC-123456","feature_description":"x"}`))
+	assert.Equal(t, http.StatusForbidden, call("agent-key-0123456789", "POST", "/api/approval/3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c/decision", `{"decision":"approved","approver":"a"}`))
+	for _, k := range []string{"n8n-old-0123456789", "n8n-new-0123456789"} {
+		assert.Equal(t, http.StatusOK, call(k, "GET", "/api/workflow/state/ABC-123456", ""), "both keys while one is rotated")
+	}
+
+	cfg, err := ReadConfig(config.MapLookup(testEnv(t, map[string]string{"API_KEYS": `[{"name":"x","key":"short","scopes":["read"]}]`})))
+	if err == nil {
+		_, err = Start(context.Background(), cfg, io.Discard, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	}
+	require.Error(t, err, "a key that is too short stops the stack")
+	assert.NotContains(t, err.Error(), "short", "no key in the error")
+}

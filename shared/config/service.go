@@ -23,6 +23,15 @@ type Config struct {
 	// APIKey is API_KEY: when set, the service checks x-api-key itself (the
 	// local stack; in AWS, API Gateway checks it).
 	APIKey string
+	// APIKeys is API_KEYS: more clients, each with its keys and scopes, as
+	// JSON [{"name", "key" (or "keys", two while rotating), "scopes"}]
+	// (package access). The local stack reads it; keys are never printed.
+	APIKeys string
+	// APIClients is API_CLIENTS, which the CDK stack sets in AWS: the
+	// clients by the id of their API Gateway key, as JSON {"<key id>":
+	// {"name", "scopes"}}. Unset in AWS, every key API Gateway accepts has
+	// every scope.
+	APIClients string
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME, which Lambda sets; it names
 	// the function in metrics.
 	FunctionName string
@@ -131,6 +140,8 @@ func Read(lookup func(string) (string, bool), local bool) (Config, error) {
 		LogLevel:             e.String("LOG_LEVEL", "info"),
 		MetricsFlushInterval: e.Duration("METRICS_FLUSH_INTERVAL", 5*time.Second),
 		APIKey:               e.String("API_KEY", ""),
+		APIKeys:              e.String("API_KEYS", ""),
+		APIClients:           e.String("API_CLIENTS", ""),
 		FunctionName:         e.String("AWS_LAMBDA_FUNCTION_NAME", ""),
 		Backup: Backup{
 			Bucket:      e.String("BACKUP_BUCKET", ""),

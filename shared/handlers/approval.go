@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/idempotency"
 
@@ -51,11 +52,17 @@ func (h approvals) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", "/api/approval/"+a.ApprovalID)
 	// An approval with approvers answers each one's link, here and in a
-	// replay of this answer, and never on GET.
+	// replay of this answer, and never on GET: a link is a decision, so
+	// only to a client with the scope decide. Others' links go only to the
+	// notification endpoint.
+	var links map[string]string
+	if access.Check(r.Context(), access.Decide) == nil {
+		links = h.svc.Links(a)
+	}
 	httpkit.WriteJSON(w, r, http.StatusCreated, struct {
 		approval.Approval
 		Links map[string]string `json:"links,omitzero"`
-	}{a, h.svc.Links(a)})
+	}{a, links})
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/failures"
@@ -49,9 +50,10 @@ type Services struct {
 
 // Config are the HTTP settings.
 type Config struct {
-	// APIKey is checked on every request when set (the local stack); in
-	// AWS, API Gateway checks it.
-	APIKey string
+	// Clients finds the calling client of each request (package access):
+	// by its key locally, by its API Gateway key id in AWS; nil lets every
+	// request through with every scope (API Gateway alone checks the key).
+	Clients access.Resolver
 	// Backend names the store in GET /api/health.
 	Backend string
 	Logger  *slog.Logger
@@ -140,13 +142,17 @@ func New(s Services, c Config, functions ...string) http.Handler {
 		if !ok {
 			panic("handlers: no handler named " + r.Name + " for " + r.Pattern())
 		}
+		if !r.Public {
+			h = access.Require(access.Scope(r.Scope), h)
+		}
 		rt.Handle(r.Pattern(), h)
 	}
 	for pattern, h := range c.Extra {
 		rt.Handle(pattern, h)
 	}
 	return httpkit.New(httpkit.Config{
-		APIKey: c.APIKey, Logger: c.Logger, Public: func(r *http.Request) bool { return public[rt.Pattern(r)] },
+		Auth:    access.Authenticate(c.Clients, func(r *http.Request) bool { return public[rt.Pattern(r)] }),
+		Logger:  c.Logger,
 		Observe: []httpkit.Middleware{metrics.Middleware(c.Counters, c.Function, c.EMF)},
 		Inner:   []httpkit.Middleware{httpkit.OnRoutes(rt, idempotency.Middleware(c.Keys))},
 	}, rt)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/httpkit"
 	"github.com/ai-rails/state-service/shared/observe"
@@ -59,7 +60,9 @@ func newAPI(t *testing.T) (http.Handler, *bytes.Buffer) {
 		httpkit.WriteError(w, r, fmt.Errorf("read: %w", upstash.ErrUnavailable))
 	})
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	return httpkit.New(httpkit.Config{APIKey: key, Logger: logger}, rt), &logs
+	kr, err := access.ParseKeys(key, "")
+	require.NoError(t, err)
+	return httpkit.New(httpkit.Config{Auth: access.Authenticate(kr, nil), Logger: logger}, rt), &logs
 }
 
 type answer struct {
@@ -165,10 +168,10 @@ func TestAPIKey(t *testing.T) {
 	assert.NotContains(t, logs.String(), key, "the key is never logged")
 	assert.Contains(t, logs.String(), `"status":403`)
 
-	open := httpkit.APIKey("", nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	open := access.Authenticate(nil, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	w := httptest.NewRecorder()
 	open.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	assert.Equal(t, 204, w.Code, "an empty key turns the check off")
+	assert.Equal(t, 204, w.Code, "no resolver turns the check off")
 }
 
 func TestRequestIDAndNoStore(t *testing.T) {

@@ -1,8 +1,6 @@
 package httpkit
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/observe"
 )
 
@@ -59,33 +56,6 @@ func printable(s string, maxLen int) bool {
 		}
 	}
 	return true
-}
-
-// APIKey refuses requests without the x-api-key header or with a wrong one,
-// with 403. The keys are compared as SHA-256 sums in constant time, so
-// neither their content nor their length leaks through timing. An empty key
-// turns the check off (in AWS, API Gateway checks the key).
-//
-// public, when set, names the requests that need no key.
-func APIKey(key string, public func(*http.Request) bool) Middleware {
-	want := sha256.Sum256([]byte(key))
-	return func(next http.Handler) http.Handler {
-		if key == "" {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if public != nil && public(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			got := sha256.Sum256([]byte(r.Header.Get(APIKeyHeader)))
-			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-				WriteError(w, r, apperr.New(apperr.Forbidden, "a valid x-api-key header is required"))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // NoStore marks every GET and HEAD answer Cache-Control: no-store.

@@ -77,11 +77,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Config configures the middleware stack of New.
 type Config struct {
-	// APIKey is the key every request must carry in x-api-key; empty turns
-	// the check off.
-	APIKey string
-	// Public, when set, names the requests that need no API key.
-	Public func(*http.Request) bool
+	// Auth authenticates each request (access.Authenticate): it answers
+	// those without a valid key itself; nil lets every request through.
+	Auth Middleware
 	// Logger receives access logs and errors. Default: slog.Default().
 	Logger *slog.Logger
 	// Observe wraps each request just inside the request id, so that it sees
@@ -93,13 +91,17 @@ type Config struct {
 }
 
 // New wraps the router in the API's middleware, outermost first: request
-// id, access log, panic recovery, API key, no-store reads.
+// id, access log, panic recovery, authentication, no-store reads.
 func New(cfg Config, rt *Router) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	mws := append([]Middleware{RequestID(cfg.Logger)}, cfg.Observe...)
-	mws = append(mws, AccessLog, Recover, APIKey(cfg.APIKey, cfg.Public), NoStore)
+	mws = append(mws, AccessLog, Recover)
+	if cfg.Auth != nil {
+		mws = append(mws, cfg.Auth)
+	}
+	mws = append(mws, NoStore)
 	return Chain(rt, append(mws, cfg.Inner...)...)
 }
 

@@ -510,3 +510,32 @@ func TestToolsCostWhatTheirRoutesCost(t *testing.T) {
 		assert.Equal(t, trips(rest("POST", "/api/failures/similar", similar)), trips(tool("failures_similar", similar)), "failures_similar")
 	})
 }
+
+// TestToolScopes: /mcp needs the scope mcp, and each tool the scope of its
+// REST route too; a call outside them is a tool error naming the scope,
+// and writes nothing.
+func TestToolScopes(t *testing.T) {
+	keys := `[{"name":"reader","key":"reader-key-0123456789","scopes":["read","mcp"]},
+	          {"name":"bare","key":"bare-key-0123456789","scopes":["mcp"]},
+	          {"name":"rest","key":"rest-key-0123456789","scopes":["read","write"]}]`
+	se := servicetest.NewWith(t, upstashtest.Mini(t), func(c *config.Config, _ *wiring.Options) { c.APIKeys = keys })
+	srv := httptest.NewServer(se.Handler)
+	defer srv.Close()
+	se.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": wf, "feature_description": "x"}})
+	status, body := rpc(t, srv.URL, "rest-key-0123456789", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	assert.Equal(t, http.StatusForbidden, status)
+	assert.Equal(t, "mcp", body["missing_scope"])
+
+	e := &env{Env: se, URL: srv.URL, session: connect(t, srv.URL+"/mcp", "reader-key-0123456789")}
+	_, ok := e.call(t, "workflow_get", map[string]any{"workflow_id": wf})
+	assert.True(t, ok, "read and mcp: a read-only tool")
+	before := se.Snapshot()
+	slug, p := e.failed(t, "workflow_update", map[string]any{"workflow_id": wf, "current_stage": "x"})
+	assert.Equal(t, "forbidden", slug)
+	assert.Contains(t, p["detail"], "lacks the scope write")
+	assert.Equal(t, before, se.Snapshot())
+
+	bare := &env{Env: se, URL: srv.URL, session: connect(t, srv.URL+"/mcp", "bare-key-0123456789")}
+	slug, _ = bare.failed(t, "workflow_get", map[string]any{"workflow_id": wf})
+	assert.Equal(t, "forbidden", slug, "mcp alone reads nothing")
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/failures"
@@ -196,10 +197,12 @@ var (
 	outputsJSON []byte
 )
 
-// boundTool is a tool ready to add: its definition and implementation.
+// boundTool is a tool ready to add: its definition, its implementation,
+// and the scope of its REST route, which the caller needs beside mcp.
 type boundTool struct {
-	tool *mcp.Tool
-	call call
+	tool  *mcp.Tool
+	call  call
+	scope access.Scope
 }
 
 // tools reads the tools' definitions once: routes.Tools, with their
@@ -214,6 +217,10 @@ var tools = sync.OnceValues(func() ([]boundTool, error) {
 	if err := json.Unmarshal(outputsJSON, &outputs); err != nil {
 		return nil, fmt.Errorf("mcpserver: outputs.json: %w", err)
 	}
+	scopes := map[string]string{}
+	for _, r := range routes.Table {
+		scopes[r.Name] = r.Scope
+	}
 	out := make([]boundTool, 0, len(routes.Tools))
 	for _, t := range routes.Tools {
 		sp, ok := specs[t.Name]
@@ -223,7 +230,7 @@ var tools = sync.OnceValues(func() ([]boundTool, error) {
 			return nil, fmt.Errorf("mcpserver: tool %s lacks a spec, an implementation or its output schema %q", t.Name, sp.Output)
 		}
 		destructive, openWorld := t.Destructive, false
-		out = append(out, boundTool{call: c, tool: &mcp.Tool{
+		out = append(out, boundTool{call: c, scope: access.Scope(scopes[t.Route]), tool: &mcp.Tool{
 			Name: t.Name, Title: sp.Title, Description: sp.Description,
 			InputSchema: sp.Input, OutputSchema: schema,
 			Annotations: &mcp.ToolAnnotations{Title: sp.Title, ReadOnlyHint: t.ReadOnly, IdempotentHint: t.Idempotent,
@@ -246,6 +253,9 @@ func mustTools() []boundTool {
 // with isError and the problem detail as text.
 func (t boundTool) handler(s Services) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if err := access.Check(ctx, t.scope); err != nil {
+			return toolError(ctx, t.tool.Name, err), nil
+		}
 		out, err := t.call(ctx, s, req.Params.Arguments)
 		if err != nil {
 			return toolError(ctx, t.tool.Name, err), nil

@@ -14,6 +14,14 @@ const (
 	MCP      = "mcp"
 )
 
+// The scopes routes need; package access defines them.
+const (
+	Read     = "read"
+	Write    = "write"
+	Decide   = "decide"
+	ScopeMCP = "mcp"
+)
+
 // Route is one route. Every route needs the x-api-key header.
 type Route struct {
 	Method, Path string
@@ -29,6 +37,10 @@ type Route struct {
 	// Public routes take no API key: the approval page, whose link is the
 	// credential. API Gateway throttles them tighter than the API.
 	Public bool
+	// Scope is what the calling client needs (package access): "read",
+	// "write", "decide" or "mcp"; "" for any valid key (health, metrics)
+	// and for public routes.
+	Scope string
 }
 
 // Pattern is the route's http.ServeMux pattern.
@@ -36,32 +48,32 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 
 // Table is every route of the API.
 var Table = []Route{
-	{"POST", "/api/workflow/state", "workflow.save", Workflow, false, true, false},
-	{"GET", "/api/workflow/state", "workflow.list", Workflow, false, false, false},
-	{"GET", "/api/workflow/state/{workflow_id}", "workflow.get", Workflow, false, false, false},
-	{"PATCH", "/api/workflow/state/{workflow_id}", "workflow.patch", Workflow, false, true, false},
-	{"DELETE", "/api/workflow/state/{workflow_id}", "workflow.delete", Workflow, false, true, false},
-	{"GET", "/api/workflow/state/{workflow_id}/history", "workflow.history", Workflow, false, false, false},
-	{"POST", "/api/lock/{resource_id}", "lock.acquire", Workflow, false, true, false},
-	{"PUT", "/api/lock/{resource_id}", "lock.extend", Workflow, false, true, false},
-	{"DELETE", "/api/lock/{resource_id}", "lock.release", Workflow, false, true, false},
-	{"POST", "/api/approval", "approval.create", Approval, false, true, false},
-	{"GET", "/api/approval", "approval.list", Approval, false, false, false},
-	{"GET", "/api/approval/{approval_id}", "approval.get", Approval, false, false, false},
-	{"POST", "/api/approval/{approval_id}/decision", "approval.decide", Approval, false, true, false},
-	{"GET", "/api/approval/{approval_id}/audit", "approval.audit", Approval, false, false, false},
-	{"POST", "/api/results", "results.create", Results, false, true, false},
-	{"GET", "/api/results", "results.list", Results, false, false, false},
-	{"GET", "/api/results/{test_id}", "results.get", Results, false, false, false},
-	{"GET", "/api/tests/history", "tests.history", Results, false, false, false},
-	{"GET", "/api/tests/flaky", "tests.flaky", Results, false, false, false},
-	{"GET", "/api/failures", "failures.list", Results, false, false, false},
-	{"POST", "/api/failures/similar", "failures.similar", Results, false, false, false},
-	{"GET", "/api/health", "health.get", Workflow, true, false, false},
-	{"GET", "/api/metrics", "metrics.get", Workflow, true, false, false},
-	{"GET", "/approve/{token}", "approve.page", Approval, false, false, true},
-	{"POST", "/approve/{token}", "approve.vote", Approval, false, false, true},
-	{"POST", "/mcp", "mcp.serve", MCP, false, false, false},
+	{"POST", "/api/workflow/state", "workflow.save", Workflow, false, true, false, Write},
+	{"GET", "/api/workflow/state", "workflow.list", Workflow, false, false, false, Read},
+	{"GET", "/api/workflow/state/{workflow_id}", "workflow.get", Workflow, false, false, false, Read},
+	{"PATCH", "/api/workflow/state/{workflow_id}", "workflow.patch", Workflow, false, true, false, Write},
+	{"DELETE", "/api/workflow/state/{workflow_id}", "workflow.delete", Workflow, false, true, false, Write},
+	{"GET", "/api/workflow/state/{workflow_id}/history", "workflow.history", Workflow, false, false, false, Read},
+	{"POST", "/api/lock/{resource_id}", "lock.acquire", Workflow, false, true, false, Write},
+	{"PUT", "/api/lock/{resource_id}", "lock.extend", Workflow, false, true, false, Write},
+	{"DELETE", "/api/lock/{resource_id}", "lock.release", Workflow, false, true, false, Write},
+	{"POST", "/api/approval", "approval.create", Approval, false, true, false, Write},
+	{"GET", "/api/approval", "approval.list", Approval, false, false, false, Read},
+	{"GET", "/api/approval/{approval_id}", "approval.get", Approval, false, false, false, Read},
+	{"POST", "/api/approval/{approval_id}/decision", "approval.decide", Approval, false, true, false, Decide},
+	{"GET", "/api/approval/{approval_id}/audit", "approval.audit", Approval, false, false, false, Read},
+	{"POST", "/api/results", "results.create", Results, false, true, false, Write},
+	{"GET", "/api/results", "results.list", Results, false, false, false, Read},
+	{"GET", "/api/results/{test_id}", "results.get", Results, false, false, false, Read},
+	{"GET", "/api/tests/history", "tests.history", Results, false, false, false, Read},
+	{"GET", "/api/tests/flaky", "tests.flaky", Results, false, false, false, Read},
+	{"GET", "/api/failures", "failures.list", Results, false, false, false, Read},
+	{"POST", "/api/failures/similar", "failures.similar", Results, false, false, false, Read},
+	{"GET", "/api/health", "health.get", Workflow, true, false, false, ""},
+	{"GET", "/api/metrics", "metrics.get", Workflow, true, false, false, ""},
+	{"GET", "/approve/{token}", "approve.page", Approval, false, false, true, ""},
+	{"POST", "/approve/{token}", "approve.vote", Approval, false, false, true, ""},
+	{"POST", "/mcp", "mcp.serve", MCP, false, false, false, ScopeMCP},
 }
 
 // Tool is one tool of the MCP server at POST /mcp: it calls the service of

@@ -9,6 +9,7 @@ package wiring
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/approval"
 	"github.com/ai-rails/state-service/shared/awssecrets"
 	"github.com/ai-rails/state-service/shared/config"
@@ -66,6 +68,9 @@ type Options struct {
 	Client func(*upstash.Options)
 	// Vector edits the vector client's options before it is made.
 	Vector func(*upstashvector.Options)
+	// GatewayKeyID reads the id of the API Gateway key a request came with
+	// (Lambda), for API_CLIENTS.
+	GatewayKeyID func(*http.Request) string
 	// MCP makes the MCP endpoint over the services (mcpserver.FromHandlers),
 	// where it is served; nil serves none, and links no MCP SDK.
 	MCP func(handlers.Services, handlers.Config) http.Handler
@@ -91,6 +96,9 @@ type Service struct {
 	// Index is the failure memory's vector index; nil without
 	// UPSTASH_VECTOR_REST_URL.
 	Index failures.Index
+	// Keyring holds the clients of API_KEY and API_KEYS, where the service
+	// checks keys itself (the local stack); nil otherwise.
+	Keyring *access.Keyring
 }
 
 // Handler returns the API of the functions named (all routes when none is).
@@ -160,6 +168,10 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
+	keyring, clients, err := clientResolver(cfg, o)
+	if err != nil {
+		return nil, err
+	}
 	fails := redisstore.NewFailures(client, schema, index)
 	rules := testhistory.DefaultRules
 	if cfg.Memory.FlakyMinRuns > 0 {
@@ -180,10 +192,10 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 			Metrics:     metrics.NewReader(client, schema),
 		},
 		HTTP: handlers.Config{
-			APIKey: cfg.APIKey, Backend: backend, Logger: logger, Now: o.Now, Keys: schema,
+			Clients: clients, Backend: backend, Logger: logger, Now: o.Now, Keys: schema,
 			Counters: counters, Function: function, EMF: emf, PublicBaseURL: cfg.Approvals.PublicBaseURL,
 		},
-		Approvals: approvals, Guard: guard,
+		Approvals: approvals, Guard: guard, Keyring: keyring,
 	}
 	if o.MCP != nil {
 		s.Services.MCP = o.MCP(s.Services, s.HTTP)
@@ -194,6 +206,30 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	}
 	s.Sweeper = sweep.New(client, schema, approvals, s.Services.Locks, outbox, o.Now, logger, emf)
 	return s, nil
+}
+
+// clientResolver finds callers: by their keys where API_KEY or API_KEYS
+// is set (the local stack), by their API Gateway key ids where API_CLIENTS
+// is (AWS); with neither, every request has every scope.
+func clientResolver(cfg config.Config, o Options) (*access.Keyring, access.Resolver, error) {
+	switch {
+	case cfg.APIKey != "" || cfg.APIKeys != "":
+		k, err := access.ParseKeys(cfg.APIKey, cfg.APIKeys)
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, k, nil
+	case cfg.APIClients != "":
+		if o.GatewayKeyID == nil {
+			return nil, nil, errors.New("API_CLIENTS is set, but this entry point cannot read API Gateway key ids")
+		}
+		g, err := access.ParseGateway(cfg.APIClients, o.GatewayKeyID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, g, nil
+	}
+	return nil, nil, nil
 }
 
 // vectorIndex builds the failure memory's vector index, or nil when no

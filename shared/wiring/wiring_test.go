@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ai-rails/state-service/shared/access"
 	"github.com/ai-rails/state-service/shared/awssecrets/secretstest"
 	"github.com/ai-rails/state-service/shared/config"
 	"github.com/ai-rails/state-service/shared/failures"
@@ -37,7 +38,8 @@ func TestBuild(t *testing.T) {
 	assert.Equal(t, "t_", svc.Keys.Prefix())
 	assert.Equal(t, "ai-rails-prod-workflow", svc.HTTP.Function, "Lambda's name wins")
 	assert.Equal(t, "local", svc.HTTP.Backend)
-	assert.Equal(t, "k", svc.HTTP.APIKey)
+	require.NotNil(t, svc.Keyring)
+	assert.Equal(t, []access.Client{{Name: access.Default, Scopes: []access.Scope{access.All}}}, svc.Keyring.Clients())
 	assert.Same(t, svc.Client, svc.Services.Health)
 	assert.Same(t, svc.Approvals, svc.Services.Approvals)
 	assert.NotNil(t, svc.Sweeper)

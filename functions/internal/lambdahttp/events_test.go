@@ -267,3 +267,30 @@ func seedWorkflow(t *testing.T, b *upstashtest.Backend) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// In AWS, API Gateway checks the key and the function maps the key's id to
+// its client (API_CLIENTS): a reader's key reads and cannot write, and a
+// key id that is not listed is refused.
+func TestClientsByGatewayKeyID(t *testing.T) {
+	b := upstashtest.Mini(t)
+	seedWorkflow(t, b)
+	h, err := Handler(context.Background(), config.MapLookup(map[string]string{
+		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
+		"API_CLIENTS": `{"kid-reader":{"name":"reader","scopes":["read"]},"kid-n8n":{"name":"n8n","scopes":["*"]}}`,
+	}), &discard{}, Functions["workflow"])
+	require.NoError(t, err)
+	adapter := httpadapter.New(h)
+	send := func(keyID, method, path, body string) int {
+		ev := events.APIGatewayProxyRequest{HTTPMethod: method, Path: path, Body: body,
+			Headers:        map[string]string{"Content-Type": "application/json"},
+			RequestContext: events.APIGatewayProxyRequestContext{Identity: events.APIGatewayRequestIdentity{APIKeyID: keyID}}}
+		out, err := adapter.ProxyWithContext(context.Background(), ev)
+		require.NoError(t, err)
+		return out.StatusCode
+	}
+	assert.Equal(t, http.StatusOK, send("kid-reader", "GET", "/api/workflow/state/ABC-123456", ""))
+	assert.Equal(t, http.StatusForbidden, send("kid-reader", "PATCH", "/api/workflow/state/ABC-123456", `{"current_stage":"x"}`))
+	assert.Equal(t, http.StatusOK, send("kid-n8n", "PATCH", "/api/workflow/state/ABC-123456", `{"current_stage":"x"}`))
+	assert.Equal(t, http.StatusForbidden, send("kid-unknown", "GET", "/api/workflow/state/ABC-123456", ""))
+	assert.Equal(t, http.StatusForbidden, send("", "GET", "/api/health", ""))
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/ai-rails/state-service/shared/config"
@@ -60,7 +61,18 @@ func Wire(ctx context.Context, lookup func(string) (string, bool), out io.Writer
 	if err != nil {
 		return nil, err
 	}
-	return wiring.Build(ctx, cfg, wiring.Options{Function: fn.Name, Webhooks: fn.Webhooks, Out: out, EMF: true, MCP: fn.MCP})
+	return wiring.Build(ctx, cfg, wiring.Options{Function: fn.Name, Webhooks: fn.Webhooks, Out: out, EMF: true, MCP: fn.MCP,
+		GatewayKeyID: gatewayKeyID})
+}
+
+// gatewayKeyID is the id of the API key API Gateway accepted for the
+// request (its proxy event's requestContext.identity.apiKeyId).
+func gatewayKeyID(r *http.Request) string {
+	gc, ok := core.GetAPIGatewayContextFromContext(r.Context())
+	if !ok {
+		return ""
+	}
+	return gc.Identity.APIKeyID
 }
 
 // Start builds the handler and serves Lambda invocations; it does not
