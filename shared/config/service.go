@@ -28,8 +28,8 @@ type Config struct {
 	// (package access). The local stack reads it; keys are never printed.
 	APIKeys string
 	// APIClients is API_CLIENTS, which the CDK stack sets in AWS: the
-	// clients by the id of their API Gateway key, as JSON {"<key id>":
-	// {"name", "scopes"}}. Unset in AWS, every key API Gateway accepts has
+	// clients by the id of their API Gateway key, as JSON [{"key_id",
+	// "name", "scopes"}]. Unset in AWS, every key API Gateway accepts has
 	// every scope.
 	APIClients string
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME, which Lambda sets; it names

@@ -54,6 +54,16 @@ func TestRouteTableMatchesHandlersAndDocument(t *testing.T) {
 		// nor is the MCP endpoint's JSON-RPC, which has no Idempotency-Key.
 		readOnlyPost := r.Name == "failures.similar" || r.Name == "mcp.serve"
 		assert.Equal(t, r.Method != "GET" && !r.Public && !readOnlyPost, r.Write, r.Pattern())
+		// The scope each operation needs is the route table's.
+		want := r.Scope
+		if want == "" {
+			want = "any"
+		}
+		if r.Public {
+			assert.Nil(t, op.Extensions["x-scope"], r.Pattern())
+		} else {
+			assert.Equal(t, want, op.Extensions["x-scope"], "%s: x-scope", r.Pattern())
+		}
 		// Public routes, and only they, take no API key in the document.
 		assert.Equal(t, r.Public, op.Security != nil && len(*op.Security) == 0, "%s: Public and the document's security", r.Pattern())
 	}

@@ -276,7 +276,7 @@ func TestClientsByGatewayKeyID(t *testing.T) {
 	seedWorkflow(t, b)
 	h, err := Handler(context.Background(), config.MapLookup(map[string]string{
 		"UPSTASH_REDIS_REST_URL": b.URL, "UPSTASH_REDIS_REST_TOKEN": upstashtest.Token,
-		"API_CLIENTS": `{"kid-reader":{"name":"reader","scopes":["read"]},"kid-n8n":{"name":"n8n","scopes":["*"]}}`,
+		"API_CLIENTS": `[{"key_id":"kid-reader","name":"reader","scopes":["read"]},{"key_id":"kid-n8n","name":"n8n","scopes":["*"]}]`,
 	}), &discard{}, Functions["workflow"])
 	require.NoError(t, err)
 	adapter := httpadapter.New(h)
