@@ -83,14 +83,14 @@ restore: ## restore FROM (a file or s3://bucket/key); FORCE=1 overwrites existin
 
 synth: build $(CDK_CLI) ## write infra/cdk.out/AiRailsState-$(STAGE).template.json (UPSTASH_URL=https://... for a real one)
 	cd infra && $(CDK) synth --no-notices -q -c stage=$(STAGE) \
-	  -c upstashUrl=$(or $(UPSTASH_URL),https://replace-me.upstash.io) --output cdk.out
+	  -c upstashUrl=$(or $(UPSTASH_URL),https://replace-me.upstash.io) $(CDK_ARGS) --output cdk.out
 	@echo "wrote infra/cdk.out/AiRailsState-$(STAGE).template.json"
 
 deploy: build $(CDK_CLI) ## deploy to AWS: UPSTASH_URL=https://... [STAGE=prod] [UPSTASH_TOKEN_SECRET_ARN=...] (see README)
 	@test -n "$(UPSTASH_URL)" || { echo "usage: make deploy UPSTASH_URL=https://<db>.upstash.io [STAGE=prod] [UPSTASH_TOKEN_SECRET_ARN=arn] [WEBHOOK_SECRET_ARN=arn]"; exit 2; }
 	cd infra && $(CDK) deploy --no-notices -c stage=$(STAGE) -c upstashUrl=$(UPSTASH_URL) \
 	  $(if $(UPSTASH_TOKEN_SECRET_ARN),-c upstashTokenSecretArn=$(UPSTASH_TOKEN_SECRET_ARN)) \
-	  $(if $(WEBHOOK_SECRET_ARN),-c webhookSecretArn=$(WEBHOOK_SECRET_ARN)) AiRailsState-$(STAGE)
+	  $(if $(WEBHOOK_SECRET_ARN),-c webhookSecretArn=$(WEBHOOK_SECRET_ARN)) $(CDK_ARGS) AiRailsState-$(STAGE)
 
 sam-invoke: ## sam local invoke FN=<workflow|approval|results|sweeper> EVENT=events/... against the synthesized template
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make sam-invoke FN=workflow EVENT=events/workflow/get.json [ENV_VARS=env.json]"; exit 2; }

@@ -5,8 +5,11 @@
 package statestack
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -60,6 +63,11 @@ type StateStackProps struct {
 	// reminders with the approvers' links. Optional: without it, the MCP
 	// tool approval_request is refused.
 	ApprovalNotifyURL string
+	// Clients are the API's clients (context clients, JSON [{"name",
+	// "scopes", "keys"}]): each gets its own API Gateway key (two with
+	// "keys": 2, while one is rotated) and usage plan, and only its scopes.
+	// Default: one client, n8n, with every scope.
+	Clients []Client
 	// AllowApproveOnTimeout is ALLOW_APPROVE_ON_TIMEOUT (context
 	// allowApproveOnTimeout "true"): approvals may ask for on_timeout
 	// approved. Off by default: an agent's deploy would pass by silence.
@@ -97,6 +105,49 @@ type Function struct {
 	// covers it under API Gateway's 29 s, and their p99 duration alarm
 	// counts from the longest wait.
 	Waits bool
+}
+
+// Client is a client of the API: its name, scopes (read, write, decide,
+// mcp, or *) and the generations of its keys: [1] at first; to rotate,
+// [1, 2] while the client moves to key 2, then [2].
+type Client struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+	Keys   []int    `json:"keys"`
+}
+
+var clientName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// checkClients fills the clients' defaults and validates them.
+func checkClients(cs []Client) ([]Client, error) {
+	if len(cs) == 0 {
+		return []Client{{Name: "n8n", Scopes: []string{"*"}, Keys: []int{1}}}, nil
+	}
+	seen := map[string]bool{}
+	for i := range cs {
+		c := &cs[i]
+		if len(c.Keys) == 0 {
+			c.Keys = []int{1}
+		}
+		if !clientName.MatchString(c.Name) || seen[c.Name] {
+			return nil, fmt.Errorf("clients[%d]: name %q must match %s, once", i, c.Name, clientName)
+		}
+		seen[c.Name] = true
+		if len(c.Keys) > 2 || c.Keys[0] < 1 || (len(c.Keys) == 2 && (c.Keys[1] < 1 || c.Keys[1] == c.Keys[0])) {
+			return nil, fmt.Errorf("clients[%d] (%s): keys lists one key generation, or two while one is rotated ([1], [1, 2], [2])", i, c.Name)
+		}
+		if len(c.Scopes) == 0 {
+			return nil, fmt.Errorf("clients[%d] (%s): list its scopes: read, write, decide, mcp or *", i, c.Name)
+		}
+		for _, sc := range c.Scopes {
+			switch sc {
+			case "read", "write", "decide", "mcp", "*":
+			default:
+				return nil, fmt.Errorf("clients[%d] (%s): unknown scope %q", i, c.Name, sc)
+			}
+		}
+	}
+	return cs, nil
 }
 
 // MaxWaitSeconds is the longest wait a request may hold (approval.MaxWait).
@@ -164,6 +215,15 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	}
 	if p.VectorURL != "" && !strings.HasPrefix(p.VectorURL, "https://") {
 		return fmt.Errorf("the Upstash Vector URL (props.VectorURL or context upstashVectorUrl) must be https://...: got %q", p.VectorURL)
+	}
+	if raw := ctx("clients"); len(p.Clients) == 0 && raw != "" {
+		if err := json.Unmarshal([]byte(raw), &p.Clients); err != nil {
+			return fmt.Errorf(`context clients: want JSON [{"name": "n8n", "scopes": ["read", "write"]}]: %w`, err)
+		}
+	}
+	var err error
+	if p.Clients, err = checkClients(p.Clients); err != nil {
+		return err
 	}
 	if p.ApprovalNotifyURL != "" && !strings.HasPrefix(p.ApprovalNotifyURL, "https://") {
 		return fmt.Errorf("the approval notification URL (props.ApprovalNotifyURL or context approvalNotifyUrl) must be https://...: got %q", p.ApprovalNotifyURL)
@@ -406,14 +466,7 @@ func (b *builder) api() {
 		}
 		resource(rt.Path).AddMethod(jsii.String(rt.Method), in, opts)
 	}
-	b.apiKey = b.restAPI.AddApiKey(jsii.String("ApiKey"), &awsapigateway.ApiKeyOptions{ApiKeyName: b.name("n8n")})
-	plan := b.restAPI.AddUsagePlan(jsii.String("UsagePlan"), &awsapigateway.UsagePlanProps{
-		Name:     b.name("usage-plan"),
-		Throttle: &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(b.p.ThrottleRate), BurstLimit: jsii.Number(b.p.ThrottleBurst)},
-		Quota:    &awsapigateway.QuotaSettings{Limit: jsii.Number(b.p.DailyQuota), Period: awsapigateway.Period_DAY},
-	})
-	plan.AddApiKey(b.apiKey, nil)
-	plan.AddApiStage(&awsapigateway.UsagePlanPerApiStage{Api: b.restAPI, Stage: b.restAPI.DeploymentStage()})
+	b.clients()
 	// Approvers' links point at the stage. The URL is built from the API's
 	// id, not its stage URL, which would depend on these functions (a cycle).
 	for _, f := range Functions {
@@ -422,6 +475,64 @@ func (b *builder) api() {
 				jsii.String("https://"), b.restAPI.RestApiId(), jsii.String(".execute-api."), b.stack.Region(),
 				jsii.String("."), b.stack.UrlSuffix(), jsii.String("/" + b.p.Stage),
 			}), nil)
+		}
+	}
+}
+
+// clients makes each client's API Gateway keys (one per generation it
+// lists: two while one is rotated) and usage plan, and tells the HTTP functions which key id is which
+// client, with its scopes (API_CLIENTS): API Gateway checks the key, the
+// functions its scope. The first client keeps the construct ids of the
+// stack's one key before clients existed, so that its key survives.
+func (b *builder) clients() {
+	type entry struct {
+		KeyID  *string  `json:"key_id"`
+		Name   string   `json:"name"`
+		Scopes []string `json:"scopes"`
+	}
+	var entries []entry
+	for i, c := range b.p.Clients {
+		suffix := strings.ToUpper(c.Name[:1]) + strings.NewReplacer("-", "", "_", "", ".", "").Replace(c.Name[1:])
+		planID, planName := "UsagePlan"+suffix, b.name("usage-plan-"+c.Name)
+		if i == 0 {
+			planID, planName = "UsagePlan", b.name("usage-plan")
+		}
+		plan := b.restAPI.AddUsagePlan(jsii.String(planID), &awsapigateway.UsagePlanProps{
+			Name:     planName,
+			Throttle: &awsapigateway.ThrottleSettings{RateLimit: jsii.Number(b.p.ThrottleRate), BurstLimit: jsii.Number(b.p.ThrottleBurst)},
+			Quota:    &awsapigateway.QuotaSettings{Limit: jsii.Number(b.p.DailyQuota), Period: awsapigateway.Period_DAY},
+		})
+		plan.AddApiStage(&awsapigateway.UsagePlanPerApiStage{Api: b.restAPI, Stage: b.restAPI.DeploymentStage()})
+		for _, k := range c.Keys {
+			id, name := "ApiKey"+suffix, b.name(c.Name)
+			if i == 0 && k == 1 {
+				id = "ApiKey"
+			}
+			if k > 1 {
+				id, name = id+strconv.Itoa(k), b.name(c.Name+"-"+strconv.Itoa(k))
+			}
+			// A key made under the API, not with its AddApiKey, which would
+			// tie it to the stage: the functions' API_CLIENTS reads the key
+			// ids, and the stage depends on the functions (a cycle). The
+			// usage plan ties the key to the stage.
+			key := awsapigateway.NewApiKey(b.restAPI, jsii.String(id), &awsapigateway.ApiKeyProps{ApiKeyName: name})
+			plan.AddApiKey(key, nil)
+			if b.apiKey == nil {
+				b.apiKey = key
+			}
+			entries = append(entries, entry{KeyID: key.KeyId(), Name: c.Name, Scopes: c.Scopes})
+			awscdk.NewCfnOutput(b.stack, jsii.String(id+"Id"), &awscdk.CfnOutputProps{Value: key.KeyId(),
+				Description: jsii.String("client " + c.Name + " (" + strings.Join(c.Scopes, ", ") + "): aws apigateway get-api-key --include-value --api-key <id>")})
+		}
+	}
+	list := make([]any, len(entries))
+	for i, e := range entries {
+		list[i] = map[string]any{"key_id": e.KeyID, "name": e.Name, "scopes": e.Scopes}
+	}
+	clients := b.stack.ToJsonString(list, nil)
+	for _, f := range Functions {
+		if f.Name != "sweeper" {
+			b.fns[f.Name].AddEnvironment(jsii.String("API_CLIENTS"), clients, nil)
 		}
 	}
 }
@@ -491,7 +602,6 @@ func (b *builder) alarms() {
 
 func (b *builder) outputs() {
 	awscdk.NewCfnOutput(b.stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: b.restAPI.Url(), Description: jsii.String("The API's base URL (the stage's)")})
-	awscdk.NewCfnOutput(b.stack, jsii.String("ApiKeyId"), &awscdk.CfnOutputProps{Value: b.apiKey.KeyId(), Description: jsii.String("aws apigateway get-api-key --include-value --api-key <id>")})
 	awscdk.NewCfnOutput(b.stack, jsii.String("BackupBucket"), &awscdk.CfnOutputProps{Value: b.backups.BucketName()})
 	awscdk.NewCfnOutput(b.stack, jsii.String("UpstashTokenSecretArn"), &awscdk.CfnOutputProps{Value: b.token.SecretArn()})
 	if b.vector != nil {

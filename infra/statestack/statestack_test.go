@@ -383,3 +383,69 @@ func TestVectorIndex(t *testing.T) {
 	bad.VectorURL = "http://vector.example.com"
 	assert.Panics(t, func() { synth(t, &bad) }, "https only")
 }
+
+// Each client gets its own API Gateway key (two while one is rotated) and
+// usage plan, and the HTTP functions learn which key id is which client,
+// with its scopes; the first client keeps the stack's old key.
+func TestClients(t *testing.T) {
+	p := base
+	p.Clients = []statestack.Client{
+		{Name: "n8n", Scopes: []string{"read", "write"}},
+		{Name: "agent", Scopes: []string{"read", "write", "mcp"}},
+		{Name: "approver-bot", Scopes: []string{"decide"}, Keys: []int{1, 2}},
+	}
+	tp := synth(t, &p)
+	keys := tp.resources("AWS::ApiGateway::ApiKey")
+	assert.Len(t, keys, 4)
+	var names []string
+	for id, r := range keys {
+		names = append(names, props(r)["Name"].(string))
+		if props(r)["Name"] == "ai-rails-test-n8n" {
+			assert.True(t, strings.HasPrefix(id, "ApiApiKey"), "%s: the first client keeps the old key's id", id)
+		}
+	}
+	assert.ElementsMatch(t, []string{"ai-rails-test-n8n", "ai-rails-test-agent", "ai-rails-test-approver-bot", "ai-rails-test-approver-bot-2"}, names)
+	assert.Len(t, tp.resources("AWS::ApiGateway::UsagePlan"), 3)
+	assert.Len(t, tp.resources("AWS::ApiGateway::UsagePlanKey"), 4)
+	for _, r := range tp.resources("AWS::Lambda::Function") {
+		pr := props(r)
+		env := pr["Environment"].(map[string]any)["Variables"].(map[string]any)
+		clients, has := env["API_CLIENTS"]
+		if pr["FunctionName"] == "ai-rails-test-sweeper" {
+			assert.False(t, has)
+			continue
+		}
+		require.True(t, has, pr["FunctionName"])
+		text := mustJSON(clients)
+		for _, want := range []string{`\"name\":\"agent\"`, `\"scopes\":[\"read\",\"write\",\"mcp\"]`, `\"name\":\"approver-bot\"`, "Ref"} {
+			assert.Contains(t, text, want, pr["FunctionName"])
+		}
+	}
+	for _, o := range []string{"ApiKeyId", "ApiKeyAgentId", "ApiKeyApproverbotId", "ApiKeyApproverbot2Id"} {
+		tp.tpl.HasOutput(jsii.String(o), map[string]any{})
+	}
+
+	// After the rotation, only the new key is left.
+	rotated := base
+	rotated.Clients = []statestack.Client{{Name: "n8n", Scopes: []string{"read", "write"}, Keys: []int{2}}}
+	after := synth(t, &rotated)
+	var left []string
+	for _, r := range after.resources("AWS::ApiGateway::ApiKey") {
+		left = append(left, props(r)["Name"].(string))
+	}
+	assert.Equal(t, []string{"ai-rails-test-n8n-2"}, left)
+
+	for _, bad := range [][]statestack.Client{
+		{{Name: "N8N", Scopes: []string{"read"}}},
+		{{Name: "a", Scopes: []string{"root"}}},
+		{{Name: "a", Scopes: nil}},
+		{{Name: "a", Scopes: []string{"read"}, Keys: []int{1, 2, 3}}},
+		{{Name: "a", Scopes: []string{"read"}, Keys: []int{2, 2}}},
+		{{Name: "a", Scopes: []string{"read"}, Keys: []int{0}}},
+		{{Name: "a", Scopes: []string{"read"}}, {Name: "a", Scopes: []string{"write"}}},
+	} {
+		q := base
+		q.Clients, q.CodeDir = bad, codeDir(t)
+		assert.Panics(t, func() { statestack.NewStateStack(awscdk.NewApp(nil), "Bad", &q) }, "%v", bad)
+	}
+}
