@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/caller"
 	"github.com/ai-rails/state-service/shared/httpkit"
 )
 
@@ -62,8 +63,11 @@ const Default = "default"
 
 type ctxKey struct{}
 
-// With returns ctx carrying the calling client.
-func With(ctx context.Context, c Client) context.Context { return context.WithValue(ctx, ctxKey{}, c) }
+// With returns ctx carrying the calling client, and its name for the
+// stores' events (package caller).
+func With(ctx context.Context, c Client) context.Context {
+	return context.WithValue(caller.With(ctx, c.Name), ctxKey{}, c)
+}
 
 // From returns the calling client, if the request was authenticated.
 func From(ctx context.Context) (Client, bool) {

@@ -153,10 +153,13 @@ type Payload struct {
 
 // AuditEvent is one entry of an approval's audit trail.
 type AuditEvent struct {
-	ID     string          `json:"id"`
-	At     string          `json:"at"`
-	Type   string          `json:"type"`
-	Actor  *string         `json:"actor"`
+	ID    string  `json:"id"`
+	At    string  `json:"at"`
+	Type  string  `json:"type"`
+	Actor *string `json:"actor"`
+	// Client is the API client whose call made the event (package access);
+	// null for the sweeper's, a link's, and events stored before clients.
+	Client *string         `json:"client"`
 	Detail json.RawMessage `json:"detail"`
 }
 

@@ -218,3 +218,25 @@ func serveWith(e *servicetest.Env, req *http.Request, kr *access.Keyring) int {
 	handlers.New(e.Service.Services, c).ServeHTTP(w, req)
 	return w.Code
 }
+
+// TestAuditNamesTheClient: each audit event records the client whose call
+// made it; none for what no client did.
+func TestAuditNamesTheClient(t *testing.T) {
+	extra := map[string][]access.Scope{"maker": {access.Write, access.Read}, "boss": {access.Decide, access.Read}}
+	servicetest.ForEachBackendWith(t, func(c *config.Config, _ *wiring.Options) { c.APIKeys = scopedKeys(extra) }, func(t *testing.T, e *servicetest.Env) {
+		e.Do(servicetest.Req{Method: "POST", Path: "/api/workflow/state", Body: map[string]any{"workflow_id": "ABC-123456", "feature_description": "x"}})
+		a := e.Do(servicetest.Req{Method: "POST", Path: "/api/approval", Header: map[string]string{"x-api-key": keyOf("maker")},
+			Body: map[string]any{"workflow_id": "ABC-123456", "request_type": "deploy", "content": "x", "requester": "ci"}})
+		require.Equal(t, http.StatusCreated, a.Status, "%s", a.Raw)
+		id := a.Body["approval_id"].(string)
+		d := e.Do(servicetest.Req{Method: "POST", Path: "/api/approval/" + id + "/decision", Header: map[string]string{"x-api-key": keyOf("boss")},
+			Body: map[string]any{"decision": "approved", "approver": "alice"}})
+		require.Equal(t, http.StatusOK, d.Status, "%s", d.Raw)
+		au := e.Do(servicetest.Req{Method: "GET", Path: "/api/approval/" + id + "/audit"})
+		var clients []any
+		for _, ev := range au.Body["events"].([]any) {
+			clients = append(clients, ev.(map[string]any)["client"])
+		}
+		assert.Equal(t, []any{"maker", "boss"}, clients)
+	})
+}

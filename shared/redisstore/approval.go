@@ -13,6 +13,7 @@ import (
 
 	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/approval"
+	"github.com/ai-rails/state-service/shared/caller"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/identity"
 	"github.com/ai-rails/state-service/shared/jsondoc"
@@ -141,7 +142,7 @@ func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (appr
 	}
 	args := storekit.Args{"doc", doc, "id", id.String(), "ttl_ms", ttl.Milliseconds(), "expires_ms", expires.UnixMilli(),
 		"created_ms", now.UnixMilli(), "requester", string(jsondoc.Canonical(a.Requester)), "detail", jsondoc.Canonical(detail),
-		"created_at", a.CreatedAt, "reminders", len(in.RemindAfterSeconds), "notify", notify}
+		"created_at", a.CreatedAt, "reminders", len(in.RemindAfterSeconds), "notify", notify, "client", caller.Name(ctx)}
 	for i, off := range in.RemindAfterSeconds {
 		args = args.Add("remind_ms."+strconv.Itoa(i+1), now.Add(time.Duration(off)*time.Second).UnixMilli())
 	}
@@ -187,7 +188,7 @@ func (s *Approvals) Decide(ctx context.Context, id keys.ApprovalID, in approval.
 		storekit.Args{"decision", in.Decision, "approver", string(jsondoc.Canonical(in.Approver)), "comment", comment,
 			"now", jsondoc.FormatTime(now), "now_ms", now.UnixMilli(), "allow_self", self,
 			"retention_ms", s.retention.Milliseconds(), "delivery", uuid.NewString(),
-			"approver_key", string(jsondoc.Canonical(identity.Canonical(in.Approver)))}...))
+			"approver_key", string(jsondoc.Canonical(identity.Canonical(in.Approver))), "client", caller.Name(ctx)}...))
 	if err != nil {
 		return approval.Approval{}, nil, fmt.Errorf("decide approval %s: %w", id, err)
 	}

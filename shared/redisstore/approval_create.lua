@@ -7,6 +7,7 @@
 --       5 workflow's approvals, 6 all approvals, 7 reminders, 8 outbox.
 -- ARGV (named_args): doc, id, ttl_ms, expires_ms, created_ms, requester
 --       (a JSON string), detail (the audit event's, JSON), created_at,
+--       client (the calling client's name, or ""),
 --       reminders (how many), remind_ms.i (when the ith falls due), notify
 --       (the approval.requested outbox member, or "").
 -- Returns {"ok", doc, outbox member or ""} or {"no_workflow"}.
@@ -14,6 +15,7 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_workflow'} end
 
 local A = named_args()
+CLIENT = A.client or ''
 local id = A.id
 redis.call('SET', KEYS[2], A.doc, 'PX', A.ttl_ms)
 audit_push(KEYS[3], 'created', A.requester, A.detail, A.created_at, true) -- a new id: a new trail

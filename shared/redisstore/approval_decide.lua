@@ -11,12 +11,14 @@
 --       string, or ""), now, now_ms, allow_self ("1" or "0"), retention_ms,
 --       delivery (the webhook's delivery id), approver_key (the approver's
 --       canonical form, a JSON string, compared with the stored
---       requester_key or, on approvals stored before it, the requester).
+--       requester_key or, on approvals stored before it, the requester),
+--       client (the calling client's name, or "").
 -- Returns {"ok", doc, outbox member or ""}, {"same", doc}, {"decided", doc},
 -- {"gone", doc}, {"self"}, {"not_found"}, or {"links"} for an approval
 -- that lists approvers, which is decided only through their links.
 
 local A = named_args()
+CLIENT = A.client or ''
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'not_found'} end
 local keys, f = json_members(cur)

@@ -12,6 +12,10 @@
 -- CONSTS are arguments fixed for a script's every call, written into its
 -- source by Go (storekit.ScriptWith) rather than sent each time.
 local CONSTS = {}
+-- CLIENT is the name of the calling client (package access), which the
+-- audit events a script writes record; scripts set it from their client
+-- argument. "" for none (the sweeper, an approver's link).
+local CLIENT = ''
 local function named_args()
   local a = {}
   for k, v in pairs(CONSTS) do a[k] = v end
@@ -213,9 +217,12 @@ local function history_push(key, max, f, typ, version, from, to, stage, at, last
 end
 
 -- audit_push appends an event to an approval's audit trail, which keeps its
--- last 1000. actor and detail are raw JSON (null when there is none); new
--- as for event_push.
+-- last 1000. actor and detail are raw JSON (null when there is none), and
+-- the calling client is CLIENT (a name of [a-z0-9_.-], so JSON as it is);
+-- new as for event_push.
 local function audit_push(key, typ, actor, detail, at, new)
   if detail == nil or detail == '' then detail = 'null' end
-  event_push(key, 1000, '"at":"' .. at .. '","type":"' .. typ .. '","actor":' .. actor .. ',"detail":' .. detail, new)
+  local client = 'null'
+  if CLIENT ~= '' then client = '"' .. CLIENT .. '"' end
+  event_push(key, 1000, '"at":"' .. at .. '","type":"' .. typ .. '","actor":' .. actor .. ',"client":' .. client .. ',"detail":' .. detail, new)
 end
