@@ -38,7 +38,7 @@ func FuzzParseWorkflowCursor(f *testing.F) {
 // The write script builds the document with the fields of workflow.State,
 // in its order, but expires_at, which is worked out on read.
 func TestStateFields(t *testing.T) {
-	if stateFields != "workflow_id,status,feature_description,current_stage,created_at,last_updated,ttl_hours,version,metadata" {
+	if stateFields != "workflow_id,status,feature_description,current_stage,created_at,last_updated,ttl_hours,version,metadata,created_by" {
 		t.Fatalf("stateFields = %q", stateFields)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ai-rails/state-service/shared/apperr"
+	"github.com/ai-rails/state-service/shared/caller"
 	"github.com/ai-rails/state-service/shared/idempotency"
 	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/keys"
@@ -131,7 +132,7 @@ func statusList() string {
 // raw JSON field left out keeps the stored value. The fixed ones are the
 // script's own (workflowConsts).
 type writeArgs struct {
-	Mode, ID, Now, NowText, CondKind, CondVersions, Status string
+	Mode, ID, Now, NowText, CondKind, CondVersions, Status, Client string
 	FeatureDescription, CurrentStage, Metadata             json.RawMessage
 	TTLHours                                               *int
 }
@@ -139,7 +140,7 @@ type writeArgs struct {
 // list is the arguments as the script reads them.
 func (a writeArgs) list() []any {
 	out := []any{"mode", a.Mode, "id", a.ID, "now", a.Now, "now_text", a.NowText, "cond_kind", a.CondKind, "cond_versions", a.CondVersions,
-		"status", a.Status}
+		"status", a.Status, "client", a.Client}
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage
@@ -178,6 +179,7 @@ func (s *Workflows) write(ctx context.Context, mode string, ch workflow.Change) 
 			Mode: mode, ID: ch.ID.String(), Now: jsondoc.Nanos(now), NowText: jsondoc.FormatTime(now),
 			CondKind: ch.Cond.Kind, CondVersions: versionList(ch.Cond), Status: string(ch.Status),
 			FeatureDescription: ch.FeatureDescription, CurrentStage: ch.CurrentStage, Metadata: ch.Metadata, TTLHours: ch.TTLHours,
+			Client: caller.Name(ctx),
 		}.list()
 	})
 	if err != nil {
@@ -231,7 +233,7 @@ func (s *Workflows) Get(ctx context.Context, id keys.WorkflowID) (workflow.State
 // Delete deletes a workflow and adds the delete to its history.
 func (s *Workflows) Delete(ctx context.Context, id keys.WorkflowID) error {
 	res, err := s.runTimed(ctx, workflowDelete, id, func(now time.Time) []any {
-		return storekit.Args{"id", id.String(), "now", jsondoc.Nanos(now), "now_text", jsondoc.FormatTime(now)}
+		return storekit.Args{"id", id.String(), "now", jsondoc.Nanos(now), "now_text", jsondoc.FormatTime(now), "client", caller.Name(ctx)}
 	})
 	if err != nil {
 		return fmt.Errorf("delete workflow %s: %w", id, err)
@@ -386,9 +388,22 @@ func decodeEvent(raw string) (workflow.Event, error) {
 		return &st
 	}
 	ev.StatusFrom, ev.StatusTo = status(f[4]), status(f[5])
-	if f[6] != "null" {
+	rawStage := f[6]
+	// Events since clients hold the client before the stage; a stage is
+	// JSON (null, or a quoted string), which no client's name begins with.
+	if !strings.HasPrefix(rawStage, "null") && !strings.HasPrefix(rawStage, `"`) {
+		client, stage, ok := strings.Cut(rawStage, "|")
+		if !ok {
+			return ev, errors.New("the event has no stage")
+		}
+		if client != "" {
+			ev.Client = &client
+		}
+		rawStage = stage
+	}
+	if rawStage != "null" {
 		var stage string
-		if err := jsondoc.Unmarshal([]byte(f[6]), &stage); err != nil {
+		if err := jsondoc.Unmarshal([]byte(rawStage), &stage); err != nil {
 			return ev, fmt.Errorf("the event's stage: %w", err)
 		}
 		ev.Stage = &stage

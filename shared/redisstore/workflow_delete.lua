@@ -3,11 +3,13 @@
 --
 -- KEYS: 1 state, 2 history, 3 index of all, 4.. one index per status.
 -- ARGV (named_args): id, now (nanoseconds since the epoch), now_text (as
---       RFC 3339), statuses ("pending,in_progress,..."), max_history.
+--       RFC 3339), statuses ("pending,in_progress,..."), max_history,
+--       client (the calling client's name, or "").
 -- Returns {"ok"}, {"err", "not_found"} or {"retry", last_updated} (as the
 -- write script does).
 
 local A = named_args()
+CLIENT = A.client or ''
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'err', 'not_found'} end
 local _, f = json_members(cur)

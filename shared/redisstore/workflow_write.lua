@@ -11,12 +11,13 @@
 --       current_stage and metadata (raw JSON; left out to keep the stored
 --       value; for a patch, metadata is a merge patch or null), fields (the
 --       document's field names, in order: Go's workflow.State), ttl_hours
---       (left out to keep it), default_ttl_hours, max_metadata_bytes and
---       max_history.
+--       (left out to keep it), default_ttl_hours, max_metadata_bytes,
+--       max_history and client (the calling client's name, or "").
 -- Returns {"ok", state, created} or {"err", code, ...}, or {"retry",
 -- last_updated}: a now later than that stored text time is needed.
 
 local A = named_args()
+CLIENT = A.client or ''
 local function raw(name) return A[name] end
 local function text(name) return A[name] or '' end
 local mode = text('mode')
@@ -102,12 +103,13 @@ local values = {
   workflow_id = '"' .. id .. '"', status = '"' .. status .. '"', feature_description = fd,
   current_stage = stage, created_at = created_at, last_updated = last_updated, ttl_hours = tostring(ttl),
   version = tostring(version), metadata = meta,
+  created_by = old and old['"created_by"'] or (CLIENT ~= '' and '"' .. CLIENT .. '"' or nil),
 }
 local parts = {}
 for name in string.gmatch(text('fields'), '[^,]+') do
   local v = values[name]
-  if v == nil then return redis.error_reply('workflow_write: no value for the field ' .. name) end
-  parts[#parts + 1] = '"' .. name .. '":' .. v
+  if v == nil and name ~= 'created_by' then return redis.error_reply('workflow_write: no value for the field ' .. name) end
+  if v ~= nil then parts[#parts + 1] = '"' .. name .. '":' .. v end
 end
 local doc = '{' .. table.concat(parts, ',') .. '}'
 redis.call('SET', KEYS[1], doc, 'PX', ttl_ms)

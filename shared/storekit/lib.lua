@@ -184,15 +184,17 @@ local function event_push(key, max, fields, new)
 end
 
 -- history_event is a workflow's history event as its list keeps it: compact
--- text, "id|at|type|version|from|to|stage", where type is c, u or d
+-- text, "id|at|type|version|from|to|client|stage", where type is c, u or d
 -- (created, updated, deleted), from and to are statuses or empty for none,
--- at is a time in nanoseconds (or a document's RFC 3339 text, quoted), and
--- stage is raw JSON, last, as it may hold "|". A JSON event costs Redis
--- about three times the bytes. Go's History reads both forms: lists written
--- before hold JSON events.
+-- at is a time in nanoseconds (or a document's RFC 3339 text, quoted),
+-- client the calling client's name or empty, and stage raw JSON, last, as
+-- it may hold "|". Events written before clients have no client field
+-- (their stage, JSON, follows "to"). A JSON event costs Redis about three
+-- times the bytes. Go's History reads every form: lists written before
+-- hold JSON events.
 local history_types = {created = 'c', updated = 'u', deleted = 'd'}
-local function history_event(id, typ, version, from, to, stage, at)
-  return id .. '|' .. at .. '|' .. history_types[typ] .. '|' .. version .. '|' .. (from or '') .. '|' .. (to or '') .. '|' .. stage
+local function history_event(id, typ, version, from, to, stage, at, client)
+  return id .. '|' .. at .. '|' .. history_types[typ] .. '|' .. version .. '|' .. (from or '') .. '|' .. (to or '') .. '|' .. (client or CLIENT) .. '|' .. stage
 end
 
 -- history_push appends an event to a workflow's history, capped at max. A
@@ -208,7 +210,8 @@ local function history_push(key, max, f, typ, version, from, to, stage, at, last
   if last then
     seq = event_id(last) + 1
   elseif f and tonumber(f['"version"']) == 1 then
-    events[1] = history_event(1, 'created', 1, nil, json_unquote(f['"status"']), f['"current_stage"'], f['"created_at"'])
+    local by = f['"created_by"']
+    events[1] = history_event(1, 'created', 1, nil, json_unquote(f['"status"']), f['"current_stage"'], f['"created_at"'], by and json_unquote(by) or '')
     seq = 2
   end
   events[#events + 1] = history_event(seq, typ, version, from, to, stage, at)

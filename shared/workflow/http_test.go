@@ -284,9 +284,9 @@ func TestDeleteAndHistory(t *testing.T) {
 		events := h.Body["events"].([]any)
 		require.Len(t, events, 3)
 		want := []map[string]any{
-			{"type": "created", "version": float64(1), "status_from": nil, "status_to": "pending", "stage": "plan", "at": "2026-11-26T10:00:00.000000000Z"},
-			{"type": "updated", "version": float64(2), "status_from": "pending", "status_to": "in_progress", "stage": "write_tests", "at": "2026-11-26T10:00:01.000000000Z"},
-			{"type": "deleted", "version": float64(2), "status_from": "in_progress", "status_to": nil, "stage": "write_tests", "at": "2026-11-26T10:00:02.000000000Z"},
+			{"type": "created", "version": float64(1), "status_from": nil, "status_to": "pending", "stage": "plan", "at": "2026-11-26T10:00:00.000000000Z", "client": "default"},
+			{"type": "updated", "version": float64(2), "status_from": "pending", "status_to": "in_progress", "stage": "write_tests", "at": "2026-11-26T10:00:01.000000000Z", "client": "default"},
+			{"type": "deleted", "version": float64(2), "status_from": "in_progress", "status_to": nil, "stage": "write_tests", "at": "2026-11-26T10:00:02.000000000Z", "client": "default"},
 		}
 		for i, ev := range events {
 			m := ev.(map[string]any)

@@ -26,6 +26,7 @@ type SaveBody struct {
 	LastUpdated json.RawMessage `json:"last_updated"`
 	Version     json.RawMessage `json:"version"`
 	ExpiresAt   json.RawMessage `json:"expires_at"`
+	CreatedBy   json.RawMessage `json:"created_by"`
 }
 
 // PatchBody is the merge patch of PATCH /api/workflow/state/{workflow_id}.

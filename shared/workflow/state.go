@@ -76,6 +76,9 @@ type State struct {
 	Version            int64           `json:"version"`
 	ExpiresAt          jsondoc.Time    `json:"expires_at"`
 	Metadata           json.RawMessage `json:"metadata"`
+	// CreatedBy is the API client that created it (package access); absent
+	// on workflows created before clients, or by no client.
+	CreatedBy *string `json:"created_by,omitempty"`
 }
 
 // UnmarshalJSON reads a state and works out expires_at, which is not
@@ -98,13 +101,16 @@ type Event struct {
 	StatusFrom *Status      `json:"status_from"`
 	StatusTo   *Status      `json:"status_to"`
 	Stage      *string      `json:"stage"`
+	// Client is the API client whose call made the event; null for events
+	// stored before clients.
+	Client *string `json:"client"`
 }
 
 // Created is the "created" event of a workflow at version 1, made from its
 // state: the event a store does not keep until the first update.
 func Created(st State) Event {
 	status, stage := st.Status, st.CurrentStage
-	return Event{ID: "1", At: st.CreatedAt, Type: "created", Version: 1, StatusTo: &status, Stage: &stage}
+	return Event{ID: "1", At: st.CreatedAt, Type: "created", Version: 1, StatusTo: &status, Stage: &stage, Client: st.CreatedBy}
 }
 
 // History is a workflow's events, oldest first.

@@ -43,9 +43,9 @@ func TestTimesAreStoredAsIntegers(t *testing.T) {
 		events, err := upstash.Strings(e.Client.Do(context.Background(), "LRANGE", e.Keys.History(mustID(id)), 0, -1))
 		require.NoError(t, err)
 		require.Len(t, events, 2)
-		// Compact: id|at|type|version|from|to|stage.
-		assert.Equal(t, "1|"+jsondoc.Nanos(servicetest.Start)+`|c|1||pending|"plan"`, events[0])
-		assert.Equal(t, "2|"+jsondoc.Nanos(servicetest.Start.Add(time.Second))+`|u|2|pending|pending|"test"`, events[1])
+		// Compact: id|at|type|version|from|to|client|stage.
+		assert.Equal(t, "1|"+jsondoc.Nanos(servicetest.Start)+`|c|1||pending|default|"plan"`, events[0])
+		assert.Equal(t, "2|"+jsondoc.Nanos(servicetest.Start.Add(time.Second))+`|u|2|pending|pending|default|"test"`, events[1])
 	})
 }
 
@@ -131,7 +131,7 @@ func TestCreatedEventReadsTheSameOnceStored(t *testing.T) {
 		require.Len(t, events, 2)
 		assert.Equal(t, before.Body["events"].([]any)[0], events[0])
 		assert.Equal(t, map[string]any{"id": "1", "at": jsondoc.FormatTime(servicetest.Start), "type": "created", "version": float64(1),
-			"status_from": nil, "status_to": "in_progress", "stage": "plan"}, events[0])
+			"status_from": nil, "status_to": "in_progress", "stage": "plan", "client": "default"}, events[0])
 		assert.Equal(t, "2", events[1].(map[string]any)["id"])
 	})
 }
@@ -157,7 +157,7 @@ func TestHistoryOfJSONEventsGoesOn(t *testing.T) {
 			at, err := time.Parse(time.RFC3339Nano, m["at"].(string))
 			require.NoError(t, err)
 			rest, err := json.Marshal(map[string]any{"type": m["type"], "version": m["version"], "status_from": m["status_from"],
-				"status_to": m["status_to"], "stage": m["stage"]})
+				"status_to": m["status_to"], "stage": m["stage"], "client": m["client"]})
 			require.NoError(t, err)
 			raw := `{"id":"` + m["id"].(string) + `","at":` + jsondoc.Nanos(at) + `,` + string(rest[1:])
 			_, err = e.Client.Do(ctx, "RPUSH", key, raw)
@@ -173,6 +173,27 @@ func TestHistoryOfJSONEventsGoesOn(t *testing.T) {
 		require.Len(t, events, 3)
 		assert.Equal(t, before.Body["events"], events[:2])
 		assert.Equal(t, map[string]any{"id": "3", "at": jsondoc.FormatTime(servicetest.Start.Add(2 * time.Second)), "type": "updated",
-			"version": float64(3), "status_from": "pending", "status_to": "in_progress", "stage": "a|b"}, events[2])
+			"version": float64(3), "status_from": "pending", "status_to": "in_progress", "stage": "a|b", "client": "default"}, events[2])
+	})
+}
+
+// A compact history written before clients (id|at|type|version|from|to|
+// stage) reads with a null client, and goes on with the client recorded.
+func TestCompactEventsFromBeforeClients(t *testing.T) {
+	each(t, func(t *testing.T, e *servicetest.Env) {
+		create(t, e, id, map[string]any{"current_stage": "plan"})
+		ctx := context.Background()
+		key := e.Keys.History(mustID(id))
+		_, err := e.Client.Do(ctx, "RPUSH", key, "1|"+jsondoc.Nanos(servicetest.Start)+`|c|1||pending|"a|b"`, "2|"+jsondoc.Nanos(servicetest.Start)+`|u|2|pending|pending|null`)
+		require.NoError(t, err)
+		e.Clock.Advance(time.Second)
+		require.Equal(t, http.StatusOK, e.Do(req{Method: "PATCH", Path: "/api/workflow/state/" + id, Body: map[string]any{"current_stage": "c"}}).Status)
+		events := e.Do(req{Method: "GET", Path: "/api/workflow/state/" + id + "/history"}).Body["events"].([]any)
+		require.Len(t, events, 3)
+		assert.Equal(t, "a|b", events[0].(map[string]any)["stage"])
+		assert.Nil(t, events[0].(map[string]any)["client"])
+		assert.Nil(t, events[1].(map[string]any)["stage"])
+		assert.Nil(t, events[1].(map[string]any)["client"])
+		assert.Equal(t, "default", events[2].(map[string]any)["client"])
 	})
 }
