@@ -133,8 +133,8 @@ func statusList() string {
 // script's own (workflowConsts).
 type writeArgs struct {
 	Mode, ID, Now, NowText, CondKind, CondVersions, Status, Client string
-	FeatureDescription, CurrentStage, Metadata             json.RawMessage
-	TTLHours                                               *int
+	FeatureDescription, CurrentStage, Metadata                     json.RawMessage
+	TTLHours                                                       *int
 }
 
 // list is the arguments as the script reads them.
