@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end run of events/n8n/approval-flow.json, approval-links-flow.json,
-# failure-triage-flow.json and agent-mcp-flow.json in a real n8n (1.123.x, the newest line that runs on Node 20): the local
+# approval-notify-flow.json, failure-triage-flow.json and agent-mcp-flow.json
+# (imported) in a real n8n (1.123.x, the newest line that runs on Node 20): the local
 # stack, n8n importing the workflows and their credentials, one run approved
 # and one rejected through the API, and one decided by two of three
 # approvers through the links n8n emailed them (to a local SMTP sink).
@@ -24,7 +25,11 @@ cleanup() { kill "${stack_pid:-}" "${n8n_pid:-}" "${sink_pid:-}" 2>/dev/null || 
 trap cleanup EXIT
 
 go build -o "$work/local" ./functions/local
+# n8n's key may read and write, not decide; the agent's may also use MCP.
+# The default key (every scope) decides, as a person would.
+n8nkey=n8n-$(openssl rand -hex 16) agentkey=agent-$(openssl rand -hex 16)
 DATA_DIR=$work/data LOG_LEVEL=warn APPROVAL_NOTIFY_URL=http://127.0.0.1:5678/webhook/ai-rails-approval-notify \
+  API_KEYS="[{\"name\":\"n8n\",\"key\":\"$n8nkey\",\"scopes\":[\"read\",\"write\"]},{\"name\":\"agent\",\"key\":\"$agentkey\",\"scopes\":[\"read\",\"write\",\"mcp\"]}]" \
   "$work/local" > "$work/stack.out" 2>&1 &
 stack_pid=$!
 for _ in $(seq 50); do [[ -f $work/data/secrets.json ]] && curl -sf -o /dev/null "$api/api/openapi.json" -H "x-api-key: $(jq -r .api_key "$work/data/secrets.json")" && break; sleep 0.2; done
@@ -33,7 +38,7 @@ key=$(jq -r .api_key "$work/data/secrets.json")
 export N8N_USER_FOLDER=$work/n8n N8N_EXPRESSION_ENGINE=legacy N8N_RUNNERS_ENABLED=false \
        N8N_DIAGNOSTICS_ENABLED=false N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=false AI_RAILS_URL=$api
 n8n=$n8n_dir/node_modules/.bin/n8n
-printf '[{"id":"airails-api-key","name":"AI Rails API key","type":"httpHeaderAuth","data":{"name":"x-api-key","value":"%s"}}]' "$key" > "$work/creds.json"
+printf '[{"id":"airails-api-key","name":"AI Rails API key","type":"httpHeaderAuth","data":{"name":"x-api-key","value":"%s"}},{"id":"airails-agent-key","name":"AI Rails agent key","type":"httpHeaderAuth","data":{"name":"x-api-key","value":"%s"}}]' "$n8nkey" "$agentkey" > "$work/creds.json"
 "$n8n" import:credentials --input="$work/creds.json" >/dev/null
 "$n8n" import:workflow --input=events/n8n/approval-flow.json >/dev/null
 "$n8n" update:workflow --id=AiRailsApproval1 --active=true >/dev/null 2>&1
@@ -67,7 +72,7 @@ cat > "$work/mcp-client.json" <<JSON
   {"parameters":{"endpointUrl":"$api/mcp","serverTransport":"httpStreamable","authentication":"headerAuth",
     "tool":{"__rl":true,"mode":"id","value":"workflow_get"},"inputMode":"json","jsonInput":"{\"workflow_id\":\"XYZ-000001\"}","options":{}},
    "id":"mcp","name":"MCP","type":"@n8n/n8n-nodes-langchain.mcpClient","typeVersion":1,"position":[220,0],
-   "credentials":{"httpHeaderAuth":{"id":"airails-api-key","name":"AI Rails API key"}}}]}
+   "credentials":{"httpHeaderAuth":{"id":"airails-agent-key","name":"AI Rails agent key"}}}]}
 JSON
 "$n8n" import:workflow --input="$work/mcp-client.json" >/dev/null
 "$n8n" execute --id=AiRailsMcpClient1 2>/dev/null | sed -n '/^{/,$p' > "$work/mcp-client.out"
@@ -75,11 +80,14 @@ status=$(jq -r '.data.resultData.runData.MCP[0].data.main[0][0].json.content[0].
 [[ $status == completed ]] || { echo "FAIL: n8n's MCP Client node did not read XYZ-000001 through /mcp"; head -c 2000 "$work/mcp-client.out"; exit 1; }
 echo "ok   n8n's MCP Client node called workflow_get on /mcp: XYZ-000001 is $status"
 
-# The agent flow: its notification webhook mails approvers their links.
+# The agent flow imports (its chat model needs an API this machine cannot
+# reach, so it is not run); the notification flow mails approvers their
+# links.
 printf '[{"id":"anthropic-placeholder","name":"Anthropic (placeholder: set your key)","type":"anthropicApi","data":{"apiKey":"placeholder"}}]' > "$work/anthropic.json"
 "$n8n" import:credentials --input="$work/anthropic.json" >/dev/null
 "$n8n" import:workflow --input=events/n8n/agent-mcp-flow.json >/dev/null
-"$n8n" update:workflow --id=AiRailsAgentMcp1 --active=true >/dev/null 2>&1
+"$n8n" import:workflow --input=events/n8n/approval-notify-flow.json >/dev/null
+"$n8n" update:workflow --id=AiRailsNotify001 --active=true >/dev/null 2>&1
 NODE_FUNCTION_ALLOW_BUILTIN=crypto AI_RAILS_WEBHOOK_SECRET=$(jq -r .webhook_secret "$work/data/secrets.json") \
   "$n8n" start > "$work/n8n.log" 2>&1 &
 n8n_pid=$!
@@ -158,7 +166,7 @@ echo "ok   $records writes were made with an Idempotency-Key"
 # and mails each approver their link. A forged request mails nothing.
 curl -sf -o /dev/null -H "x-api-key: $key" -H 'Content-Type: application/json' "$api/api/workflow/state" \
   -d '{"workflow_id":"NEN-000004","feature_description":"agent deploy"}'
-mcp_call=$(curl -s -H "x-api-key: $key" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' "$api/mcp" \
+mcp_call=$(curl -s -H "x-api-key: $agentkey" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' "$api/mcp" \
   -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"approval_request","arguments":{"workflow_id":"NEN-000004","request_type":"deploy","content":"Deploy NEN-000004","requester":"agent-7","approvers":["dave@example.com","erin@example.com"]}}}')
 jq -e '.result.isError != true' <<< "$mcp_call" >/dev/null || { echo "FAIL: approval_request: $mcp_call"; exit 1; }
 ! grep -q '/approve/' <<< "$mcp_call" || { echo "FAIL: the agent saw a link"; exit 1; }
@@ -172,4 +180,9 @@ for _ in $(seq 100); do
 done
 [[ $agent_links -eq 2 ]] || { echo "FAIL: the agent flow mailed $agent_links links, want 2"; tail -40 "$work/n8n.log"; exit 1; }
 ! grep -lq 'mallory@example.com' "$work"/mail/*.eml || { echo "FAIL: a forged approval.requested was mailed"; exit 1; }
-echo "ok   an agent's approval_request: the agent flow checked the signature and mailed dave and erin their links; a forged one mailed nothing"
+echo "ok   an agent's approval_request: the notification flow checked the signature and mailed dave and erin their links; a forged one mailed nothing"
+# n8n's key cannot decide.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $n8nkey" -H 'Content-Type: application/json' \
+  -d '{"decision":"approved","approver":"n8n"}' "$api/api/approval/$(jq -r .result.structuredContent.approval_id <<< "$mcp_call")/decision")
+[[ $code == 403 ]] || { echo "FAIL: n8n's key decided ($code)"; exit 1; }
+echo "ok   n8n's key (read, write) cannot decide: 403"
