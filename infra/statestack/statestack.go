@@ -15,12 +15,16 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -58,6 +62,9 @@ type StateStackProps struct {
 	KeyPrefix string
 	// CallbackHostAllowlist is CALLBACK_HOST_ALLOWLIST.
 	CallbackHostAllowlist string
+	// AlarmEmail (context alarmEmail), when set, is subscribed to the alarm
+	// topic, which every alarm notifies.
+	AlarmEmail string
 	// ApprovalNotifyURL is APPROVAL_NOTIFY_URL (context approvalNotifyUrl),
 	// https: the operator's endpoint that gets approval.requested and
 	// reminders with the approvers' links. Optional: without it, the MCP
@@ -150,6 +157,9 @@ func checkClients(cs []Client) ([]Client, error) {
 	return cs, nil
 }
 
+// backupPrefix is where the sweeper writes backups in the bucket.
+const backupPrefix = "backups"
+
 // MaxWaitSeconds is the longest wait a request may hold (approval.MaxWait).
 const MaxWaitSeconds = 25
 
@@ -188,6 +198,7 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	str(&p.KeyPrefix, "keyPrefix", "ai_rails_")
 	str(&p.CallbackHostAllowlist, "callbackHostAllowlist", "")
 	str(&p.ApprovalNotifyURL, "approvalNotifyUrl", "")
+	str(&p.AlarmEmail, "alarmEmail", "")
 	if !p.AllowApproveOnTimeout {
 		p.AllowApproveOnTimeout = ctx("allowApproveOnTimeout") == "true"
 	}
@@ -362,7 +373,7 @@ func (b *builder) function(f Function) {
 	}
 	if f.Name == "sweeper" {
 		env["BACKUP_BUCKET"] = b.backups.BucketName()
-		env["BACKUP_PREFIX"] = jsii.String("backups")
+		env["BACKUP_PREFIX"] = jsii.String(backupPrefix)
 	}
 	fn := awslambda.NewFunction(b.stack, jsii.String(id), &awslambda.FunctionProps{
 		FunctionName: b.name(f.Name),
@@ -388,7 +399,15 @@ func (b *builder) function(f Function) {
 		b.vector.GrantRead(fn, nil)
 	}
 	if f.Name == "sweeper" {
-		b.backups.GrantWrite(fn, nil, nil)
+		// Only put objects under the backup prefix (a multipart upload's
+		// parts are puts too, and an abandoned one may be aborted): no
+		// delete of any kind, so neither a bug nor a stolen sweeper
+		// credential can erase a backup or its versions. The lifecycle
+		// rules expire them.
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("s3:PutObject", "s3:AbortMultipartUpload"),
+			Resources: jsii.Strings(*b.backups.ArnForObjects(jsii.String(backupPrefix + "/*"))),
+		}))
 	}
 	b.fns[f.Name] = fn
 }
@@ -555,8 +574,20 @@ func (b *builder) schedules() {
 
 func (b *builder) alarms() {
 	five := awscdk.Duration_Minutes(jsii.Number(5))
+	// Every alarm notifies the alarm topic, which e-mails the address of
+	// the context value alarmEmail, if any, and which any other subscriber
+	// (chat, paging) may join.
+	topic := awssns.NewTopic(b.stack, jsii.String("Alarms"), &awssns.TopicProps{
+		TopicName: b.name("alarms"), EnforceSSL: jsii.Bool(true),
+	})
+	if b.p.AlarmEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(b.p.AlarmEmail), nil))
+	}
+	awscdk.NewCfnOutput(b.stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(),
+		Description: jsii.String("Every alarm notifies this topic: subscribe to it")})
+	action := awscloudwatchactions.NewSnsAction(topic)
 	alarm := func(id string, m awscloudwatch.Metric, threshold float64, desc string) {
-		m.CreateAlarm(b.stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+		a := m.CreateAlarm(b.stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
 			AlarmName:          b.name(strings.ToLower(id)),
 			AlarmDescription:   jsii.String(desc),
 			Threshold:          jsii.Number(threshold),
@@ -564,6 +595,7 @@ func (b *builder) alarms() {
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
+		a.AddAlarmAction(action)
 	}
 	dash := awscloudwatch.NewDashboard(b.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{DashboardName: b.name("dashboard")})
 	for _, f := range Functions {

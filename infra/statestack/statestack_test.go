@@ -210,11 +210,39 @@ func TestBucket(t *testing.T) {
 	for _, r := range policy {
 		assert.Contains(t, mustJSON(props(r)), `"aws:SecureTransport":"false"`, "TLS is enforced")
 	}
-	// Only the sweeper may write backups.
+	// Only the sweeper may write backups, only under backups/, and nothing
+	// in the stack may delete one.
 	for id, r := range tp.resources("AWS::IAM::Policy") {
 		doc := mustJSON(props(r)["PolicyDocument"])
 		writes := strings.Contains(doc, "s3:PutObject")
 		assert.Equal(t, strings.Contains(id, "Sweeper"), writes, id)
+		if writes {
+			assert.Contains(t, doc, `/backups/*`, "%s: under the prefix only", id)
+		}
+	}
+	for typ, rs := range map[string]map[string]map[string]any{"AWS::IAM::Policy": tp.resources("AWS::IAM::Policy"),
+		"AWS::S3::BucketPolicy": tp.resources("AWS::S3::BucketPolicy"), "AWS::IAM::Role": tp.resources("AWS::IAM::Role")} {
+		for id, r := range rs {
+			var doc struct {
+				Statement []struct {
+					Effect string `json:"Effect"`
+					Action any    `json:"Action"`
+				} `json:"Statement"`
+			}
+			raw := props(r)["PolicyDocument"]
+			if raw == nil {
+				continue
+			}
+			require.NoError(t, json.Unmarshal([]byte(mustJSON(raw)), &doc))
+			for _, st := range doc.Statement {
+				if st.Effect != "Allow" {
+					continue
+				}
+				for _, a := range strings.Fields(strings.NewReplacer("[", " ", "]", " ", ",", " ", `"`, " ").Replace(mustJSON(st.Action))) {
+					assert.False(t, strings.HasPrefix(a, "s3:DeleteObject") || a == "s3:*" || a == "*", "%s %s allows %s", typ, id, a)
+				}
+			}
+		}
 	}
 }
 
@@ -264,6 +292,17 @@ func TestAlarmsAndDashboard(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]int{"Errors": 5, "Throttles": 5, "Duration": 5, "5XXError": 1}, metrics)
+	// Every alarm reaches someone: it notifies the alarm topic.
+	for id, r := range alarms {
+		actions, _ := props(r)["AlarmActions"].([]any)
+		require.Len(t, actions, 1, id)
+		assert.Contains(t, mustJSON(actions[0]), "Alarms", id)
+	}
+	assert.Len(t, tp.resources("AWS::SNS::Subscription"), 0, "no e-mail unless one is given")
+	p.AlarmEmail = "oncall@example.com"
+	withMail := synth(t, &p)
+	withMail.tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "oncall@example.com"})
+	withMail.tpl.HasOutput(jsii.String("AlarmTopicArn"), map[string]any{})
 	tp.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
 }
 
