@@ -20,11 +20,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -276,8 +278,10 @@ type builder struct {
 	links   awssecretsmanager.ISecret
 	vector  awssecretsmanager.ISecret // nil without a vector index
 	backups awss3.Bucket
-	restAPI awsapigateway.RestApi
-	apiKey  awsapigateway.IApiKey
+	// failures holds the scheduled runs that failed.
+	failures awssqs.Queue
+	restAPI  awsapigateway.RestApi
+	apiKey   awsapigateway.IApiKey
 }
 
 func (b *builder) name(s string) *string { return jsii.String("ai-rails-" + b.p.Stage + "-" + s) }
@@ -456,6 +460,10 @@ func (b *builder) api() {
 			ThrottlingRateLimit:  jsii.Number(b.p.ThrottleRate),
 			ThrottlingBurstLimit: jsii.Number(b.p.ThrottleBurst),
 			MethodOptions:        publicThrottles(),
+			// Execution logs: errors only, and never a request or response
+			// body (data tracing off), so no body or key is ever logged.
+			LoggingLevel:     awsapigateway.MethodLoggingLevel_ERROR,
+			DataTraceEnabled: jsii.Bool(false),
 		},
 		DefaultMethodOptions: &awsapigateway.MethodOptions{ApiKeyRequired: jsii.Bool(true)},
 		CloudWatchRole:       jsii.Bool(true),
@@ -557,6 +565,20 @@ func (b *builder) clients() {
 }
 
 func (b *builder) schedules() {
+	// A scheduled run that fails leaves a trace: EventBridge retries its
+	// delivery twice within an hour, then puts the event in this queue;
+	// the sweeper's own failed runs (after Lambda's two retries) go there
+	// too, and an alarm fires while it is not empty.
+	b.failures = awssqs.NewQueue(b.stack, jsii.String("ScheduleFailures"), &awssqs.QueueProps{
+		QueueName:       b.name("schedule-failures"),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	b.fns["sweeper"].ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		OnFailure:     awslambdadestinations.NewSqsDestination(b.failures),
+		RetryAttempts: jsii.Number(2),
+	})
 	for _, s := range []struct {
 		id   string
 		rate awscdk.Duration
@@ -566,7 +588,10 @@ func (b *builder) schedules() {
 			RuleName: b.name(s.task),
 			Schedule: awsevents.Schedule_Rate(s.rate),
 			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(b.fns["sweeper"], &awseventstargets.LambdaFunctionProps{
-				Event: awsevents.RuleTargetInput_FromObject(map[string]any{"task": s.task}),
+				Event:           awsevents.RuleTargetInput_FromObject(map[string]any{"task": s.task}),
+				DeadLetterQueue: b.failures,
+				RetryAttempts:   jsii.Number(2),
+				MaxEventAge:     awscdk.Duration_Hours(jsii.Number(1)),
 			})},
 		})
 	}
@@ -620,6 +645,8 @@ func (b *builder) alarms() {
 			Right: &[]awscloudwatch.IMetric{p99},
 		}))
 	}
+	failed := b.failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")})
+	alarm("ScheduleFailed", failed, 1, "a scheduled sweep or backup failed: read the schedule-failures queue")
 	server := b.restAPI.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")})
 	alarm("Api5xx", server, b.p.Api5xxThreshold, "the API answered 5xx")
 	dash.AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{

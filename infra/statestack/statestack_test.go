@@ -167,6 +167,51 @@ func TestAPI(t *testing.T) {
 	}
 }
 
+// A failed scheduled run leaves a trace: each rule's target retries and
+// then has a dead-letter queue, and the sweeper's failed asynchronous runs
+// go to the same queue.
+// API Gateway's execution logs hold errors only, and no body.
+func TestExecutionLogging(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	for _, r := range tp.resources("AWS::ApiGateway::Stage") {
+		settings := props(r)["MethodSettings"].([]any)
+		found := false
+		for _, m := range settings {
+			ms := m.(map[string]any)
+			if ms["HttpMethod"] == "*" && ms["ResourcePath"] == "/*" {
+				found = true
+				assert.Equal(t, "ERROR", ms["LoggingLevel"])
+				assert.Equal(t, false, ms["DataTraceEnabled"])
+			}
+		}
+		assert.True(t, found, "the stage's settings for every method: %s", mustJSON(settings))
+	}
+}
+
+func TestScheduleFailures(t *testing.T) {
+	p := base
+	tp := synth(t, &p)
+	queues := tp.resources("AWS::SQS::Queue")
+	require.Len(t, queues, 1)
+	for _, r := range tp.resources("AWS::Events::Rule") {
+		targets := props(r)["Targets"].([]any)
+		require.NotEmpty(t, targets)
+		for _, tg := range targets {
+			m := tg.(map[string]any)
+			assert.Contains(t, mustJSON(m["DeadLetterConfig"]), "ScheduleFailures", "every schedule target has a dead-letter queue")
+			assert.Equal(t, map[string]any{"MaximumEventAgeInSeconds": float64(3600), "MaximumRetryAttempts": float64(2)}, m["RetryPolicy"])
+		}
+	}
+	tp.tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+		"MaximumRetryAttempts": 2,
+		"DestinationConfig":    map[string]any{"OnFailure": map[string]any{"Destination": assertions.Match_AnyValue()}},
+	})
+	tp.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS", "Threshold": 1,
+	})
+}
+
 func TestSchedules(t *testing.T) {
 	p := base
 	tp := synth(t, &p)
@@ -275,7 +320,7 @@ func TestAlarmsAndDashboard(t *testing.T) {
 	p := base
 	tp := synth(t, &p)
 	alarms := tp.resources("AWS::CloudWatch::Alarm")
-	assert.Len(t, alarms, 3*len(statestack.Functions)+1)
+	assert.Len(t, alarms, 3*len(statestack.Functions)+2)
 	metrics := map[string]int{}
 	for _, r := range alarms {
 		pr := props(r)
@@ -291,7 +336,7 @@ func TestAlarmsAndDashboard(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, map[string]int{"Errors": 5, "Throttles": 5, "Duration": 5, "5XXError": 1}, metrics)
+	assert.Equal(t, map[string]int{"Errors": 5, "Throttles": 5, "Duration": 5, "5XXError": 1, "ApproximateNumberOfMessagesVisible": 1}, metrics)
 	// Every alarm reaches someone: it notifies the alarm topic.
 	for id, r := range alarms {
 		actions, _ := props(r)["AlarmActions"].([]any)
