@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -64,6 +65,9 @@ type StateStackProps struct {
 	KeyPrefix string
 	// CallbackHostAllowlist is CALLBACK_HOST_ALLOWLIST.
 	CallbackHostAllowlist string
+	// WAF (context waf "true") puts an AWS WAF web ACL in front of the
+	// API: managed common rules and a rate limit per IP address.
+	WAF bool
 	// AlarmEmail (context alarmEmail), when set, is subscribed to the alarm
 	// topic, which every alarm notifies.
 	AlarmEmail string
@@ -201,6 +205,9 @@ func (p *StateStackProps) fill(scope constructs.Construct) error {
 	str(&p.CallbackHostAllowlist, "callbackHostAllowlist", "")
 	str(&p.ApprovalNotifyURL, "approvalNotifyUrl", "")
 	str(&p.AlarmEmail, "alarmEmail", "")
+	if !p.WAF {
+		p.WAF = ctx("waf") == "true"
+	}
 	if !p.AllowApproveOnTimeout {
 		p.AllowApproveOnTimeout = ctx("allowApproveOnTimeout") == "true"
 	}
@@ -264,6 +271,7 @@ func NewStateStack(scope constructs.Construct, id string, props *StateStackProps
 	}
 	s.api()
 	s.schedules()
+	s.firewall()
 	s.alarms()
 	s.outputs()
 	return stack
@@ -562,6 +570,51 @@ func (b *builder) clients() {
 			b.fns[f.Name].AddEnvironment(jsii.String("API_CLIENTS"), clients, nil)
 		}
 	}
+}
+
+// WAFRateLimit is how many requests one IP address may make in 5 minutes
+// when the web ACL is on; more are blocked until the rate falls.
+const WAFRateLimit = 2000
+
+// firewall puts an AWS WAF web ACL in front of the API stage when the
+// context value waf is "true" (props.WAF): AWS's managed common rule set,
+// and a rate-based rule per IP address. See infra/README.md for its cost.
+func (b *builder) firewall() {
+	if !b.p.WAF {
+		return
+	}
+	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{CloudWatchMetricsEnabled: jsii.Bool(true),
+			MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true)}
+	}
+	acl := awswafv2.NewCfnWebACL(b.stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Name:             b.name("api"),
+		Scope:            jsii.String("REGIONAL"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
+		VisibilityConfig: visibility("ai-rails-" + b.p.Stage + "-api"),
+		Rules: &[]any{
+			&awswafv2.CfnWebACL_RuleProperty{
+				Name: jsii.String("aws-common-rules"), Priority: jsii.Number(0),
+				OverrideAction: &awswafv2.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
+				Statement: &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{
+					VendorName: jsii.String("AWS"), Name: jsii.String("AWSManagedRulesCommonRuleSet"),
+				}},
+				VisibilityConfig: visibility("aws-common-rules"),
+			},
+			&awswafv2.CfnWebACL_RuleProperty{
+				Name: jsii.String("rate-per-ip"), Priority: jsii.Number(1),
+				Action: &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
+				Statement: &awswafv2.CfnWebACL_StatementProperty{RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+					Limit: jsii.Number(WAFRateLimit), AggregateKeyType: jsii.String("IP"),
+				}},
+				VisibilityConfig: visibility("rate-per-ip"),
+			},
+		},
+	})
+	stage := b.restAPI.DeploymentStage()
+	awswafv2.NewCfnWebACLAssociation(b.stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
+		ResourceArn: stage.StageArn(), WebAclArn: acl.AttrArn(),
+	})
 }
 
 func (b *builder) schedules() {

@@ -170,6 +170,28 @@ func TestAPI(t *testing.T) {
 // A failed scheduled run leaves a trace: each rule's target retries and
 // then has a dead-letter queue, and the sweeper's failed asynchronous runs
 // go to the same queue.
+// The web ACL is off by default; on, it holds AWS's common rules and a
+// rate limit per IP address, and guards the API's stage.
+func TestWAF(t *testing.T) {
+	p := base
+	assert.Empty(t, synth(t, &p).resources("AWS::WAFv2::WebACL"))
+	p.WAF = true
+	tp := synth(t, &p)
+	acls := tp.resources("AWS::WAFv2::WebACL")
+	require.Len(t, acls, 1)
+	for _, r := range acls {
+		doc := mustJSON(props(r))
+		assert.Contains(t, doc, `"Scope":"REGIONAL"`)
+		assert.Contains(t, doc, "AWSManagedRulesCommonRuleSet")
+		assert.Contains(t, doc, `"RateBasedStatement":{"AggregateKeyType":"IP","Limit":2000}`)
+	}
+	assoc := tp.resources("AWS::WAFv2::WebACLAssociation")
+	require.Len(t, assoc, 1)
+	for _, r := range assoc {
+		assert.Contains(t, mustJSON(props(r)["ResourceArn"]), "/stages/", "the API's stage")
+	}
+}
+
 // API Gateway's execution logs hold errors only, and no body.
 func TestExecutionLogging(t *testing.T) {
 	p := base
