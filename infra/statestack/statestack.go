@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ai-rails/state-service/shared/routes"
 )
@@ -274,6 +275,7 @@ func NewStateStack(scope constructs.Construct, id string, props *StateStackProps
 	s.firewall()
 	s.alarms()
 	s.outputs()
+	s.nagSuppressions()
 	return stack
 }
 
@@ -718,5 +720,66 @@ func (b *builder) outputs() {
 	awscdk.NewCfnOutput(b.stack, jsii.String("UpstashTokenSecretArn"), &awscdk.CfnOutputProps{Value: b.token.SecretArn()})
 	if b.vector != nil {
 		awscdk.NewCfnOutput(b.stack, jsii.String("UpstashVectorTokenSecretArn"), &awscdk.CfnOutputProps{Value: b.vector.SecretArn()})
+	}
+}
+
+// nag is one cdk-nag rule set aside, with why; appliesTo narrows it to
+// the findings named (cdk-nag's "Resource::*" and the like).
+func nag(id, reason string, appliesTo ...string) *cdknag.NagPackSuppression {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		list := make([]any, len(appliesTo))
+		for i, a := range appliesTo {
+			list[i] = a
+		}
+		s.AppliesTo = &list
+	}
+	return s
+}
+
+// nagSuppressions sets aside the cdk-nag findings (AwsSolutions and
+// Serverless packs) that do not apply here, each with its reason; the
+// infra tests fail on any finding left.
+func (b *builder) nagSuppressions() {
+	add := func(c constructs.IConstruct, children bool, s ...*cdknag.NagPackSuppression) {
+		cdknag.NagSuppressions_AddResourceSuppressions(c, &s, jsii.Bool(children))
+	}
+	add(b.restAPI, true,
+		nag("AwsSolutions-APIG4", "Every method but the approval page needs an API Gateway API key on a per-client usage plan, and the functions check the key's client against the route's scope (read, write, decide, mcp) before anything runs; the approval page's link token is its credential, an HMAC over the approval, the approver and the expiry."),
+		nag("AwsSolutions-COG4", "The API's callers are programs (n8n, agents), each with its own API key and scopes; there are no end users to sign in with Cognito. Approvers use single-purpose signed links."),
+		nag("AwsSolutions-APIG2", "The handlers validate every request against the contract (shared/openapi) themselves, with problem+json answers that name each bad field, which API Gateway's request validator cannot give; every test checks the answers against the OpenAPI document."),
+		nag("AwsSolutions-IAM4", "API Gateway's account-level CloudWatch role uses the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs, the one AWS documents for writing its access and execution logs.",
+			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+	)
+	if !b.p.WAF {
+		add(b.restAPI.DeploymentStage(), false, nag("AwsSolutions-APIG3", "The WAF web ACL is optional (context waf=true), as it costs about $7 a month and $0.60 per million requests; infra/README.md says when to turn it on. The usage plans throttle each client meanwhile."))
+	}
+	for _, f := range Functions {
+		fn := b.fns[f.Name]
+		add(fn, true,
+			nag("AwsSolutions-IAM4", "The function's role uses AWSLambdaBasicExecutionRole, the AWS managed policy that lets Lambda write the function's own log group, and nothing else.",
+				"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+			nag("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions, so active tracing needs Resource *; every other statement names its secret, bucket prefix or queue.", "Resource::*"),
+		)
+		if f.Name == "sweeper" {
+			add(fn, true,
+				nag("AwsSolutions-IAM5", "Backups are new objects named by their time under backups/: the sweeper may put objects, and abort an abandoned upload, under that prefix only, and delete nothing.", "Resource::<Backups9A29A52D.Arn>/"+backupPrefix+"/*"),
+				nag("Serverless-LambdaDLQ", "The sweeper's failed asynchronous runs go to the schedule-failures queue through its on-failure destination, which records the request, the response and the error, more than a dead-letter queue keeps; an alarm watches the queue."),
+			)
+		} else {
+			add(fn, true, nag("Serverless-LambdaDLQ", "API Gateway invokes this function synchronously and returns its failure to the caller, who retries with the same Idempotency-Key; a dead-letter queue applies only to asynchronous invocations, which this function never gets."))
+		}
+	}
+	add(b.failures, true,
+		nag("AwsSolutions-SQS3", "This queue is itself the dead-letter queue: of the schedules' EventBridge targets and of the sweeper's on-failure destination. Its messages are read by an operator after its alarm fires."),
+		nag("Serverless-SQSRedrivePolicy", "This queue is itself the dead-letter queue of the scheduled runs; nothing consumes it automatically, so there is nothing to redrive from it."),
+	)
+	add(b.backups, true, nag("AwsSolutions-S1", "Server access logs would need a second bucket whose own access logs would need a third; the backup bucket allows only TLS, only the sweeper's put-only role writes it, and its reads are by operators, which CloudTrail S3 data events record where an audit is wanted."))
+	rotation := "Rotation is by hand, by the runbook Rotating secrets in infra/README.md: "
+	add(b.token, true, nag("AwsSolutions-SMG4", rotation+"the Upstash REST token is issued by Upstash, not AWS, so a rotation Lambda could not make a new one; reset it in Upstash's console, put it in the secret, and the functions read it at their next cold start."))
+	add(b.webhook, true, nag("AwsSolutions-SMG4", rotation+"every webhook receiver checks signatures with this secret, so a new one must be given to them at the same time; an automatic rotation would break every receiver."))
+	add(b.links, true, nag("AwsSolutions-SMG4", rotation+"a new link secret voids every approver's outstanding link at once, so it is rotated when links may have leaked, not on a schedule."))
+	if b.vector != nil {
+		add(b.vector, true, nag("AwsSolutions-SMG4", rotation+"the Upstash Vector token is issued by Upstash, not AWS, so a rotation Lambda could not make a new one; reset it in Upstash's console and put it in the secret."))
 	}
 }
