@@ -21,6 +21,13 @@ JSON
   (cd "$n8n_dir" && npm install --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3)
 fi
 
+# A stack or n8n left running from before would answer in place of ours.
+for port in 3000 5678 2525; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "FAIL: something already listens on 127.0.0.1:$port (an earlier make run or n8n?); stop it first"; exit 1
+  fi
+done
+
 cleanup() { kill "${stack_pid:-}" "${n8n_pid:-}" "${sink_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
