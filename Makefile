@@ -26,8 +26,13 @@ SDK_CHECK := scripts/upstash-sdk-check/node_modules/.package-lock.json
 $(SDK_CHECK): scripts/upstash-sdk-check/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/upstash-sdk-check
 
+# The standardwebhooks library, which the webhook tests verify deliveries with.
+WEBHOOK_CHECK := scripts/webhook-check/node_modules/.package-lock.json
+$(WEBHOOK_CHECK): scripts/webhook-check/package-lock.json
+	npm ci --no-audit --no-fund --prefix scripts/webhook-check
+
 # The official MCP SDK, whose client the local stack's tests run against /mcp.
-MCP_CHECK := scripts/mcp-sdk-check/node_modules/.package-lock.json
+MCP_CHECK := scripts/mcp-sdk-check/node_modules scripts/webhook-check/node_modules/.package-lock.json
 $(MCP_CHECK): scripts/mcp-sdk-check/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/mcp-sdk-check
 
@@ -39,10 +44,10 @@ CDK     := ../scripts/cdk-cli/node_modules/.bin/cdk
 $(CDK_CLI): scripts/cdk-cli/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/cdk-cli
 
-test: $(SDK_CHECK) $(MCP_CHECK) ## run every module's tests (CI=true turns a missing redis-server into a failure)
+test: $(SDK_CHECK) $(MCP_CHECK) $(WEBHOOK_CHECK) ## run every module's tests (CI=true turns a missing redis-server into a failure)
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
-test-race: $(SDK_CHECK) $(MCP_CHECK) ## the tests under the race detector
+test-race: $(SDK_CHECK) $(MCP_CHECK) $(WEBHOOK_CHECK) ## the tests under the race detector
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -race ./...); done
 
 cover: ## statement coverage of every module's product code (scripts/cover.sh says what is left out, and why)

@@ -5,20 +5,49 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
 // The headers of a delivery.
 const (
-	HeaderEvent     = "X-AIRails-Event"
-	HeaderDelivery  = "X-AIRails-Delivery"
+	HeaderEvent    = "X-AIRails-Event"
+	HeaderDelivery = "X-AIRails-Delivery"
+	// HeaderSignature is the signature of the body alone. Deprecated:
+	// kept for one release beside the Standard Webhooks headers, which also
+	// sign the delivery id and a timestamp, so that a captured delivery
+	// cannot be replayed.
 	HeaderSignature = "X-AIRails-Signature-256"
+	// The Standard Webhooks headers (standardwebhooks.com): the delivery id
+	// (the same across retries), the attempt's Unix time in seconds, and
+	// "v1,<base64 HMAC-SHA256 of id.timestamp.body>". Receivers configure
+	// the secret as "whsec_" and the base64 of WEBHOOK_SECRET
+	// (StandardSecret), and verify with any Standard Webhooks library.
+	HeaderWebhookID        = "webhook-id"
+	HeaderWebhookTimestamp = "webhook-timestamp"
+	HeaderWebhookSignature = "webhook-signature"
 )
+
+// SignStandard returns the Standard Webhooks signature of a delivery:
+// "v1," and the base64 HMAC-SHA256, under secret, of "id.timestamp.body".
+func SignStandard(secret []byte, id string, timestamp int64, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(id + "." + strconv.FormatInt(timestamp, 10) + "."))
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// StandardSecret is secret as Standard Webhooks receivers take it:
+// "whsec_" and its base64.
+func StandardSecret(secret []byte) string {
+	return "whsec_" + base64.StdEncoding.EncodeToString(secret)
+}
 
 // Sign returns the signature header value of body under secret:
 // "sha256=" and the hex HMAC-SHA256.
@@ -152,6 +181,10 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) (a Attempt, refused bo
 	req.Header.Set(HeaderEvent, d.Event)
 	req.Header.Set(HeaderDelivery, d.ID)
 	req.Header.Set(HeaderSignature, Sign(dl.opts.Secret, d.Body))
+	ts := dl.opts.Now().Unix()
+	req.Header.Set(HeaderWebhookID, d.ID)
+	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderWebhookSignature, SignStandard(dl.opts.Secret, d.ID, ts, d.Body))
 	resp, err := dl.client.Do(req)
 	if err != nil {
 		a.Error = describe(err)

@@ -1,0 +1,79 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"net/http/httptest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ai-rails/state-service/shared/redistest"
+	"github.com/ai-rails/state-service/shared/webhook"
+)
+
+// TestStandardWebhooks: every delivery is also signed by the Standard
+// Webhooks specification, which the official standardwebhooks library
+// (scripts/webhook-check) verifies, as a receiver would, with the secret
+// written as "whsec_" and the base64 of WEBHOOK_SECRET; a tampered body, a
+// replay under another id, or a stale timestamp is refused.
+func TestStandardWebhooks(t *testing.T) {
+	dir, err := filepath.Abs("../../scripts/webhook-check")
+	require.NoError(t, err)
+	_, nodeErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "standardwebhooks"))
+	if nodeErr != nil || modErr != nil {
+		msg := "node and standardwebhooks are needed: run npm ci --prefix scripts/webhook-check (make test does)"
+		if redistest.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	body := []byte(`{"approval_id":"3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c","event":"approval.decided","status":"approved"}`)
+	d := webhook.NewDeliverer(webhook.Options{Secret: secret, Guard: &webhook.Guard{AllowInsecureLoopback: true}})
+	attempts := d.Deliver(context.Background(), webhook.Delivery{ID: "dlv-42", Event: "approval.decided", URL: srv.URL, Body: body})
+	require.True(t, attempts[0].Delivered)
+	got := rc.got[0].Header
+	assert.Equal(t, "dlv-42", got.Get(webhook.HeaderWebhookID), "the delivery id, the same across retries")
+	ts, err := strconv.ParseInt(got.Get(webhook.HeaderWebhookTimestamp), 10, 64)
+	require.NoError(t, err)
+	assert.InDelta(t, time.Now().Unix(), ts, 60)
+	assert.True(t, strings.HasPrefix(got.Get(webhook.HeaderWebhookSignature), "v1,"))
+	assert.NotEmpty(t, got.Get(webhook.HeaderSignature), "the old header stays for one release")
+
+	verify := func(headers map[string]string, payload string) (string, error) {
+		in, _ := json.Marshal(map[string]any{"secret": webhook.StandardSecret(secret), "headers": headers, "body": payload})
+		cmd := exec.Command("node", "verify.mjs")
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader(string(in))
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	headers := map[string]string{"webhook-id": got.Get("webhook-id"), "webhook-timestamp": got.Get("webhook-timestamp"),
+		"webhook-signature": got.Get("webhook-signature")}
+	out, err := verify(headers, string(rc.bodies[0]))
+	require.NoError(t, err, out)
+	assert.Equal(t, "ok approval.decided", out)
+
+	_, err = verify(headers, strings.Replace(string(rc.bodies[0]), "approved", "rejected", 1))
+	assert.Error(t, err, "a tampered body")
+	replay := map[string]string{"webhook-id": "dlv-other", "webhook-timestamp": headers["webhook-timestamp"], "webhook-signature": headers["webhook-signature"]}
+	_, err = verify(replay, string(rc.bodies[0]))
+	assert.Error(t, err, "the signature under another delivery id")
+	old := time.Now().Add(-time.Hour).Unix()
+	stale := map[string]string{"webhook-id": "dlv-42", "webhook-timestamp": strconv.FormatInt(old, 10),
+		"webhook-signature": webhook.SignStandard(secret, "dlv-42", old, rc.bodies[0])}
+	out, err = verify(stale, string(rc.bodies[0]))
+	assert.Error(t, err, "a validly signed but stale delivery: %s", out)
+}
