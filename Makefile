@@ -32,7 +32,7 @@ $(WEBHOOK_CHECK): scripts/webhook-check/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/webhook-check
 
 # The official MCP SDK, whose client the local stack's tests run against /mcp.
-MCP_CHECK := scripts/mcp-sdk-check/node_modules scripts/webhook-check/node_modules/.package-lock.json
+MCP_CHECK := scripts/mcp-sdk-check/node_modules/.package-lock.json
 $(MCP_CHECK): scripts/mcp-sdk-check/package-lock.json
 	npm ci --no-audit --no-fund --prefix scripts/mcp-sdk-check
 
@@ -105,4 +105,4 @@ sam-invoke: ## sam local invoke FN=<workflow|approval|results|sweeper> EVENT=eve
 	  $$(jq -r --arg n ai-rails-$(STAGE)-$(FN) '.Resources | to_entries[] | select(.value.Properties.FunctionName == $$n) | .key' infra/cdk.out/AiRailsState-$(STAGE).template.json)
 
 clean: ## remove build output
-	rm -rf build scripts/upstash-sdk-check/node_modules scripts/mcp-sdk-check/node_modules scripts/cdk-cli/node_modules infra/cdk.out
+	rm -rf build scripts/upstash-sdk-check/node_modules scripts/mcp-sdk-check/node_modules scripts/webhook-check/node_modules scripts/cdk-cli/node_modules infra/cdk.out

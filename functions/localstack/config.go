@@ -39,7 +39,10 @@ type Config struct {
 	WebhookSecret string
 	// LinkSecret keys approvers' links (APPROVAL_LINK_SECRET).
 	LinkSecret string
-	DataDir    string // DATA_DIR
+	// CallbackJWTSecret signs the JWT every webhook carries
+	// (CALLBACK_JWT_SECRET), which n8n's Wait node checks.
+	CallbackJWTSecret string
+	DataDir           string // DATA_DIR
 	// Fsync is LOCAL_FSYNC, the embedded store's journal policy: "always"
 	// (the default: fsync before every answer) or "everysec".
 	Fsync          embedded.Fsync
@@ -65,19 +68,20 @@ type Config struct {
 func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 	e := config.NewEnv(lookup)
 	c := Config{
-		Addr:           e.String("LOCAL_ADDR", "127.0.0.1:3000"),
-		RESTAddr:       e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
-		RESTToken:      e.String("LOCAL_REST_TOKEN", ""),
-		VectorAddr:     e.String("LOCAL_VECTOR_ADDR", "127.0.0.1:8078"),
-		VectorToken:    e.String("LOCAL_VECTOR_TOKEN", ""),
-		APIKey:         e.String("API_KEY", ""),
-		WebhookSecret:  e.String("WEBHOOK_SECRET", ""),
-		LinkSecret:     e.String("APPROVAL_LINK_SECRET", ""),
-		DataDir:        e.String("DATA_DIR", "./.data"),
-		SweepInterval:  e.Duration("SWEEP_INTERVAL", 60*time.Second),
-		BackupInterval: e.Duration("BACKUP_INTERVAL", time.Hour),
-		RedisURL:       e.String("REDIS_URL", ""),
-		PprofAddr:      e.String("LOCAL_PPROF_ADDR", ""),
+		Addr:              e.String("LOCAL_ADDR", "127.0.0.1:3000"),
+		RESTAddr:          e.String("LOCAL_REST_ADDR", "127.0.0.1:8079"),
+		RESTToken:         e.String("LOCAL_REST_TOKEN", ""),
+		VectorAddr:        e.String("LOCAL_VECTOR_ADDR", "127.0.0.1:8078"),
+		VectorToken:       e.String("LOCAL_VECTOR_TOKEN", ""),
+		APIKey:            e.String("API_KEY", ""),
+		WebhookSecret:     e.String("WEBHOOK_SECRET", ""),
+		LinkSecret:        e.String("APPROVAL_LINK_SECRET", ""),
+		CallbackJWTSecret: e.String("CALLBACK_JWT_SECRET", ""),
+		DataDir:           e.String("DATA_DIR", "./.data"),
+		SweepInterval:     e.Duration("SWEEP_INTERVAL", 60*time.Second),
+		BackupInterval:    e.Duration("BACKUP_INTERVAL", time.Hour),
+		RedisURL:          e.String("REDIS_URL", ""),
+		PprofAddr:         e.String("LOCAL_PPROF_ADDR", ""),
 		Timeouts: httpkit.Timeouts{
 			ReadHeader: httpkit.DefaultTimeouts.ReadHeader,
 			Read:       e.Duration("LOCAL_READ_TIMEOUT", httpkit.DefaultTimeouts.Read),
@@ -111,6 +115,7 @@ func ReadConfig(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	c.Service.APIKey, c.Service.Approvals.WebhookSecret, c.Service.Approvals.LinkSecret = c.APIKey, c.WebhookSecret, c.LinkSecret
+	c.Service.Approvals.CallbackJWTSecret = c.CallbackJWTSecret
 	if c.Service.Approvals.PublicBaseURL == "" {
 		c.Service.Approvals.PublicBaseURL = "http://" + c.Addr
 	}
@@ -133,6 +138,7 @@ type savedSecrets struct {
 	WebhookSecret string `json:"webhook_secret"`
 	LinkSecret    string `json:"approval_link_secret,omitempty"`
 	VectorToken   string `json:"vector_token,omitempty"`
+	CallbackJWT   string `json:"callback_jwt_secret,omitempty"`
 }
 
 func (c *Config) fillSecrets() error {
@@ -156,6 +162,7 @@ func (c *Config) fillSecrets() error {
 		{"WEBHOOK_SECRET", &c.WebhookSecret, &saved.WebhookSecret},
 		{"APPROVAL_LINK_SECRET", &c.LinkSecret, &saved.LinkSecret},
 		{"LOCAL_VECTOR_TOKEN", &c.VectorToken, &saved.VectorToken},
+		{"CALLBACK_JWT_SECRET", &c.CallbackJWTSecret, &saved.CallbackJWT},
 	} {
 		if *s.value != "" {
 			continue

@@ -347,6 +347,7 @@ func (s *Stack) printBanner(out io.Writer, cfg Config) {
 		fmt.Fprintf(&b, "  pprof          %s/debug/pprof/\n", s.PprofURL)
 	}
 	fmt.Fprintf(&b, "  webhook secret in %s/secrets.json (WEBHOOK_SECRET)\n", cfg.DataDir)
+	fmt.Fprintf(&b, "  callback JWT   secret in %s/secrets.json (callback_jwt_secret): for n8n's Wait nodes, a JWT Auth credential, passphrase, HS256\n", cfg.DataDir)
 	fmt.Fprintf(&b, "  data           %s (backups every %s in %s; sweep every %s)\n", cfg.DataDir, cfg.BackupInterval, cfg.BackupDir, cfg.SweepInterval)
 	if r := s.Restored; r.SnapshotKeys > 0 || r.JournalRecords > 0 {
 		fmt.Fprintf(&b, "  restored       %d keys from the snapshot, %d writes from the journal\n", r.SnapshotKeys, r.JournalRecords)

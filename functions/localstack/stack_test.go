@@ -94,10 +94,12 @@ func TestEmbeddedStack(t *testing.T) {
 
 	assert.NotContains(t, banner, cfg.WebhookSecret, "the webhook secret is not printed")
 	assert.NotContains(t, banner, cfg.LinkSecret, "nor the approvers' link secret")
+	assert.NotContains(t, banner, cfg.CallbackJWTSecret, "nor the callback JWT secret")
+	assert.Contains(t, banner, "callback_jwt_secret")
 	for _, want := range []string{s.APIURL, s.RESTURL, cfg.APIKey, cfg.RESTToken, "curl -s -H 'x-api-key: " + cfg.APIKey + "' " + s.APIURL + "/api/health"} {
 		assert.Contains(t, banner, want)
 	}
-	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET", "APPROVAL_LINK_SECRET", "LOCAL_VECTOR_TOKEN"}, cfg.Generated)
+	assert.ElementsMatch(t, []string{"API_KEY", "LOCAL_REST_TOKEN", "WEBHOOK_SECRET", "APPROVAL_LINK_SECRET", "LOCAL_VECTOR_TOKEN", "CALLBACK_JWT_SECRET"}, cfg.Generated)
 	assert.Contains(t, banner, s.VectorURL)
 	assert.Contains(t, banner, cfg.VectorToken, "the vector token is printed, as the REST token is")
 }
@@ -225,7 +227,7 @@ func TestSecretsAreKeptAcrossRestarts(t *testing.T) {
 	third, err := ReadConfig(config.MapLookup(env))
 	require.NoError(t, err)
 	assert.Equal(t, "set-by-me", third.APIKey)
-	assert.Equal(t, []string{"LOCAL_REST_TOKEN", "APPROVAL_LINK_SECRET", "LOCAL_VECTOR_TOKEN"}, third.Generated)
+	assert.Equal(t, []string{"LOCAL_REST_TOKEN", "APPROVAL_LINK_SECRET", "LOCAL_VECTOR_TOKEN", "CALLBACK_JWT_SECRET"}, third.Generated)
 	// The approvers' link secret is generated and kept too, and links point
 	// at the stack's own API unless PUBLIC_BASE_URL says otherwise.
 	assert.Len(t, third.LinkSecret, 48)

@@ -72,10 +72,11 @@ type Sender interface {
 // Delivery is one webhook to send: its delivery id (the same across
 // retries), its event, where, and the signed body.
 type Delivery struct {
-	ID    string
-	Event string
-	URL   string
-	Body  []byte
+	ID      string
+	Event   string
+	URL     string
+	Body    []byte
+	Subject string // the approval id
 }
 
 // Attempt is the outcome of one try to deliver.
@@ -280,7 +281,7 @@ func (s *Service) Deliver(ctx context.Context, e Entry, a Approval, retryAt time
 	if s.o.Sender == nil || url == "" {
 		return false, nil
 	}
-	attempts := s.o.Sender.Deliver(ctx, Delivery{ID: e.Delivery, Event: e.Event, URL: url, Body: jsondoc.Canonical(p)})
+	attempts := s.o.Sender.Deliver(ctx, Delivery{ID: e.Delivery, Event: e.Event, URL: url, Body: jsondoc.Canonical(p), Subject: a.ApprovalID})
 	return s.RecordDelivery(ctx, e, attempts, retryAt)
 }
 

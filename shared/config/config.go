@@ -182,6 +182,12 @@ type Approvals struct {
 	// Unset, no links leave the service but in the REST create answer, and
 	// the MCP tool approval_request is refused.
 	NotifyURL string
+	// CallbackJWTSecret is CALLBACK_JWT_SECRET locally (the local stack
+	// generates it), or the secret CALLBACK_JWT_SECRET_ARN names in AWS:
+	// when set, every webhook carries Authorization: Bearer and an HS256
+	// JWT under it, which n8n's Wait node checks (JWT Auth credential).
+	CallbackJWTSecret    string
+	CallbackJWTSecretARN string
 	// AllowApproveOnTimeout is ALLOW_APPROVE_ON_TIMEOUT, default false:
 	// whether an approval may ask for on_timeout "approved".
 	AllowApproveOnTimeout bool
@@ -202,6 +208,8 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 		PublicBaseURL:          strings.TrimSuffix(e.String("PUBLIC_BASE_URL", ""), "/"),
 		NotifyURL:              e.String("APPROVAL_NOTIFY_URL", ""),
 		AllowApproveOnTimeout:  e.Bool("ALLOW_APPROVE_ON_TIMEOUT", false),
+		CallbackJWTSecret:      e.String("CALLBACK_JWT_SECRET", ""),
+		CallbackJWTSecretARN:   e.String("CALLBACK_JWT_SECRET_ARN", ""),
 	}
 	if a.NotifyURL != "" {
 		if u, err := url.Parse(a.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -218,9 +226,9 @@ func ReadApprovals(e *Env, insecureDefault bool) Approvals {
 
 // String describes the settings without the secret.
 func (a Approvals) String() string {
-	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s, LinkSecret: %s, LinkSecretARN: %q, PublicBaseURL: %q, NotifyURL: %q, AllowApproveOnTimeout: %t}",
+	return fmt.Sprintf("config.Approvals{AllowSelfApproval: %t, RetentionHours: %d, WebhookSecret: %s, WebhookSecretARN: %q, AllowInsecureCallbacks: %t, CallbackHostAllowlist: %q, WebhookBudget: %s, LinkSecret: %s, LinkSecretARN: %q, PublicBaseURL: %q, NotifyURL: %q, AllowApproveOnTimeout: %t, CallbackJWTSecret: %s, CallbackJWTSecretARN: %q}",
 		a.AllowSelfApproval, a.RetentionHours, redact(a.WebhookSecret), a.WebhookSecretARN, a.AllowInsecureCallbacks, a.CallbackHostAllowlist, a.WebhookBudget,
-		redact(a.LinkSecret), a.LinkSecretARN, a.PublicBaseURL, a.NotifyURL, a.AllowApproveOnTimeout)
+		redact(a.LinkSecret), a.LinkSecretARN, a.PublicBaseURL, a.NotifyURL, a.AllowApproveOnTimeout, redact(a.CallbackJWTSecret), a.CallbackJWTSecretARN)
 }
 
 // GoString is String.

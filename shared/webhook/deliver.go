@@ -64,11 +64,13 @@ func Verify(secret, body []byte, sig string) bool {
 }
 
 // Delivery is one webhook to deliver; its ID stays the same across retries.
+// Subject is what it is about (the approval id), the JWT's sub.
 type Delivery struct {
-	ID    string
-	Event string
-	URL   string
-	Body  []byte
+	ID      string
+	Event   string
+	URL     string
+	Body    []byte
+	Subject string
 }
 
 // Attempt is the outcome of one try.
@@ -82,7 +84,11 @@ type Attempt struct {
 // Options configures a Deliverer.
 type Options struct {
 	Secret []byte
-	Guard  *Guard
+	// JWTSecret, when set (CALLBACK_JWT_SECRET), adds Authorization:
+	// Bearer and an HS256 JWT (MintJWT) to every attempt, so that a
+	// receiver such as n8n's Wait node takes resumes from the service only.
+	JWTSecret []byte
+	Guard     *Guard
 	// Budget bounds all tries of one Deliver call, so that a slow or dead
 	// receiver cannot hold up the API answer. Default 2 s.
 	Budget time.Duration
@@ -181,7 +187,12 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) (a Attempt, refused bo
 	req.Header.Set(HeaderEvent, d.Event)
 	req.Header.Set(HeaderDelivery, d.ID)
 	req.Header.Set(HeaderSignature, Sign(dl.opts.Secret, d.Body))
-	ts := dl.opts.Now().Unix()
+	if len(dl.opts.JWTSecret) > 0 {
+		req.Header.Set("Authorization", "Bearer "+MintJWT(dl.opts.JWTSecret, d, time.Now()))
+	}
+	// The receiver checks the timestamp against its own clock: the
+	// wall clock's, not the service's (a test's may be set).
+	ts := time.Now().Unix()
 	req.Header.Set(HeaderWebhookID, d.ID)
 	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderWebhookSignature, SignStandard(dl.opts.Secret, d.ID, ts, d.Body))

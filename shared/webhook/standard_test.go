@@ -77,3 +77,59 @@ func TestStandardWebhooks(t *testing.T) {
 	out, err = verify(stale, string(rc.bodies[0]))
 	assert.Error(t, err, "a validly signed but stale delivery: %s", out)
 }
+
+// TestCallbackJWT: with a JWT secret, every attempt carries Authorization:
+// Bearer and an HS256 JWT that jsonwebtoken (as n8n's Wait node uses it)
+// accepts, with the approval as sub and the event; a tampered or expired
+// one, or one under another secret, is refused.
+func TestCallbackJWT(t *testing.T) {
+	dir, err := filepath.Abs("../../scripts/webhook-check")
+	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsonwebtoken")); err != nil {
+		if redistest.Required() {
+			t.Fatal("jsonwebtoken is needed: run npm ci --prefix scripts/webhook-check (make test does)")
+		}
+		t.Skip("jsonwebtoken is needed")
+	}
+	jwtSecret := []byte("callback-jwt-secret-0123456789")
+	rc := &receiver{statuses: []int{500, 200}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	d := webhook.NewDeliverer(webhook.Options{Secret: secret, JWTSecret: jwtSecret, Guard: &webhook.Guard{AllowInsecureLoopback: true},
+		Backoff: 10 * time.Millisecond})
+	attempts := d.Deliver(context.Background(), webhook.Delivery{ID: "dlv-7", Event: "approval.decided", URL: srv.URL,
+		Body: []byte(`{}`), Subject: "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"})
+	require.Len(t, attempts, 2)
+	check := func(sec, token string) (string, error) {
+		in, _ := json.Marshal(map[string]any{"secret": sec, "token": token})
+		cmd := exec.Command("node", "jwt.mjs")
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader(string(in))
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	var tokens []string
+	for _, r := range rc.got {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		require.True(t, ok)
+		tokens = append(tokens, token)
+		out, err := check(string(jwtSecret), token)
+		require.NoError(t, err, out)
+		var claims map[string]any
+		require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(out, "ok ")), &claims))
+		assert.Equal(t, "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c", claims["sub"])
+		assert.Equal(t, "approval.decided", claims["event"])
+		assert.Equal(t, "dlv-7", claims["jti"])
+		assert.InDelta(t, webhook.JWTTTL.Seconds(), claims["exp"].(float64)-claims["iat"].(float64), 1)
+	}
+	assert.Len(t, tokens, 2, "a token for each attempt")
+
+	_, err = check("another-secret-0123456789", tokens[0])
+	assert.Error(t, err, "under another secret")
+	parts := strings.Split(tokens[0], ".")
+	_, err = check(string(jwtSecret), parts[0]+"."+parts[1]+"x."+parts[2])
+	assert.Error(t, err, "tampered")
+	expired := webhook.MintJWT(jwtSecret, webhook.Delivery{ID: "dlv-7", Event: "approval.decided"}, time.Now().Add(-time.Hour))
+	out, err := check(string(jwtSecret), expired)
+	assert.Error(t, err, "expired: %s", out)
+}

@@ -144,7 +144,7 @@ func Build(ctx context.Context, cfg config.Config, o Options) (*Service, error) 
 	if guard == nil {
 		guard = &webhook.Guard{AllowInsecureLoopback: cfg.Approvals.AllowInsecureCallbacks, Allowlist: cfg.Approvals.CallbackHostAllowlist}
 	}
-	deliverer := webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), Guard: guard,
+	deliverer := webhook.NewDeliverer(webhook.Options{Secret: []byte(cfg.Approvals.WebhookSecret), JWTSecret: []byte(cfg.Approvals.CallbackJWTSecret), Guard: guard,
 		Budget: cfg.Approvals.WebhookBudget, Backoff: o.WebhookBackoff, Now: o.Now})
 	retention := time.Duration(cfg.Approvals.RetentionHours) * time.Hour
 	approvals := approval.NewService(redisstore.NewApprovals(client, schema, retention, o.Now), approval.Options{
@@ -253,7 +253,7 @@ func vectorIndex(m config.Memory, logger *slog.Logger, edit func(*upstashvector.
 // from Secrets Manager when the configuration names them by ARN.
 func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error {
 	st, ap, mem := &cfg.Store, &cfg.Approvals, &cfg.Memory
-	if st.TokenSecretARN == "" && mem.VectorTokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "" && ap.LinkSecretARN == "") {
+	if st.TokenSecretARN == "" && mem.VectorTokenSecretARN == "" && (!webhooks || ap.WebhookSecretARN == "" && ap.LinkSecretARN == "" && ap.CallbackJWTSecretARN == "") {
 		return nil
 	}
 	sm, err := awssecrets.FromEnv(os.LookupEnv)
@@ -272,6 +272,11 @@ func fetchSecrets(ctx context.Context, cfg *config.Config, webhooks bool) error 
 	}
 	if webhooks && ap.WebhookSecretARN != "" {
 		if ap.WebhookSecret, err = awssecrets.Fetch(ctx, sm, ap.WebhookSecretARN, "secret"); err != nil {
+			return err
+		}
+	}
+	if webhooks && ap.CallbackJWTSecretARN != "" {
+		if ap.CallbackJWTSecret, err = awssecrets.Fetch(ctx, sm, ap.CallbackJWTSecretARN, "secret"); err != nil {
 			return err
 		}
 	}
