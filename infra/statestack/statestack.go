@@ -286,8 +286,10 @@ type builder struct {
 	token   awssecretsmanager.ISecret
 	webhook awssecretsmanager.ISecret
 	links   awssecretsmanager.ISecret
-	vector  awssecretsmanager.ISecret // nil without a vector index
-	backups awss3.Bucket
+	// callbackJWT signs the JWT of every webhook.
+	callbackJWT awssecretsmanager.ISecret
+	vector      awssecretsmanager.ISecret // nil without a vector index
+	backups     awss3.Bucket
 	// failures holds the scheduled runs that failed.
 	failures awssqs.Queue
 	restAPI  awsapigateway.RestApi
@@ -326,6 +328,13 @@ func (b *builder) secrets() {
 			Description: jsii.String("The Upstash Vector REST token (UPSTASH_VECTOR_REST_TOKEN): put it here, as the secret's string or as {\"token\": \"...\"}."),
 		})
 	}
+	b.callbackJWT = awssecretsmanager.NewSecret(b.stack, jsii.String("CallbackJwtSecret"), &awssecretsmanager.SecretProps{
+		SecretName:  b.name("callback-jwt-secret"),
+		Description: jsii.String("Signs the Authorization: Bearer JWT (HS256) every webhook carries (CALLBACK_JWT_SECRET); n8n's Wait nodes check it with a JWT Auth credential."),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(48),
+		},
+	})
 	b.links = awssecretsmanager.NewSecret(b.stack, jsii.String("ApprovalLinkSecret"), &awssecretsmanager.SecretProps{
 		SecretName:  b.name("approval-link-secret"),
 		Description: jsii.String("Keys approvers' link tokens (APPROVAL_LINK_SECRET); a new value invalidates every outstanding link."),
@@ -367,6 +376,7 @@ func (b *builder) function(f Function) {
 	}
 	if f.Webhooks {
 		env["WEBHOOK_SECRET_SECRET_ARN"] = b.webhook.SecretArn()
+		env["CALLBACK_JWT_SECRET_ARN"] = b.callbackJWT.SecretArn()
 		if b.p.CallbackHostAllowlist != "" {
 			env["CALLBACK_HOST_ALLOWLIST"] = &b.p.CallbackHostAllowlist
 		}
@@ -405,6 +415,7 @@ func (b *builder) function(f Function) {
 	b.token.GrantRead(fn, nil)
 	if f.Webhooks {
 		b.webhook.GrantRead(fn, nil)
+		b.callbackJWT.GrantRead(fn, nil)
 	}
 	if f.Links {
 		b.links.GrantRead(fn, nil)
@@ -778,6 +789,7 @@ func (b *builder) nagSuppressions() {
 	rotation := "Rotation is by hand, by the runbook Rotating secrets in infra/README.md: "
 	add(b.token, true, nag("AwsSolutions-SMG4", rotation+"the Upstash REST token is issued by Upstash, not AWS, so a rotation Lambda could not make a new one; reset it in Upstash's console, put it in the secret, and the functions read it at their next cold start."))
 	add(b.webhook, true, nag("AwsSolutions-SMG4", rotation+"every webhook receiver checks signatures with this secret, so a new one must be given to them at the same time; an automatic rotation would break every receiver."))
+	add(b.callbackJWT, true, nag("AwsSolutions-SMG4", rotation+"n8n's Wait nodes check callbacks with this secret in a credential of their own, so a new one must reach n8n at the same time; an automatic rotation would lock every waiting execution out."))
 	add(b.links, true, nag("AwsSolutions-SMG4", rotation+"a new link secret voids every approver's outstanding link at once, so it is rotated when links may have leaked, not on a schedule."))
 	if b.vector != nil {
 		add(b.vector, true, nag("AwsSolutions-SMG4", rotation+"the Upstash Vector token is issued by Upstash, not AWS, so a rotation Lambda could not make a new one; reset it in Upstash's console and put it in the secret."))

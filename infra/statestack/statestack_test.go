@@ -91,6 +91,9 @@ func TestFunctions(t *testing.T) {
 		}
 		_, hasWebhook := env["WEBHOOK_SECRET_SECRET_ARN"]
 		assert.Equal(t, f.Webhooks, hasWebhook, f.Name)
+		_, hasJWT := env["CALLBACK_JWT_SECRET_ARN"]
+		assert.Equal(t, f.Webhooks, hasJWT, "%s: the callback JWT's secret, by ARN", f.Name)
+		assert.NotContains(t, env, "CALLBACK_JWT_SECRET")
 		links := f.Name == "approval" || f.Name == "mcp" || f.Name == "sweeper"
 		_, hasLinks := env["APPROVAL_LINK_SECRET_ARN"]
 		assert.Equal(t, links, hasLinks, f.Name)
@@ -316,7 +319,7 @@ func TestBucket(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	p := base
 	tp := synth(t, &p)
-	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 3, "new secrets for the token, the webhook and the approvers' links")
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 4, "new secrets for the token, the webhook, the callback JWT and the approvers' links")
 	for id, r := range tp.resources("AWS::IAM::Policy") {
 		doc := mustJSON(props(r)["PolicyDocument"])
 		assert.Contains(t, doc, "secretsmanager:GetSecretValue", id)
@@ -331,7 +334,7 @@ func TestSecrets(t *testing.T) {
 	existing.UpstashTokenSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:upstash-AbCdEf"
 	existing.WebhookSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook-AbCdEf"
 	tp = synth(t, &existing)
-	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 1, "existing secrets are used, not made; the link secret is the stack's own")
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 2, "existing secrets are used, not made; the link and callback JWT secrets are the stack's own")
 	for _, r := range tp.resources("AWS::Lambda::Function") {
 		env := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
 		assert.Equal(t, existing.UpstashTokenSecretARN, env["UPSTASH_REDIS_REST_TOKEN_SECRET_ARN"])
@@ -451,7 +454,7 @@ func TestVectorIndex(t *testing.T) {
 	p := base
 	p.VectorURL = "https://fine-cat-12345-vector.upstash.io"
 	tp := synth(t, &p)
-	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 4, "a new secret for the vector token")
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 5, "a new secret for the vector token")
 	for _, r := range tp.resources("AWS::Lambda::Function") {
 		pr := props(r)
 		name := pr["FunctionName"].(string)
@@ -478,7 +481,7 @@ func TestVectorIndex(t *testing.T) {
 	existing.VectorTokenSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:vector-AbCdEf"
 	existing.VectorEmbedding = "upstash"
 	tp = synth(t, &existing)
-	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 3, "an existing vector secret is used, not made")
+	assert.Len(t, tp.resources("AWS::SecretsManager::Secret"), 4, "an existing vector secret is used, not made")
 	tp.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 		"FunctionName": "ai-rails-test-results",
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
