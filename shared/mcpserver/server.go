@@ -123,10 +123,12 @@ func jsonRPCErrors(next http.Handler) http.Handler {
 			Result  json.RawMessage `json:"result"`
 			Error   json.RawMessage `json:"error"`
 		}
+		err = json.Unmarshal(body, &m)
+		var syntax *json.SyntaxError
 		switch {
-		case !json.Valid(body):
+		case errors.As(err, &syntax):
 			rpcError(w, nil, -32700, "Parse error: the body is not JSON")
-		case json.Unmarshal(body, &m) != nil || m.JSONRPC != "2.0" || (m.Method == nil && m.Result == nil && m.Error == nil):
+		case err != nil || m.JSONRPC != "2.0" || (m.Method == nil && m.Result == nil && m.Error == nil):
 			rpcError(w, nil, -32600, "Invalid Request: send one JSON-RPC 2.0 message, an object with \"jsonrpc\": \"2.0\"")
 		default:
 			rec := &recorder{header: http.Header{}}

@@ -26,17 +26,7 @@ import (
 // written as "whsec_" and the base64 of WEBHOOK_SECRET; a tampered body, a
 // replay under another id, or a stale timestamp is refused.
 func TestStandardWebhooks(t *testing.T) {
-	dir, err := filepath.Abs("../../scripts/webhook-check")
-	require.NoError(t, err)
-	_, nodeErr := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "standardwebhooks"))
-	if nodeErr != nil || modErr != nil {
-		msg := "node and standardwebhooks are needed: run npm ci --prefix scripts/webhook-check (make test does)"
-		if redistest.Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	dir := webhookCheck(t, "standardwebhooks")
 	rc := &receiver{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
@@ -53,12 +43,7 @@ func TestStandardWebhooks(t *testing.T) {
 	assert.NotEmpty(t, got.Get(webhook.HeaderSignature), "the old header stays for one release")
 
 	verify := func(headers map[string]string, payload string) (string, error) {
-		in, _ := json.Marshal(map[string]any{"secret": webhook.StandardSecret(secret), "headers": headers, "body": payload})
-		cmd := exec.Command("node", "verify.mjs")
-		cmd.Dir = dir
-		cmd.Stdin = strings.NewReader(string(in))
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
+		return runNode(dir, "verify.mjs", map[string]any{"secret": webhook.StandardSecret(secret), "headers": headers, "body": payload})
 	}
 	headers := map[string]string{"webhook-id": got.Get("webhook-id"), "webhook-timestamp": got.Get("webhook-timestamp"),
 		"webhook-signature": got.Get("webhook-signature")}
@@ -83,14 +68,7 @@ func TestStandardWebhooks(t *testing.T) {
 // accepts, with the approval as sub and the event; a tampered or expired
 // one, or one under another secret, is refused.
 func TestCallbackJWT(t *testing.T) {
-	dir, err := filepath.Abs("../../scripts/webhook-check")
-	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsonwebtoken")); err != nil {
-		if redistest.Required() {
-			t.Fatal("jsonwebtoken is needed: run npm ci --prefix scripts/webhook-check (make test does)")
-		}
-		t.Skip("jsonwebtoken is needed")
-	}
+	dir := webhookCheck(t, "jsonwebtoken")
 	jwtSecret := []byte("callback-jwt-secret-0123456789")
 	rc := &receiver{statuses: []int{500, 200}}
 	srv := httptest.NewServer(rc)
@@ -101,12 +79,7 @@ func TestCallbackJWT(t *testing.T) {
 		Body: []byte(`{}`), Subject: "3f0c6a8e-5b7d-4c1e-9a2b-1d2e3f4a5b6c"})
 	require.Len(t, attempts, 2)
 	check := func(sec, token string) (string, error) {
-		in, _ := json.Marshal(map[string]any{"secret": sec, "token": token})
-		cmd := exec.Command("node", "jwt.mjs")
-		cmd.Dir = dir
-		cmd.Stdin = strings.NewReader(string(in))
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
+		return runNode(dir, "jwt.mjs", map[string]any{"secret": sec, "token": token})
 	}
 	var tokens []string
 	for _, r := range rc.got {
@@ -124,7 +97,7 @@ func TestCallbackJWT(t *testing.T) {
 	}
 	assert.Len(t, tokens, 2, "a token for each attempt")
 
-	_, err = check("another-secret-0123456789", tokens[0])
+	_, err := check("another-secret-0123456789", tokens[0])
 	assert.Error(t, err, "under another secret")
 	parts := strings.Split(tokens[0], ".")
 	_, err = check(string(jwtSecret), parts[0]+"."+parts[1]+"x."+parts[2])
@@ -132,4 +105,34 @@ func TestCallbackJWT(t *testing.T) {
 	expired := webhook.MintJWT(jwtSecret, webhook.Delivery{ID: "dlv-7", Event: "approval.decided"}, time.Now().Add(-time.Hour))
 	out, err := check(string(jwtSecret), expired)
 	assert.Error(t, err, "expired: %s", out)
+}
+
+// webhookCheck is scripts/webhook-check, where the receivers' libraries
+// are: it needs node and the module; without them the test fails under CI
+// and is skipped elsewhere.
+func webhookCheck(t *testing.T, module string) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../scripts/webhook-check")
+	require.NoError(t, err)
+	_, nodeErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(dir, "node_modules", module))
+	if nodeErr != nil || modErr != nil {
+		msg := "node and " + module + " are needed: run npm ci --prefix scripts/webhook-check (make test does)"
+		if redistest.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dir
+}
+
+// runNode runs a script of dir with in as JSON on its stdin, and answers
+// its output.
+func runNode(dir, script string, in any) (string, error) {
+	raw, _ := json.Marshal(in)
+	cmd := exec.Command("node", script)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(string(raw))
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
 }
