@@ -141,9 +141,22 @@ func NewDeliverer(o Options) *Deliverer {
 }
 
 // Delivered reports whether status counts as delivered: any 2xx, and 409,
-// which n8n answers when the execution was already resumed.
+// which n8n answers when the execution was already resumed. A 409 from an
+// execution that is still running is not: see stillRunning.
 func Delivered(status int) bool {
 	return (status >= 200 && status < 300) || status == http.StatusConflict
+}
+
+// n8n's Wait node answers 409 "The execution "<id>" is running already."
+// while the execution has not reached its Wait node yet (a decision made the
+// moment the approval was requested) or is between two waits (a flow that
+// read a reminder and is going back to waiting). Unlike its other 409s
+// (finished, finished with error), this one passes: the delivery is tried
+// again.
+var n8nRunning = []byte("is running already")
+
+func stillRunning(status int, body []byte) bool {
+	return status == http.StatusConflict && bytes.Contains(body, n8nRunning)
 }
 
 // Deliver tries d until it is delivered, MaxAttempts are spent or the budget
@@ -201,11 +214,15 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) (a Attempt, refused bo
 		a.Error = describe(err)
 		return a, errors.Is(err, ErrForbidden)
 	}
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	a.StatusCode = resp.StatusCode
-	a.Delivered = Delivered(resp.StatusCode)
-	if !a.Delivered {
+	a.Delivered = Delivered(resp.StatusCode) && !stillRunning(resp.StatusCode, answer)
+	switch {
+	case stillRunning(resp.StatusCode, answer):
+		a.Error = "answered 409: the execution is still running"
+	case !a.Delivered:
 		a.Error = fmt.Sprintf("answered %d", resp.StatusCode)
 	}
 	return a, false

@@ -201,6 +201,37 @@ func TestDeliverOutcomes(t *testing.T) {
 	}
 }
 
+// n8n answers 409 in three cases (packages/cli/src/webhooks/waiting-webhooks.ts
+// in n8n 1.123): the execution has finished, has failed, or is running. Only
+// the last can change: the execution has not reached its Wait node yet, or is
+// between two waits, so the delivery is tried again; the others are final.
+func TestN8nConflictWhileRunningIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		body      string
+		delivered bool
+		tries     int
+	}{
+		{`{"code":409,"message":"The execution \"41\" is running already."}`, false, 3},
+		{`{"code":409,"message":"The execution \"41 has finished already."}`, true, 1},
+		{`{"code":409,"message":"The execution \"41\" has finished with error."}`, true, 1},
+		{``, true, 1},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, tc.body)
+		}))
+		attempts := deliverer(2*time.Second).Deliver(context.Background(), webhook.Delivery{ID: "d", Event: "e", URL: srv.URL, Body: []byte("{}")})
+		srv.Close()
+		assert.Len(t, attempts, tc.tries, tc.body)
+		last := attempts[len(attempts)-1]
+		assert.Equal(t, tc.delivered, last.Delivered, tc.body)
+		if !tc.delivered {
+			assert.Equal(t, "answered 409: the execution is still running", last.Error)
+		}
+	}
+}
+
 func TestRedirectsAreNotFollowed(t *testing.T) {
 	target := &receiver{}
 	dst := httptest.NewServer(target)
