@@ -10,12 +10,13 @@ STAGE       ?= prod
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 FUZZTIME    ?= 30s
+N8N_DIR     ?= /tmp/n8n
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-race cover bench bench-memory bench-wait bench-micro chaos build lint fuzz backup restore synth deploy sam-invoke clean
+.PHONY: help run test test-race test-n8n cover bench bench-memory bench-wait bench-micro chaos build lint fuzz backup restore synth deploy sam-invoke clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: ## start the local stack on http://127.0.0.1:3000 (embedded store unless REDIS_URL or UPSTASH_REDIS_REST_URL)
 	$(GO) run ./functions/local
@@ -49,6 +50,9 @@ test: $(SDK_CHECK) $(MCP_CHECK) $(WEBHOOK_CHECK) ## run every module's tests (CI
 
 test-race: $(SDK_CHECK) $(MCP_CHECK) $(WEBHOOK_CHECK) ## the tests under the race detector
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 -race ./...); done
+
+test-n8n: ## every example flow in events/n8n/ in a real n8n 1.123.81 (installed into N8N_DIR, default /tmp/n8n, if missing): about 3 minutes, plus about 3 to install
+	scripts/n8n-e2e.sh $(N8N_DIR)
 
 cover: ## statement coverage of every module's product code (scripts/cover.sh says what is left out, and why)
 	scripts/cover.sh

@@ -152,7 +152,7 @@ delivered() { # approval id
 # The expired run first: it takes longest (60 s, the shortest expiry, and
 # the minute past it that the Wait node waits).
 start NEN-000005 '"expires_in_seconds":60'
-start NEN-000001; start NEN-000002; start NEN-000006; start NEN-000007
+start NEN-000001; start NEN-000002; start NEN-000006; start NEN-000007; start NEN-000008
 start NEN-000003 '"approvers":["alice@example.com","bob@example.com","carol@example.com"],"min_approvals":2'
 
 a1=$(approval NEN-000001 | jq -r .approval_id); decide "$a1" approved
@@ -183,6 +183,15 @@ state NEN-000006 | jq -e '.current_stage == "awaiting_approval" and .status == "
 decide "$a6" approved
 settles NEN-000006 '.current_stage == "approved" and .metadata.approver == "e2e"' 20
 echo "ok   NEN-000006: resumes without the JWT, with another secret's and with an expired one were refused (401/403); the run waited on for the real decision"
+
+# A resume with the service's own token but no decision behind it (as a
+# reminder is, or a token stolen with its body rewritten) moves nothing: the
+# flow reads the approval (pending, after ?wait=25) and goes back to waiting.
+a8=$(approval NEN-000008 | jq -r .approval_id) resume8=$(approval NEN-000008 | jq -r .callback_url)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $(jwt "$jwt_secret" 300)" \
+  -d "${body//$a6/$a8}" "$resume8")
+[[ $code == 200 ]] || fail "a resume with the service's JWT answered $code"
+resumed8=$SECONDS
 
 # A failure after the Wait node: the state changes while the run waits, so
 # the flow's If-Match fails three times and its error branch records it.
@@ -234,13 +243,37 @@ replay=$(curl -s "${auth[@]}" -H 'Content-Type: application/json' -H "Idempotenc
 [[ $(jq -r .version <<< "$replay") == 1 && $(state NEN-000001 | jq -r .version) -ge 2 ]] || fail "replaying NEN-000001:$run:save-state answered $replay"
 echo "ok   the flow's writes carry Idempotency-Key <workflow>:<run>:<step>: replaying NEN-000001:$run:save-state answered its first answer"
 
+# An agent asks for approval through MCP: the service sends approval.requested
+# to the notification flow, which mails dave and erin their links; the agent
+# sees none.
+curl -sf -o /dev/null "${auth[@]}" -H 'Content-Type: application/json' "$api/api/workflow/state" \
+  -d '{"workflow_id":"NEN-000004","feature_description":"agent deploy"}'
+mcp_call=$(curl -s -H "x-api-key: $agentkey" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' "$api/mcp" \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"approval_request","arguments":{"workflow_id":"NEN-000004","request_type":"deploy","content":"Deploy NEN-000004","requester":"agent-7","approvers":["dave@example.com","erin@example.com"]}}}')
+jq -e '.result.isError != true' <<< "$mcp_call" >/dev/null || fail "approval_request: $mcp_call"
+! grep -q '/approve/' <<< "$mcp_call" || fail "the agent saw a link"
+mailed=0
+for _ in $(seq 100); do
+  mailed=$( (grep -lE '^To: (dave|erin)@example.com' "$work"/mail/*.eml 2>/dev/null || true) | wc -l)
+  [[ $mailed -ge 2 ]] && break; sleep 0.2
+done
+[[ $mailed -eq 2 ]] || fail "the notification flow mailed $mailed links for the agent's approval, want 2"
+echo "ok   an agent's approval_request through MCP: the notification flow mailed dave and erin their links; the agent saw none"
+
 # n8n's key cannot decide.
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $n8nkey" -H 'Content-Type: application/json' \
   -d '{"decision":"approved","approver":"n8n"}' "$api/api/approval/$a1/decision")
 [[ $code == 403 ]] || fail "n8n's key decided ($code)"
 echo "ok   n8n's key (read, write) cannot decide: 403"
 
+sleep $((resumed8 + 30 - SECONDS > 0 ? resumed8 + 30 - SECONDS : 0))
+state NEN-000008 | jq -e '.current_stage == "awaiting_approval" and .status == "in_progress"' >/dev/null || fail "a resume that came with no decision moved NEN-000008: $(state NEN-000008)"
+decide "$a8" approved
+settles NEN-000008 '.current_stage == "approved" and .metadata.approver == "e2e"' 20
+echo "ok   NEN-000008: a resume with the service's JWT but no decision (mallory's body) moved nothing; the run read the approval (pending), went back to waiting, and took the real decision"
+
 # The expired run: no webhook comes (the sweeper is held back); the Wait
 # node's time limit resumes it, and the approval read back says expired.
 settles NEN-000005 '.current_stage == "expired" and .status == "failed"' 150
 echo "ok   NEN-000005: nobody decided; the Wait node's time limit resumed the run, which read the approval back (expired) and set stage expired"
+echo "ok   all in ${SECONDS} s"

@@ -41,6 +41,7 @@ func TestStandardWebhooks(t *testing.T) {
 	assert.InDelta(t, time.Now().Unix(), ts, 60)
 	assert.True(t, strings.HasPrefix(got.Get(webhook.HeaderWebhookSignature), "v1,"))
 	assert.NotEmpty(t, got.Get(webhook.HeaderSignature), "the old header stays for one release")
+	assert.Empty(t, got.Get("Authorization"), "no JWT without CALLBACK_JWT_SECRET")
 
 	verify := func(headers map[string]string, payload string) (string, error) {
 		return runNode(dir, "verify.mjs", map[string]any{"secret": webhook.StandardSecret(secret), "headers": headers, "body": payload})
