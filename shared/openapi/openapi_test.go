@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ai-rails/state-service/shared/openapi"
+	"github.com/ai-rails/state-service/shared/webhook"
 )
 
 func TestDocumentLoads(t *testing.T) {
@@ -41,4 +42,28 @@ func TestValidatorCatchesDrift(t *testing.T) {
 	assert.Error(t, v.Check(r, 200, h, []byte(`{"status":"healthy","store":{"backend":"local","latency_ms":0.5,"keys":3,"circuit":"closed"},"version":"dev","extra":1}`)), "an undocumented member")
 	assert.Error(t, v.Check(r, 418, h, []byte(`{}`)), "an undocumented status")
 	assert.ErrorIs(t, v.Check(httptest.NewRequest("GET", "/nowhere", nil), 404, h, nil), openapi.ErrNoRoute)
+}
+
+// The document describes what the service POSTs, with the headers the
+// deliverer sets: the Standard Webhooks ones, the callback JWT, and the old
+// signature, deprecated.
+func TestDocumentDescribesTheWebhook(t *testing.T) {
+	doc, err := openapi.Load()
+	require.NoError(t, err)
+	hook := doc.Webhooks["approvalEvent"]
+	require.NotNil(t, hook)
+	require.NotNil(t, hook.Post)
+	headers := map[string]bool{}
+	for _, p := range hook.Post.Parameters {
+		assert.Equal(t, "header", p.Value.In)
+		headers[p.Value.Name] = p.Value.Deprecated
+	}
+	for _, h := range []string{webhook.HeaderWebhookID, webhook.HeaderWebhookTimestamp, webhook.HeaderWebhookSignature, "Authorization", webhook.HeaderEvent, webhook.HeaderDelivery} {
+		deprecated, ok := headers[h]
+		assert.True(t, ok, h)
+		assert.False(t, deprecated, h)
+	}
+	assert.True(t, headers[webhook.HeaderSignature], "the old signature is deprecated")
+	events := hook.Post.RequestBody.Value.Content["application/json"].Schema.Value.Properties["event"].Value.Enum
+	assert.ElementsMatch(t, []any{"approval.decided", "approval.expired", "approval.reminder", "approval.requested"}, events)
 }
