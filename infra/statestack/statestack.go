@@ -533,12 +533,7 @@ func (b *builder) api() {
 // functions its scope. The first client keeps the construct ids of the
 // stack's one key before clients existed, so that its key survives.
 func (b *builder) clients() {
-	type entry struct {
-		KeyID  *string  `json:"key_id"`
-		Name   string   `json:"name"`
-		Scopes []string `json:"scopes"`
-	}
-	var entries []entry
+	var list []any // API_CLIENTS: [{"key_id", "name", "scopes"}]
 	for i, c := range b.p.Clients {
 		suffix := strings.ToUpper(c.Name[:1]) + strings.NewReplacer("-", "", "_", "", ".", "").Replace(c.Name[1:])
 		planID, planName := "UsagePlan"+suffix, b.name("usage-plan-"+c.Name)
@@ -568,14 +563,10 @@ func (b *builder) clients() {
 			if b.apiKey == nil {
 				b.apiKey = key
 			}
-			entries = append(entries, entry{KeyID: key.KeyId(), Name: c.Name, Scopes: c.Scopes})
+			list = append(list, map[string]any{"key_id": key.KeyId(), "name": c.Name, "scopes": c.Scopes})
 			awscdk.NewCfnOutput(b.stack, jsii.String(id+"Id"), &awscdk.CfnOutputProps{Value: key.KeyId(),
 				Description: jsii.String("client " + c.Name + " (" + strings.Join(c.Scopes, ", ") + "): aws apigateway get-api-key --include-value --api-key <id>")})
 		}
-	}
-	list := make([]any, len(entries))
-	for i, e := range entries {
-		list[i] = map[string]any{"key_id": e.KeyID, "name": e.Name, "scopes": e.Scopes}
 	}
 	clients := b.stack.ToJsonString(list, nil)
 	for _, f := range Functions {

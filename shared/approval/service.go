@@ -127,6 +127,15 @@ type Entry struct {
 // notifyTarget marks an outbox entry for the notification endpoint.
 const notifyTarget = "notify"
 
+// FormatEntry is the outbox member of e (ParseEntry reads it back).
+func FormatEntry(e Entry) string {
+	m := e.Delivery + "|" + e.Approval.String() + "|" + e.Event + "|" + strconv.FormatInt(e.First, 10)
+	if e.Notify {
+		m += "|" + notifyTarget
+	}
+	return m
+}
+
 // ParseEntry reads an outbox entry.
 func ParseEntry(member string) (Entry, error) {
 	p := strings.Split(member, "|")

@@ -29,6 +29,16 @@ func TestParseEntry(t *testing.T) {
 		_, err := approval.ParseEntry(bad)
 		assert.Error(t, err, bad)
 	}
+	for _, want := range []approval.Entry{
+		{Delivery: "d-2", Approval: aid, Event: approval.EventReminder, First: 1795600000001},
+		{Delivery: "d-3", Approval: aid, Event: approval.EventRequested, First: 1795600000002, Notify: true},
+	} {
+		m := approval.FormatEntry(want)
+		got, err := approval.ParseEntry(m)
+		require.NoError(t, err, m)
+		want.Member = m
+		assert.Equal(t, want, got)
+	}
 }
 
 // The sweeper's delivery pass drops what it cannot send: an outbox entry it

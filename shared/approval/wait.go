@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ai-rails/state-service/shared/apperr"
 	"github.com/ai-rails/state-service/shared/keys"
 )
 
@@ -18,6 +19,16 @@ const (
 	// once, in practice; it is the Retry-After and poll_after_ms answered.
 	PollAfter = time.Second
 )
+
+// CheckWait reads a wait of seconds (?wait, approval_wait's
+// timeout_seconds), adding to errs under field one out of MinWait..MaxWait.
+func CheckWait(errs *apperr.Collector, field string, seconds int) time.Duration {
+	d := time.Duration(seconds) * time.Second
+	if d < MinWait || d > MaxWait {
+		errs.Add(field, "must be an integer from %d to %d (seconds)", int(MinWait/time.Second), int(MaxWait/time.Second))
+	}
+	return d
+}
 
 // The backoff of a wait's reads. Upstash's REST API serves no blocking
 // command (its REST compatibility table: no BLPOP, BRPOP, BRPOPLPUSH,

@@ -99,11 +99,12 @@ func waitParam(r *http.Request) (time.Duration, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(q.Get("wait"))
-	d := time.Duration(n) * time.Second
-	if err != nil || d < approval.MinWait || d > approval.MaxWait {
-		return 0, apperr.Invalid(apperr.Field("wait", "must be an integer from %d to %d (seconds)", int(approval.MinWait/time.Second), int(approval.MaxWait/time.Second)))
+	if err != nil {
+		n = 0 // out of range too
 	}
-	return d, nil
+	var errs apperr.Collector
+	d := approval.CheckWait(&errs, "wait", n)
+	return d, errs.Err()
 }
 
 func (h approvals) decide(w http.ResponseWriter, r *http.Request) error {

@@ -31,6 +31,7 @@ import (
 	"github.com/ai-rails/state-service/shared/handlers"
 	"github.com/ai-rails/state-service/shared/health"
 	"github.com/ai-rails/state-service/shared/httpkit"
+	"github.com/ai-rails/state-service/shared/jsondoc"
 	"github.com/ai-rails/state-service/shared/observe"
 	"github.com/ai-rails/state-service/shared/results"
 	"github.com/ai-rails/state-service/shared/routes"
@@ -262,23 +263,13 @@ func (t boundTool) handler(s Services) mcp.ToolHandler {
 		if err != nil {
 			return toolError(ctx, t.tool.Name, err), nil
 		}
-		body, err := encode(out)
+		// As the REST route writes it: no HTML escaping.
+		body, err := jsondoc.Marshal(out)
 		if err != nil {
 			return toolError(ctx, t.tool.Name, err), nil
 		}
 		return &mcp.CallToolResult{StructuredContent: json.RawMessage(body), Content: []mcp.Content{&mcp.TextContent{Text: string(body)}}}, nil
 	}
-}
-
-// encode writes an answer as the REST route writes it.
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // toolError is a failed call's result: isError, and the problem detail the

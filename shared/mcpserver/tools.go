@@ -207,10 +207,7 @@ func approvalArg(args []byte, withWait bool) (keys.ApprovalID, time.Duration, er
 	case !withWait:
 		errs.Add("timeout_seconds", "is not an argument of approval_get; use approval_wait")
 	default:
-		wait = time.Duration(*a.TimeoutSeconds) * time.Second
-		if wait < approval.MinWait || wait > approval.MaxWait {
-			errs.Add("timeout_seconds", "must be an integer from %d to %d", int(approval.MinWait/time.Second), int(approval.MaxWait/time.Second))
-		}
+		wait = approval.CheckWait(&errs, "timeout_seconds", *a.TimeoutSeconds)
 	}
 	return id, wait, errs.Err()
 }

@@ -138,7 +138,7 @@ func (s *Approvals) Create(ctx context.Context, in approval.CreateRequest) (appr
 	}
 	notify := ""
 	if in.Notify {
-		notify = uuid.NewString() + "|" + id.String() + "|" + approval.EventRequested + "|" + strconv.FormatInt(now.UnixMilli(), 10) + "|notify"
+		notify = approval.FormatEntry(approval.Entry{Delivery: uuid.NewString(), Approval: id, Event: approval.EventRequested, First: now.UnixMilli(), Notify: true})
 	}
 	args := storekit.Args{"doc", doc, "id", id.String(), "ttl_ms", ttl.Milliseconds(), "expires_ms", expires.UnixMilli(),
 		"created_ms", now.UnixMilli(), "requester", string(jsondoc.Canonical(a.Requester)), "detail", jsondoc.Canonical(detail),

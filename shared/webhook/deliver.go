@@ -140,24 +140,22 @@ func NewDeliverer(o Options) *Deliverer {
 	}}
 }
 
-// Delivered reports whether status counts as delivered: any 2xx, and 409,
-// which n8n answers when the execution was already resumed. A 409 from an
-// execution that is still running is not: see stillRunning.
-func Delivered(status int) bool {
-	return (status >= 200 && status < 300) || status == http.StatusConflict
+// delivered reports whether an answer counts as delivered: any 2xx, and
+// 409, which n8n's Wait node answers when the execution was already resumed
+// ("has finished already", "has finished with error"), but not its 409 "The
+// execution "<id>" is running already.": the execution has not reached its
+// Wait node yet (a decision made the moment the approval was requested) or
+// is between two waits (a flow that read a reminder and is going back to
+// waiting), so the delivery is tried again. answer is the start of the
+// answer's body.
+func delivered(status int, answer []byte) bool {
+	if status == http.StatusConflict {
+		return !bytes.Contains(answer, n8nRunning)
+	}
+	return status >= 200 && status < 300
 }
 
-// n8n's Wait node answers 409 "The execution "<id>" is running already."
-// while the execution has not reached its Wait node yet (a decision made the
-// moment the approval was requested) or is between two waits (a flow that
-// read a reminder and is going back to waiting). Unlike its other 409s
-// (finished, finished with error), this one passes: the delivery is tried
-// again.
 var n8nRunning = []byte("is running already")
-
-func stillRunning(status int, body []byte) bool {
-	return status == http.StatusConflict && bytes.Contains(body, n8nRunning)
-}
 
 // Deliver tries d until it is delivered, MaxAttempts are spent or the budget
 // runs out, and returns every attempt.
@@ -200,12 +198,13 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) (a Attempt, refused bo
 	req.Header.Set(HeaderEvent, d.Event)
 	req.Header.Set(HeaderDelivery, d.ID)
 	req.Header.Set(HeaderSignature, Sign(dl.opts.Secret, d.Body))
+	// The receiver checks the timestamp and the JWT's exp against its own
+	// clock: the wall clock's, not the service's (a test's may be set).
+	now := time.Now()
 	if len(dl.opts.JWTSecret) > 0 {
-		req.Header.Set("Authorization", "Bearer "+MintJWT(dl.opts.JWTSecret, d, time.Now()))
+		req.Header.Set("Authorization", "Bearer "+MintJWT(dl.opts.JWTSecret, d, now))
 	}
-	// The receiver checks the timestamp against its own clock: the
-	// wall clock's, not the service's (a test's may be set).
-	ts := time.Now().Unix()
+	ts := now.Unix()
 	req.Header.Set(HeaderWebhookID, d.ID)
 	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderWebhookSignature, SignStandard(dl.opts.Secret, d.ID, ts, d.Body))
@@ -214,15 +213,19 @@ func (dl *Deliverer) try(ctx context.Context, d Delivery) (a Attempt, refused bo
 		a.Error = describe(err)
 		return a, errors.Is(err, ErrForbidden)
 	}
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var answer []byte
+	if resp.StatusCode == http.StatusConflict {
+		answer, _ = io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	a.StatusCode = resp.StatusCode
-	a.Delivered = Delivered(resp.StatusCode) && !stillRunning(resp.StatusCode, answer)
+	a.Delivered = delivered(resp.StatusCode, answer)
 	switch {
-	case stillRunning(resp.StatusCode, answer):
+	case a.Delivered:
+	case resp.StatusCode == http.StatusConflict:
 		a.Error = "answered 409: the execution is still running"
-	case !a.Delivered:
+	default:
 		a.Error = fmt.Sprintf("answered %d", resp.StatusCode)
 	}
 	return a, false
